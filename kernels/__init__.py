@@ -1,0 +1,22 @@
+"""depthcheck.kernels: the simulation engine (samplers, layers by hand, chains, backends).
+
+Imports ``theory`` for definitions, never ``validation``. The main entry points are re-exported
+lazily so that ``import kernels`` stays cheap (numba and CuPy are only imported on use)::
+
+    from kernels import forward_backward, simulate_chain
+"""
+from importlib import import_module
+
+_LAZY = {
+    "forward_backward": "kernels.network",
+    "forward": "kernels.network",
+    "simulate_chain": "kernels.chain",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'kernels' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""depthcheck.validation: claims from the source papers judged against simulation."""
