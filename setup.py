@@ -18,6 +18,7 @@ setup(
         "hypothesis>=6.80",
         "matplotlib>=3.7",
         "tqdm>=4.60",
+        "threadpoolctl>=3",
         "scikit-learn>=1.2",  # ships the digits images used as real inputs (no download)
     ],
     extras_require={
