@@ -1,0 +1,145 @@
+"""Toy claims for the runner's tests (loaded with ``--module tests.validation.toyclaims``).
+
+Ids starting with ``toy.`` behave; ``toybad.`` ones exercise error paths and are only ever
+selected explicitly.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from validation.claim import Claim
+from validation.stats import judge_within, mean_ci, slope_ci
+
+
+# ----------------------------------------------------------- toy.mean: E X = 0 for X ~ N(mu, 1)
+
+def _mean_predict(cfg):
+    return 0.0
+
+
+def _mean_simulate(cfg, rng, n, backend):
+    return {"x": rng.normal(cfg["mu"], 1.0, size=n)}
+
+
+def _mean_judge(cfg, pred, ev, alpha):
+    est = mean_ci(ev["x"], alpha)
+    return judge_within(est, None, pred - cfg["band"], pred + cfg["band"], alpha=alpha,
+                        prediction=pred, extra={"sd": float(np.std(ev["x"], ddof=1))})
+
+
+def _mean_figure(cfg, res, ctrl, outdir: Path):
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.hist(res.evidence["x"], bins=40, alpha=0.6, label="claim")
+    if ctrl is not None:
+        ax.hist(ctrl.evidence["x"], bins=40, alpha=0.6, label="control")
+    ax.axvline(res.prediction, color="k")
+    ax.legend()
+    path = outdir / "toy_mean.png"
+    fig.savefig(path, dpi=60)
+    return [path]
+
+
+MEAN = Claim(
+    id="toy.mean", title="The mean of N(0, 1) is 0", source="textbook, no theorem",
+    statement="E X = 0 for X ~ N(0, 1)", assumptions="iid draws",
+    quick={"trials": 2000, "chunk": 500, "mu": 0.0, "band": 0.15},
+    full={"trials": 4000, "chunk": 1000, "mu": 0.0, "band": 0.1},
+    predict=_mean_predict, simulate=_mean_simulate, judge=_mean_judge,
+    control={"mu": 0.5}, control_description="draws from N(0.5, 1).", figure=_mean_figure)
+
+
+# ----------------------------------------------------------- toy.slope: y_t = 2 t + random walk
+
+def _slope_simulate(cfg, rng, n, backend):
+    t = np.arange(cfg["steps"], dtype=float)
+    walk = np.cumsum(rng.normal(0, 1, size=(n, cfg["steps"])), axis=1)
+    return {"y": cfg["rate"] * t + walk, "t": np.broadcast_to(t, (n, cfg["steps"]))}
+
+
+def _slope_judge(cfg, pred, ev, alpha):
+    fit = slope_ci(ev["t"][0], ev["y"], alpha)
+    return judge_within(fit.slope, None, pred - 0.1, pred + 0.1, alpha=alpha, prediction=pred,
+                        extra={"curve_slope": fit.curve_slope})
+
+
+SLOPE = Claim(
+    id="toy.slope", title="A drifting random walk grows at rate 2", source="textbook",
+    statement="y_t = 2 t + S_t, S a random walk: slope 2", assumptions="Gaussian steps",
+    quick={"trials": 200, "chunk": 64, "steps": 50, "rate": 2.0},
+    full={"trials": 400, "steps": 100, "rate": 2.0},
+    predict=lambda cfg: 2.0, simulate=_slope_simulate, judge=_slope_judge,
+    control={"rate": 2.5}, control_description="a walk drifting at rate 2.5.")
+
+
+# ----------------------------------------------------------- toy.broken: its control cannot fail
+
+BROKEN = Claim(
+    id="toy.broken", title="A claim whose control is useless", source="none",
+    statement="E X = 0", assumptions="none",
+    quick={"trials": 400, "chunk": 100, "mu": 0.0, "band": 0.5, "label": "claim"},
+    full={"trials": 400, "mu": 0.0, "band": 0.5, "label": "claim"},
+    predict=_mean_predict, simulate=_mean_simulate, judge=_mean_judge,
+    control={"label": "control"}, control_description="changes nothing, so it passes too.")
+
+
+# ----------------------------------------------------------- toybad.*: error paths
+
+def _nan_simulate(cfg, rng, n, backend):
+    x = rng.normal(cfg["mu"], 1.0, size=n)
+    if cfg.get("poison", False):
+        x[n // 2] = cfg["poison_value"]
+    return {"x": x}
+
+
+NAN = Claim(
+    id="toybad.nan", title="Evidence with a NaN", source="none", statement="E X = 0",
+    assumptions="none",
+    quick={"trials": 100, "chunk": 50, "mu": 0.0, "band": 2.0, "poison": True,
+           "poison_value": float("nan")},
+    full={"trials": 100, "mu": 0.0, "band": 2.0},
+    predict=_mean_predict, simulate=_nan_simulate, judge=_mean_judge,
+    control={"mu": 3.0, "poison": False}, control_description="clean.")
+
+
+def _inf_judge(cfg, pred, ev, alpha):
+    x = ev["x"][np.isfinite(ev["x"])]
+    return _mean_judge(cfg, pred, {"x": x}, alpha)
+
+
+INF = Claim(
+    id="toybad.inf_allowed", title="Evidence that may hold inf", source="none",
+    statement="E X = 0", assumptions="none",
+    quick={"trials": 200, "chunk": 50, "mu": 0.0, "band": 2.0, "poison": True,
+           "poison_value": float("inf"), "allow_inf": ["x"]},
+    full={"trials": 200, "mu": 0.0, "band": 2.0, "allow_inf": ["x"]},
+    predict=_mean_predict, simulate=_nan_simulate, judge=_inf_judge,
+    control={"poison": False, "mu": 3.0}, control_description="shifted mean.")
+
+
+def _raise_simulate(cfg, rng, n, backend):
+    raise ArithmeticError("toy failure")
+
+
+RAISES = Claim(
+    id="toybad.raises", title="simulate raises", source="none", statement="-", assumptions="-",
+    quick={"trials": 10}, full={"trials": 10},
+    predict=_mean_predict, simulate=_raise_simulate, judge=_mean_judge,
+    control={"mu": 1.0}, control_description="-")
+
+
+CLAIMS = [MEAN, SLOPE, BROKEN, NAN, INF, RAISES]
+
+
+# ----------------------------------------------------------- a toy benchmark module
+
+def bench(quick: bool) -> list[dict]:
+    import time
+    a = np.random.default_rng(0).normal(size=(64, 64))
+    t0 = time.perf_counter()
+    a @ a
+    ours = time.perf_counter() - t0
+    return [{"workload": "64x64 matmul", "ours_s": ours, "baseline": "none", "baseline_s": None,
+             "ratio": None, "gflops": 2 * 64 ** 3 / max(ours, 1e-9) / 1e9, "floor_s": None}]
