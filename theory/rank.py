@@ -16,7 +16,8 @@ import numpy as np
 
 from ._checks import as_float_array, check_choice
 
-__all__ = ["second_moment", "rank_lower_bound", "soft_rank", "matrix_rank"]
+__all__ = ["second_moment", "rank_lower_bound", "soft_rank", "matrix_rank",
+           "lyapunov_exponents_ginibre"]
 
 SOFT_RANK_CONVENTIONS = ("eigen", "singular")
 
@@ -86,3 +87,8 @@ def matrix_rank(H) -> np.ndarray:
     """Numerical rank of each ``(d, N)`` matrix (numpy's SVD tolerance), shape ``H.shape[:-2]``."""
     H = as_float_array(H, "H", min_ndim=2)
     return np.linalg.matrix_rank(H)[()]
+
+
+# Seed 002, Lemma 3 (quantitative): the Ginibre Lyapunov spectrum lives in theory.lyapunov;
+# re-exported here because rank collapse is where users look for it.
+from theory.lyapunov import lyapunov_exponents_ginibre  # noqa: E402

@@ -17,7 +17,9 @@ __all__ = ["CLAIM_MODULES", "load_module", "entries", "all_claims", "select", "m
            "get_claim"]
 
 #: Claim modules of the suite, in report order.
-CLAIM_MODULES: list[str] = []
+CLAIM_MODULES: list[str] = [
+    "validation.rank_collapse",
+]
 
 
 def load_module(name: str) -> list[Claim]:
