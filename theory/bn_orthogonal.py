@@ -25,6 +25,9 @@ __all__ = [
     "rownorm_jacobian_spectrum",
     "rownorm_jacobian_opnorm_bound",
     "lambda_min_lower_bound",
+    "lemma_a1_log_factor",
+    "theorem3_second_moment_gaussian",
+    "small_gap_decay_rate",
     "AUTHORS_PLOT_C",
 ]
 
@@ -172,6 +175,58 @@ def lambda_min_lower_bound(phi, d):
     """
     d = check_positive_int(int(d), "d") if np.ndim(d) == 0 else d
     phi = np.asarray(phi, dtype=np.float64)
-    if np.any(phi < 0):
-        raise ValueError("phi must be >= 0")
+    # φ >= 0 mathematically; a computed φ of a near-isometric matrix can round to -1e-16.
+    if np.any(phi < -1e-12) or not np.all(np.isfinite(phi)):
+        raise ValueError("phi must be finite and >= 0")
+    phi = np.maximum(phi, 0.0)
     return np.exp(-1.0 - np.asarray(d, dtype=np.float64) * phi)
+
+
+def lemma_a1_log_factor(H):
+    """``log(AM(a)/GM(a))`` of the squared row norms ``a_i = ||h_i||²`` of ``H`` ``(..., d, n)``.
+
+    For square non-degenerate H (n = d), ``I(Bn(H)) = I(H) · AM(a)/GM(a)`` exactly, since
+    ``det(Bn(H)ᵀBn(H)) = det(HᵀH)/∏ a_i`` and ``tr(Bn(H)ᵀBn(H)) = d`` ([D], research §2.3; seed
+    001 Lemma A.1 = Joudaki et al. 2023a Cor. 3). AM >= GM makes the factor >= 1 (log >= 0), with
+    equality iff all rows have the same norm. Computed in log space from max-abs-scaled rows, so
+    any finite H works (no overflow of ``a_i``). Raises ``ValueError`` for a zero row. For n < d
+    the identity does not hold (the factor is still defined).
+    """
+    H = as_float_array(H, "H", min_ndim=2)
+    m = np.max(np.abs(H), axis=-1)
+    if np.any(m == 0):
+        raise ValueError("H has a zero row; the squared row norms must be positive")
+    log_a = 2.0 * (np.log(m) + np.log(np.linalg.norm(H / m[..., None], axis=-1)))
+    c = np.max(log_a, axis=-1, keepdims=True)
+    log_am = np.log(np.mean(np.exp(log_a - c), axis=-1)) + c[..., 0]
+    return log_am - np.mean(log_a, axis=-1)
+
+
+def theorem3_second_moment_gaussian(eigenvalues):
+    """``E_W[(1/d) Σ_i a_i²] = (d² + 2 Σ_k λ_k²) / d²`` for Gaussian W with N(0, 1/d) entries.
+
+    The analogue of :func:`theorem3_second_moment` for i.i.d. Gaussian weights (the negative
+    control of Theorem 3): with ``w ~ N(0, I/d)`` and ``M = X Xᵀ``, ``a = wᵀ M w`` has
+    ``E a² = ((tr M)² + 2 tr M²)/d²``; it exceeds the Haar value by the factor ``(d+2)/d``.
+    ``eigenvalues`` of ``X Xᵀ`` with ``Σ λ_k = d``, shape ``(..., d)``.
+    """
+    lam, d = _trace_d_eigenvalues(eigenvalues)
+    return (d**2 + 2.0 * np.sum(lam**2, axis=-1)) / d**2
+
+
+def small_gap_decay_rate(d):
+    """Asymptotic per-layer decay rate of E φ(X_l) as φ → 0: ``−log(1 − 2/(d+2))``.
+
+    Derivation ([D], ours; from the pieces of Theorem 3 and Lemma A.1, research §2.3, §4.1):
+    for X with unit-norm rows and eigenvalues λ_k = 1 + x_k of X Xᵀ (Σ x_k = 0),
+    ``φ(X) = −(1/d) Σ log(1 + x_k) = (1/(2d)) Σ x_k² + O(x³)``. One layer removes exactly
+    ``φ(X) − φ(Bn(WX)) = log(AM(a)/GM(a)) = (1/(2d)) Σ (a_i − 1)² + O((a−1)³)`` (AM(a) = 1), and
+    by :func:`theorem3_second_moment` ``E (1/d) Σ (a_i − 1)² = 2 Σ x_k²/(d(d+2)) = 4φ/(d+2)``.
+    Hence ``E[φ(X_{l+1}) | X_l] = (1 − 2/(d+2)) φ(X_l) + O(φ^{3/2})`` and the rate is
+    ``−log(1 − 2/(d+2)) ≈ 2/d``: a decay length ≈ d/2 layers, against Theorem 1's
+    ``k = C d² (1 + d φ0)``. Assumes n = d and Haar weights.
+    """
+    d = np.asarray(d, dtype=np.float64)
+    if np.any(d < 1):
+        raise ValueError("d must be >= 1")
+    return -np.log1p(-2.0 / (d + 2.0))

@@ -18,6 +18,7 @@ __all__ = ["CLAIM_MODULES", "load_module", "entries", "all_claims", "select", "m
 
 #: Claim modules of the suite, in report order.
 CLAIM_MODULES: list[str] = [
+    "validation.bn_orthogonal",
     "validation.rank_collapse",
 ]
 
