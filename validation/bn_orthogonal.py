@@ -50,18 +50,6 @@ _BIG = 1.7e308          # stands in for +inf in verdict intervals (results.json 
 
 
 # ====================================================================== shared helpers
-def _single_thread_blas(fn):
-    """Run ``fn`` with one BLAS thread: the chains multiply many small matrices, where BLAS
-    threads on a busy 2-core machine cost far more than they save (results are unchanged)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def _chain_backend(backend: str) -> str:
@@ -208,7 +196,6 @@ def _decay_predict(cfg):
     return out
 
 
-@_single_thread_blas
 def _decay_simulate(cfg, rng, n_trials, backend):
     from kernels.chain import simulate_chain
     ev = {}
@@ -390,7 +377,6 @@ def _plateau_layers(cfg):
     return np.arange(0, cfg["depth"] + 1, cfg["record_every"])
 
 
-@_single_thread_blas
 def _plateau_simulate(cfg, rng, n_trials, backend):
     from kernels.chain import simulate_chain
     d, n = cfg["d"], _plateau_n(cfg)
@@ -538,7 +524,6 @@ def _phi_rounding(H):
         return np.minimum(n * np.finfo(np.float64).eps * np.linalg.cond(H) ** 2, _BIG)
 
 
-@_single_thread_blas
 def _lemma_simulate(cfg, rng, n_trials, backend):
     out = {}
     c = cfg["cases"]
@@ -765,7 +750,6 @@ def _t3_weights(cfg, rng, B):
     return rng.standard_normal((B, d, d)) / math.sqrt(d)
 
 
-@_single_thread_blas
 def _t3_simulate(cfg, rng, n_trials, backend):
     X, Q = _t3_inputs(cfg)
     W = _t3_weights(cfg, rng, n_trials)
@@ -919,7 +903,7 @@ def gradient_curves(cfg, rng, n_trials, backend="numpy"):
     return out
 
 
-_grad_simulate = _single_thread_blas(gradient_curves)
+_grad_simulate = gradient_curves
 
 
 def _arm_name(arm):

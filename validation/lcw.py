@@ -49,22 +49,6 @@ __all__ = ["CLAIMS"]
 
 
 # ============================================================================ shared helpers
-def _single_thread_blas(fn):
-    """Run ``fn`` with one BLAS thread. The nets here multiply many small matrices, where
-    OpenBLAS threading only adds overhead, and on a busy 2-core machine oversubscribed BLAS
-    threads made a batched (8, 32, 32) @ (8, 32, 1348) product 50x slower (0.39 s vs 8 ms).
-    Results do not depend on the thread count beyond rounding."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def _layer_weights(rng, kind, trials, n, m, gain):
@@ -109,7 +93,6 @@ def _shift_predict(cfg):
     return out
 
 
-@_single_thread_blas
 def _shift_simulate(cfg, rng, n_trials, backend):
     m, n, N = cfg["m"], cfg["n"], cfg["samples"]
     k = len(cfg["activations"])
@@ -278,7 +261,6 @@ def _gain_predict(cfg):
     return out
 
 
-@_single_thread_blas
 def _gain_simulate(cfg, rng, n_trials, backend):
     m, n, N = cfg["m"], cfg["n"], cfg["samples"]
     kinds = ("standard", "lcw")
@@ -445,7 +427,6 @@ _STD_BN = {"weights": "standard", "norm": "bn"}
 
 
 # ---- 6a: per-layer gradient norms
-@_single_thread_blas
 def _grad_simulate(cfg, rng, n_trials, backend):
     h = _train_arms(cfg, rng, n_trials)[0]
     return {"grad_log10": h["grad_log10"],
@@ -535,7 +516,6 @@ def _steps_to(loss, steps, target, censor):
     return np.where(first >= 0, steps[np.maximum(first, 0)], censor).astype(float)
 
 
-@_single_thread_blas
 def _pair_simulate(cfg, rng, n_trials, backend):
     hs = _train_arms(cfg, rng, n_trials)
     ev = {"step": np.broadcast_to(hs[0]["step"], (n_trials, hs[0]["step"].size)).astype(float)}

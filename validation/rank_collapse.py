@@ -35,7 +35,6 @@ passes, FAIL if any fails, INCONCLUSIVE otherwise; ``extra["judged"]`` lists all
 """
 from __future__ import annotations
 
-import functools
 import math
 from pathlib import Path
 
@@ -55,18 +54,6 @@ SOURCE = "002_6dd6d02ae2b33d9a.txt"
 
 
 # ============================================================================ shared helpers
-def _single_thread_blas(fn):
-    """Run ``fn`` with one BLAS thread: the chains multiply many small matrices, where OpenBLAS
-    threading only adds overhead (and oversubscribes a busy 2-core machine)."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            from threadpoolctl import threadpool_limits
-        except ImportError:  # pragma: no cover - threadpoolctl ships with scikit-learn
-            return fn(*args, **kwargs)
-        with threadpool_limits(limits=1, user_api="blas"):
-            return fn(*args, **kwargs)
-    return wrapper
 
 
 def _plt():
@@ -151,7 +138,6 @@ def _c1_records(cfg):
     return ("r", "soft_rank", "g1", "g2", "frob2")
 
 
-@_single_thread_blas
 def _c1_simulate(cfg, rng, n_trials, backend):
     ev = {}
     bn_chain = cfg["norm"] == "bn"
@@ -379,7 +365,6 @@ def _c2_bound_names(cfg):
     return names + ["rank(H) - r(H) (adversarial matrices)"]
 
 
-@_single_thread_blas
 def _c2_simulate(cfg, rng, n_trials, backend):
     taus = cfg["taus"]
     worst = None
@@ -499,7 +484,6 @@ def _c3_predict(cfg):
     return {"coefficients": out, "cases": names}
 
 
-@_single_thread_blas
 def _c3_simulate(cfg, rng, n_trials, backend):
     Ms, _, _ = _c3_cases(cfg)
     g = float(cfg["gamma"])
@@ -575,7 +559,6 @@ def _blocks(x, n_blocks):
     return x[:, T - size * n_blocks:].reshape(x.shape[0], n_blocks, size).mean(axis=2)
 
 
-@_single_thread_blas
 def _c4_simulate(cfg, rng, n_trials, backend):
     ev = {}
     F, G1, G2 = [], [], []
@@ -769,7 +752,6 @@ def _positive_input(d, n, trials, rng):
     return np.abs(gaussian_input(d, n, trials, rng)) + 1.0
 
 
-@_single_thread_blas
 def _c5_simulate(cfg, rng, n_trials, backend):
     ev = {}
     for center in (False, True):
@@ -893,7 +875,6 @@ def _ratio_slopes(X_trials, depth, rng, gamma, batch, every):
     return s.reshape(B // batch, batch).mean(axis=1), y.reshape(B // batch, batch, -1).mean(1)
 
 
-@_single_thread_blas
 def _c6_simulate(cfg, rng, n_trials, backend):
     ev = {}
     for d in cfg["lyap_dims"]:
