@@ -20,6 +20,7 @@ __all__ = ["CLAIM_MODULES", "load_module", "entries", "all_claims", "select", "m
 CLAIM_MODULES: list[str] = [
     "validation.bn_orthogonal",
     "validation.rank_collapse",
+    "validation.linear_nets",
     "validation.lcw",
 ]
 
