@@ -139,6 +139,12 @@ def simulate_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
     if gradients and labels is None:
         labels = rng.integers(0, spec.n_out, size=spec.n)
 
+    # A fused backend (numba, cupy) runs the whole chain in one kernel when it supports the
+    # request; otherwise the per-layer driver below runs with the backend's layer methods.
+    if getattr(backend_obj, "fused", None) and backend_obj.fused(spec, record, gradients):
+        return backend_obj.run_fused(spec, X, root, record=record, record_every=record_every,
+                                     tau=tau, n_singular=n_singular, gradients=gradients,
+                                     labels=labels, checkpoint_every=k_c)
     runner = _Chain(spec, backend_obj, root, record, record_every, tau, n_singular)
     bar = _progress_bar(progress, depth * (3 if gradients else 1))
     try:
@@ -372,6 +378,7 @@ def _validate(X, depth, trials, rng, weights, norm, activation, order, gains, ga
     check_choice(norm, "norm", _norms.NORMS)
     check_choice(activation, "activation", _act.ACTIVATIONS)
     check_choice(order, "order", ORDERS)
+    import kernels.backends  # noqa: F401  registers numba/cupy/reduced lazily (cheap import)
     check_choice(backend, "backend", tuple(_BACKENDS))
     record_every = check_positive_int(record_every, "record_every")
     n_singular = check_positive_int(n_singular, "n_singular")

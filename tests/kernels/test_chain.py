@@ -355,7 +355,7 @@ X4 = np.random.default_rng(0).standard_normal((4, 4))
     (dict(gradients=True, n_out=2, labels=[0.0, 1.0, 1.0, 0.0]), "labels"),
     (dict(gradients="yes"), "gradients"),
     (dict(checkpoint_every=0), "checkpoint_every"),
-    (dict(backend="numba"), "backend"),
+    (dict(backend="no_such_backend"), "backend"),
     (dict(n_singular=0), "n_singular"),
 ])
 def test_bad_input_raises_value_error_naming_argument(kwargs, name):

@@ -20,7 +20,7 @@ import math
 
 __all__ = ["BENCH_MODULES", "ROW_KEYS", "load", "run_benchmarks", "format_rows"]
 
-BENCH_MODULES: list[str] = ["validation.bench.weingarten"]
+BENCH_MODULES: list[str] = ["validation.bench.weingarten", "validation.bench.kernels"]
 
 ROW_KEYS = ("workload", "ours_s", "baseline", "baseline_s", "ratio", "gflops", "floor_s")
 

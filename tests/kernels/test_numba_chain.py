@@ -1,0 +1,292 @@
+"""Backend "numba": Philox streams, the compact-WY kernels and the fused chain.
+
+Oracles: Random123's known-answer vectors for Philox4x32-10; N(0, 1) moments; the numpy
+reflection loop ``kernels.haar.apply_householder_haar`` and the numpy layer/statistics code
+(``kernels.chain_step``, ``kernels.chain_stats``) fed with exactly the random numbers the
+kernels use (agreement to rounding); and ``kernels.simulate_chain`` (numpy) in law, by
+two-sample KS tests at family-wise level 1e-3 which also reject a chain of a different law.
+Compile time: the kernels are cached on disk (numba ``cache=True``); a cold cache costs ~20-30 s.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from kernels import numba_chain as nc
+from kernels import philox
+from kernels.chain import _BACKENDS, ChainBreakdownError, _validate, simulate_chain
+from kernels.chain_step import NumpyChainBackend
+from kernels.chain_stats import compute_statistic
+from kernels.haar import apply_householder_haar, haar_householder_vectors
+
+ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
+       "top_singular_values")
+ALPHA = 1e-3
+
+
+@pytest.fixture
+def registered():
+    """The optional backends registered for one test, the registry restored afterwards (other
+    test modules may check which names are known)."""
+    saved = dict(_BACKENDS)
+    import kernels.backends
+    kernels.backends.register()
+    yield _BACKENDS
+    _BACKENDS.clear()
+    _BACKENDS.update(saved)
+
+# Random123 kat_vectors for philox4x32_10: (counter, key, output)
+KAT = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
+       ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
+       ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1))]
+
+
+@pytest.mark.parametrize("ctr,key,expected", KAT)
+def test_philox_known_answers_numba_and_numpy(ctr, key, expected):
+    u = [np.uint64(v) for v in ctr + key]
+    assert tuple(int(v) for v in philox._philox_cpu(*u)) == expected
+    arr = [np.full(3, v, dtype=np.uint64) for v in ctr] + [np.uint64(k) for k in key]
+    out = philox.philox4x32_10(*arr)
+    assert all(np.all(o == e) for o, e in zip(out, expected))
+
+
+@pytest.mark.parametrize("method", ["ziggurat", "box_muller"])
+def test_normal_streams_are_standard_normal(method):
+    z = philox.normal_stream((12, 34), 5, 6, 0, 200_000, method)
+    n = z.size
+    assert abs(z.mean()) < 5 / math.sqrt(n)
+    assert abs(z.var() - 1) < 5 * math.sqrt(2 / n)
+    assert abs(np.mean(z**4) - 3) < 5 * math.sqrt(96 / n)     # Var(z⁴) = 105 - 9
+    assert stats.kstest(z, "norm").pvalue > 1e-4
+    # different streams are different numbers; the same stream is reproducible
+    assert not np.array_equal(z[:100], philox.normal_stream((12, 34), 5, 7, 0, 100, method))
+    np.testing.assert_array_equal(z[:100], philox.normal_stream((12, 34), 5, 6, 0, 100, method))
+
+
+def test_box_muller_numba_equals_numpy_reference():
+    a = philox.normal_stream((1, 2), 3, 4, 0, 1001, "box_muller")
+    b = philox.box_muller_normals((1, 2), 3, 4, 0, 1001)
+    np.testing.assert_allclose(a, b, rtol=1e-14, atol=1e-15)
+
+
+@pytest.mark.parametrize("d,n,block", [(1, 3, 16), (2, 2, 1), (9, 4, 3), (20, 5, 8), (33, 7, 16)])
+def test_wy_kernel_equals_reflection_loop(d, n, block):
+    rng = np.random.default_rng(d)
+    V = haar_householder_vectors((3,), d, rng)
+    H = rng.standard_normal((3, d, n))
+    ref = apply_householder_haar(V, H)
+    np.testing.assert_allclose(nc.haar_apply_batch(V, H, block=block), ref, atol=1e-12)
+    np.testing.assert_allclose(nc.haar_apply_batch(V, ref, block=block, transpose=True), H,
+                               atol=1e-12)
+
+
+def test_apply_haar_philox_equals_loop_on_the_same_vectors():
+    d, n, key = 13, 4, (5, 6)
+    H = np.random.default_rng(1).standard_normal((3, d, n))
+    for method in ("ziggurat", "box_muller"):
+        Y = nc.apply_haar_philox(H, key, 7, method=method, block=5)
+        V = np.stack([nc.householder_vectors_philox(key, 7, b, d, method) for b in range(3)])
+        np.testing.assert_allclose(Y, apply_householder_haar(V, H), atol=1e-12)
+
+
+# ---------------------------------------------------------------- fused chain: exact
+def _spec(X, depth, trials, **kw):
+    return _validate(X, depth, trials, np.random.default_rng(0), kw.get("weights", "haar"),
+                     kw.get("norm", "rownorm"), kw.get("activation", "identity"),
+                     kw.get("order", "norm_act"), kw.get("gains"), kw.get("gain_exponent"),
+                     kw.get("residual"), kw.get("weight_std"), 1, ALL, 0.5, False, None, 10,
+                     None, "numpy", 10, False)[0]
+
+
+def _reference(spec, X, key, method):
+    """The numpy layer code and statistics, fed with the fused kernel's random numbers."""
+    be, (B, d, n) = NumpyChainBackend(), (spec.trials, spec.d, spec.n)
+    H = np.array(np.broadcast_to(X, (B, d, n)), dtype=np.float64)
+    log_c = np.zeros(B)
+    if spec.rescale:
+        s = np.sqrt(np.sum(H * H, axis=(1, 2)))
+        H, log_c = H / s[:, None, None], np.log(s)
+    out = {k: [] for k in ALL + ("log_scale",)}
+
+    def rec(H, pre):
+        for k in ALL:
+            out[k].append(compute_statistic(k, H, pre, tau=0.5, n_singular=10))
+        out["log_scale"].append(log_c + np.log(np.sqrt(np.sum(H * H, axis=(1, 2)))))
+    rec(H, np.broadcast_to(X, H.shape))
+    for l in range(1, spec.depth + 1):
+        if spec.weights == "haar":
+            V = np.stack([nc.householder_vectors_philox(key, l, b, d, method) for b in range(B)])
+            A = apply_householder_haar(V, H)
+        else:
+            z = np.stack([philox.normal_stream(key, l, b, 0, d * d, method) for b in range(B)])
+            z = z.reshape(B, d, d)
+            W = spec.weight_std * (z if spec.weights == "gaussian"
+                                   else math.sqrt(3.0) * np.vectorize(math.erf)(z / math.sqrt(2)))
+            A = W @ H
+        if spec.residual is not None:
+            A = H + spec.residual * A
+        o = be.nonlinear(spec, l, A)
+        H = o.H
+        if spec.rescale:
+            s = np.sqrt(np.sum(H * H, axis=(1, 2)))
+            H, log_c = H / s[:, None, None], log_c + np.log(s)
+        rec(H, o.pre_norm)
+    return {k: np.stack(v, axis=1) for k, v in out.items()}
+
+
+FUSED_CASES = [
+    dict(),                                                          # seed 001 eq. (3)
+    dict(norm="bn", activation="tanh", gain_exponent=0.4),
+    dict(norm="bn_nomean", activation="sin", order="act_norm", residual=0.3),
+    dict(norm="none", activation="relu"),                            # rescaled vanilla chain
+    dict(norm="none", activation="sigmoid", weights="gaussian"),     # unrescaled, Gaussian W
+    dict(norm="rownorm", activation="leaky_relu", weights="uniform", order="act_norm"),
+]
+
+
+@pytest.mark.parametrize("kw", FUSED_CASES)
+@pytest.mark.parametrize("method", ["ziggurat", "box_muller"])
+def test_fused_chain_equals_numpy_layers_on_shared_random_numbers(kw, method):
+    d, n, L, B, key = 11, 5, 4, 3, (2024, 77)
+    X = np.random.default_rng(3).standard_normal((d, n))
+    spec = _spec(X, L, B, **kw)
+    got = nc.run_fused(spec, X, key, ALL, 1, 0.5, 10, method, block=4)
+    ref = _reference(spec, X, key, method)
+    for k in ALL:
+        r, g = ref[k], got[k]
+        if k == "top_singular_values":       # Gram eigenvalues vs SVD: relative to σ_max
+            np.testing.assert_allclose(g, r[..., :g.shape[-1]], rtol=0,
+                                       atol=1e-7 * np.max(np.abs(r)))
+        else:
+            np.testing.assert_allclose(g, r, rtol=1e-9, atol=1e-12, err_msg=k)
+    if spec.norm == "none":
+        np.testing.assert_allclose(got["log_scale"], ref["log_scale"], rtol=1e-12, atol=1e-12)
+
+
+def test_fused_statistics_record_every_and_input_batch():
+    d, n, B = 9, 4, 4
+    X = np.random.default_rng(4).standard_normal((B, d, n))
+    out = nc.simulate_chain_numba(X, 7, trials=B, rng=np.random.default_rng(5), record_every=3,
+                                  record=("isometry_gap", "top_singular_values"))
+    assert list(out["layers"]) == [0, 3, 6]
+    assert out["isometry_gap"].shape == (B, 3) and out["top_singular_values"].shape == (B, 3, 4)
+    from theory.isometry import isometry_gap
+    np.testing.assert_allclose(out["isometry_gap"][:, 0], isometry_gap(X), rtol=1e-10)
+
+
+# ---------------------------------------------------------------- fused chain: law
+LAW_CASES = [(8, 4, 5, dict()), (10, 6, 4, dict(norm="bn", activation="tanh", residual=0.5))]
+
+
+def _law_pvalues(a, b):
+    ps = {}
+    for k in ("isometry_gap", "rank_lower_bound"):
+        for j in range(1, a[k].shape[1]):
+            ps[(k, j)] = stats.ks_2samp(a[k][:, j], b[k][:, j]).pvalue
+    return ps
+
+
+def test_fused_chain_matches_numpy_chain_in_distribution():
+    n_tests = sum(2 * L for (_, _, L, _) in LAW_CASES)
+    for (d, n, L, kw) in LAW_CASES:
+        X = np.random.default_rng(d).standard_normal((d, n))
+        rec = ("isometry_gap", "rank_lower_bound")
+        a = simulate_chain(X, L, trials=1500, rng=np.random.default_rng(1), record=rec, **kw)
+        b = nc.simulate_chain_numba(X, L, trials=1500, rng=np.random.default_rng(2), record=rec,
+                                    **kw)
+        ps = _law_pvalues(a, b)
+        assert min(ps.values()) > ALPHA / n_tests, ps
+
+
+def test_law_check_rejects_a_chain_with_other_weights():
+    d, n, L, kw = LAW_CASES[0]
+    X = np.random.default_rng(d).standard_normal((d, n))
+    rec = ("isometry_gap", "rank_lower_bound")
+    a = simulate_chain(X, L, trials=1500, rng=np.random.default_rng(1), record=rec, **kw)
+    b = nc.simulate_chain_numba(X, L, trials=1500, rng=np.random.default_rng(2), record=rec,
+                                weights="gaussian", **kw)
+    assert min(_law_pvalues(a, b).values()) < 1e-8
+
+
+# ---------------------------------------------------------------- per-layer backend
+class _LayersOnly(nc.NumbaChainBackend):
+    """The per-layer methods alone (a driver with the fused hook would otherwise hand
+    forward-only chains to the fused kernel, which draws other random numbers)."""
+
+    @staticmethod
+    def fused(spec, record, gradients):
+        return False
+
+
+@pytest.mark.parametrize("kw", [dict(gradients=True, n_out=3),
+                                dict(gradients=True, n_out=3, residual=0.5, norm="bn",
+                                     activation="tanh", order="act_norm"),
+                                dict()])
+def test_numba_per_layer_backend_equals_numpy_backend_including_gradients(kw, monkeypatch):
+    monkeypatch.setitem(_BACKENDS, "numba_layers", _LayersOnly)
+    X = np.random.default_rng(6).standard_normal((12, 5))
+    a = simulate_chain(X, 5, trials=3, rng=np.random.default_rng(7), record=ALL, **kw)
+    b = simulate_chain(X, 5, trials=3, rng=np.random.default_rng(7), record=ALL,
+                       backend="numba_layers", **kw)
+    assert a.keys() == b.keys()
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-9, atol=1e-11, err_msg=k)
+
+
+def test_backend_numba_through_simulate_chain_matches_numpy_in_law(registered):
+    """Valid with or without the driver's fused hook (exact per-layer path or fused kernel)."""
+    d, n, L = 8, 4, 3
+    X = np.random.default_rng(d).standard_normal((d, n))
+    rec = ("isometry_gap", "rank_lower_bound")
+    a = simulate_chain(X, L, trials=1000, rng=np.random.default_rng(1), record=rec)
+    b = simulate_chain(X, L, trials=1000, rng=np.random.default_rng(2), record=rec,
+                       backend="numba")
+    assert min(_law_pvalues(a, b).values()) > ALPHA / (2 * L)
+
+
+def test_fused_entry_point_for_drivers_uses_the_root_derived_key():
+    X = np.random.default_rng(9).standard_normal((7, 3))
+    spec = _spec(X, 3, 2)
+    root = (123456789, 987654321)
+    got = nc.NumbaChainBackend.run_fused(spec, X, root, record=ALL, record_every=1, tau=0.5,
+                                         n_singular=10, gradients=False, labels=None,
+                                         checkpoint_every=2)
+    want = nc.run_fused(spec, X, philox.key_from_root(root), ALL, 1, 0.5, 10)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+
+
+def test_registration_and_householder_weights_object(registered):
+    assert {"numba", "cupy", "reduced"} <= set(_BACKENDS)
+    be = _BACKENDS["numba"]()
+    assert isinstance(be, nc.NumbaChainBackend) and be.fused(None, (), False)
+    assert not be.fused(None, (), True)
+    V = haar_householder_vectors((2,), 6, np.random.default_rng(8))
+    W = nc.HouseholderWeights(V)
+    M = W.matrix()
+    np.testing.assert_allclose(M, apply_householder_haar(V, np.eye(6)), atol=1e-13)
+    np.testing.assert_allclose(W.T.matrix(), np.swapaxes(M, -1, -2), atol=1e-13)
+
+
+# ---------------------------------------------------------------- errors
+def test_breakdown_is_reported_with_the_layer():
+    X = np.random.default_rng(9).standard_normal((5, 1))            # one sample: bn undefined
+    for run in (lambda: simulate_chain(X, 3, trials=2, rng=np.random.default_rng(0), norm="bn"),
+                lambda: nc.simulate_chain_numba(X, 3, trials=2, rng=np.random.default_rng(0),
+                                                norm="bn")):
+        with pytest.raises(ChainBreakdownError, match="layer 1"):
+            run()
+
+
+@pytest.mark.parametrize("kwargs,name", [(dict(gradients=True), "gradients"),
+                                         (dict(method="polar"), "method"),
+                                         (dict(block=0), "block"),
+                                         (dict(norm="batch"), "norm")])
+def test_bad_input_raises_value_error_naming_argument(kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        nc.simulate_chain_numba(np.ones((4, 2)) + np.eye(4, 2), 2, trials=2,
+                                rng=np.random.default_rng(0), **kwargs)
