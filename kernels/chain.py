@@ -179,6 +179,26 @@ def chain_weights(d, n, depth, *, trials, rng, weights="haar", weight_std=None, 
 
 
 # --------------------------------------------------------------------------------------------
+def finish_layer(spec: ChainSpec, l: int, out, log_c):
+    """Rescale a norm-free layer's output to unit Frobenius norm (accumulating the log-scale)
+    or check it is finite; shared by every chain driver. Returns (out with new H, log_c)."""
+    Hn = out.H
+    if spec.rescale:
+        s = _fro(Hn)
+        bad = ~(np.isfinite(s) & (s > 0))
+        if np.any(bad):
+            b = int(np.argmax(bad))
+            raise ChainBreakdownError(
+                f"layer {l}, trial {b}: the hidden representation has Frobenius norm "
+                f"{s[b]!r} (all-zero or overflowing layer); the chain is degenerate")
+        Hn = Hn / s[:, None, None]
+        log_c = log_c + np.log(s)
+    elif not np.all(np.isfinite(Hn)):
+        b = int(np.argmax(~np.all(np.isfinite(Hn), axis=(-2, -1))))
+        raise ChainBreakdownError(f"layer {l}, trial {b}: non-finite hidden representation")
+    return out._replace(H=Hn), log_c
+
+
 def _fro(A: np.ndarray) -> np.ndarray:
     """Per-trial Frobenius norm of a (B, p, q) stack."""
     return np.sqrt(np.einsum("bij,bij->b", A, A))
@@ -220,21 +240,7 @@ class _Chain:
             out = self.backend.nonlinear(spec, l, A)
         except ValueError as exc:
             raise ChainBreakdownError(f"layer {l}: {exc}") from exc
-        Hn = out.H
-        if spec.rescale:
-            s = _fro(Hn)
-            bad = ~(np.isfinite(s) & (s > 0))
-            if np.any(bad):
-                b = int(np.argmax(bad))
-                raise ChainBreakdownError(
-                    f"layer {l}, trial {b}: the hidden representation has Frobenius norm "
-                    f"{s[b]!r} (all-zero or overflowing layer); the chain is degenerate")
-            Hn = Hn / s[:, None, None]
-            log_c = log_c + np.log(s)
-        elif not np.all(np.isfinite(Hn)):
-            b = int(np.argmax(~np.all(np.isfinite(Hn), axis=(-2, -1))))
-            raise ChainBreakdownError(f"layer {l}, trial {b}: non-finite hidden representation")
-        return out._replace(H=Hn), log_c
+        return finish_layer(spec, l, out, log_c)
 
     # ---- forward ---------------------------------------------------------------------------
     def forward(self, X, *, checkpoint_every, bar):

@@ -64,7 +64,7 @@ import numpy as np
 from kernels import activations as _act
 from kernels import chain as _chain
 from kernels import norms as _norms
-from kernels.chain import DEFAULT_RECORD, ChainBreakdownError
+from kernels.chain import DEFAULT_RECORD, ChainBreakdownError, finish_layer
 from kernels.chain_stats import compute_statistic
 from kernels.chain_step import (LayerOutput, NumpyChainBackend, layer_generator,
                                 readout_generator)
@@ -270,21 +270,8 @@ class _Reduced:
             out = self.np_backend.nonlinear(spec, l, A)
         except ValueError as exc:
             raise ChainBreakdownError(f"layer {l}: {exc}") from exc
-        Hn = out.H
-        if spec.rescale:
-            s = _fro(Hn)
-            bad = ~(np.isfinite(s) & (s > 0))
-            if np.any(bad):
-                b = int(np.argmax(bad))
-                raise ChainBreakdownError(
-                    f"layer {l}, trial {b}: the hidden representation has Frobenius norm "
-                    f"{s[b]!r} (all-zero or overflowing layer); the chain is degenerate")
-            Hn = Hn / s[:, None, None]
-            log_c = log_c + np.log(s)
-        elif not np.all(np.isfinite(Hn)):
-            b = int(np.argmax(~np.all(np.isfinite(Hn), axis=(-2, -1))))
-            raise ChainBreakdownError(f"layer {l}, trial {b}: non-finite hidden representation")
-        return out._replace(H=Hn), red, log_c
+        out, log_c = finish_layer(spec, l, out, log_c)
+        return out, red, log_c
 
     def forward(self, X, *, checkpoint_every, bar):
         spec = self.spec
