@@ -36,7 +36,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["philox4x32_10", "philox_key", "box_muller_normals", "ziggurat_normals",
-           "normal_stream", "key_from_root", "PHILOX_M0", "PHILOX_M1"]
+           "normal_stream", "key_from_root", "readout_philox", "READOUT_STREAM",
+           "PHILOX_M0", "PHILOX_M1"]
 
 PHILOX_M0 = 0xD2511F53
 PHILOX_M1 = 0xCD9E8D57
@@ -216,6 +217,28 @@ def normal_stream(key, layer: int, trial: int, stream: int, size: int,
     _fill_normals(out, METHODS[method], _u64(key[0]), _u64(key[1]), _u64(layer), _u64(trial),
                   _u64(stream), buf)
     return out
+
+
+#: stream word of the readout's normals: counter (index, layer 0, trial b, READOUT_STREAM); hidden
+#: layers use (index, l >= 1, b, 0), so the two never overlap
+READOUT_STREAM = 1
+
+
+def readout_philox(key, trials: int, n_out: int, d: int, method: str = "ziggurat") -> np.ndarray:
+    """The fused kernels' readouts W_out, shape ``(trials, n_out, d)``, orthonormal rows.
+
+    Trial b: the first d·n_out normals of stream (layer 0, trial b, ``READOUT_STREAM``) filled
+    row-major into Z (d×n_out); W_out = (Q·diag(sign diag R))ᵀ for the reduced QR Z = QR, a
+    uniform frame of the Stiefel manifold V_{n_out}(R^d) (as ``kernels.haar.sample_stiefel``,
+    the law of the numpy chain's readout, seed 001 Fig. 3's semi-orthogonal readout). Computed on
+    the host and shared by the numba and CUDA gradient kernels, so both see the same W_out.
+    """
+    from kernels.haar import _sign_fixed_qr
+    if not (1 <= int(n_out) <= int(d)):
+        raise ValueError(f"n_out must lie in [1, d], got n_out={n_out}, d={d}")
+    Z = np.stack([normal_stream(key, 0, b, READOUT_STREAM, int(d) * int(n_out), method)
+                  .reshape(int(d), int(n_out)) for b in range(int(trials))])
+    return np.ascontiguousarray(np.swapaxes(_sign_fixed_qr(Z), -1, -2))
 
 
 def box_muller_normals(key, layer: int, trial: int, stream: int, size: int) -> np.ndarray:
