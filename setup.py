@@ -24,6 +24,9 @@ setup(
     extras_require={
         "gpu": ["cupy-cuda12x>=13"],
         "dist": ["dask[distributed]>=2023.1"],
-        "test": ["pytest>=7", "pytest-xdist>=3", "dask[distributed]>=2023.1"],
+        # nvidia-cuda-nvcc-cu12 ships NVVM: tests compile the CUDA kernels to PTX without a GPU
+        "test": ["pytest>=7", "pytest-xdist>=3", "dask[distributed]>=2023.1",
+                 "nvidia-cuda-nvcc-cu12>=12.0; platform_system == 'Linux' and "
+                 "platform_machine == 'x86_64'"],
     },
 )

@@ -5,7 +5,7 @@ subprocess. Oracle: the numba CPU kernel with ``method="box_muller"``, which dra
 same Philox4x32-10 numbers (``kernels.philox``) and is itself tested against the numpy engine
 exactly and in law (tests/kernels/test_numba_chain.py); agreement is to rounding. Sizes are tiny
 (the simulator runs every GPU thread as a Python thread). Tests needing CuPy and a real GPU skip
-cleanly without them.
+cleanly without them. Gradients: tests/kernels/test_cuda_chain_grad.py.
 """
 from __future__ import annotations
 
@@ -44,8 +44,7 @@ _SIM_SCRIPT = textwrap.dedent("""
     except ChainBreakdownError as exc:
         out["breakdown"] = str(exc)
     errors = {}
-    for name, kw in [("weights", dict(weights="gaussian")), ("gradients", dict(gradients=True, n_out=2)),
-                     ("record", dict(record=("soft_rank",))),
+    for name, kw in [("weights", dict(weights="gaussian")), ("record", dict(record=("soft_rank",))),
                      ("threads_per_block", dict(threads_per_block=6))]:
         try:
             cc.simulate_chain_cuda(np.eye(4, 2) + 1, 2, trials=1, rng=np.random.default_rng(0),
