@@ -1,9 +1,11 @@
 """Registers the optional chain backends in ``kernels.chain._BACKENDS`` (import for effect).
 
-    "numba"    kernels.numba_chain.NumbaChainBackend   fused CPU kernel (forward) + per-layer
-                                                        compact-WY Haar kernels (gradients)
-    "cupy"     kernels.cuda_chain.CupyChainBackend     fused CUDA kernel (numba.cuda; CuPy arrays
-                                                        when CuPy is present), forward only
+    "numba"    kernels.numba_chain.NumbaChainBackend   fused CPU kernels (forward:
+                                                        numba_chain; gradients: numba_chain_grad)
+                                                        + per-layer compact-WY Haar methods
+    "cupy"     kernels.cuda_chain.CupyChainBackend     fused CUDA kernels (numba.cuda; CuPy
+                                                        arrays when CuPy is present), forward and
+                                                        gradients, Haar weights
     "reduced"  kernels.reduced.ReducedChainBackend     the exact-in-law O(d n²) chain for n <= d
 
 Each entry is a zero-argument factory (what the driver calls as ``_BACKENDS[name]()``) that

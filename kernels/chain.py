@@ -92,7 +92,12 @@ def simulate_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
         uniformly from ``rng`` when None.  n_out : number of classes, <= d.
     checkpoint_every : k_c, default ceil(√L): H is stored every k_c layers in the forward pass
         and each segment is recomputed in the backward pass (results do not depend on k_c).
-    backend : only ``"numpy"`` here.  progress : show a tqdm bar over layers.
+    backend : ``"numpy"`` (this reference driver, always available), ``"numba"`` (fused CPU
+        kernels, forward and gradients, ``kernels.numba_chain``), ``"cupy"`` (fused CUDA
+        kernels, Haar weights, ``kernels.cuda_chain``; needs a GPU) or ``"reduced"`` (exact in
+        law for n <= d, ``kernels.reduced``); registered by ``kernels.backends``. The fused
+        backends draw Philox random numbers: same law as numpy, other samples.
+    progress : show a tqdm bar over layers.
 
     Gradients (seed 001 Fig. 3 / Theorem 5, bn_orthogonal.md §5, §7.3): a readout W_out
     ``(n_out, d)`` with orthonormal rows (a uniform Stiefel frame, transposed), logits

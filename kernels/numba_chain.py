@@ -8,8 +8,10 @@ Two ways in:
   cache), drawing the weights in-kernel from the counter-based Philox4x32-10 generator
   (``kernels.philox``; stream (layer, trial, 0)) and recording the statistics every k layers.
   Memory: O(B·R) for the statistics plus O(threads·(d² + d n + n²)) work space — independent
-  of the depth L. **Forward only** (statistics, no gradients): ``gradients=True`` is refused
-  with ``ValueError``; the per-layer path below does gradients.
+  of the depth L. With ``gradients=True`` the whole chain is also backpropagated in-kernel
+  (``kernels.numba_chain_grad``: checkpoints every k_c layers, segments recomputed, weights
+  regenerated from their Philox streams, readout ``kernels.philox.readout_philox``), adding
+  O(threads·(k_c + L/k_c)·d n) work space.
 * ``NumbaChainBackend`` per-layer methods for ``kernels.simulate_chain``'s driver: the same
   random numbers as the numpy reference (the Householder vectors come from the layer's numpy
   generator), the Haar weights kept as their Householder vectors and applied (and transposed,
@@ -158,53 +160,103 @@ def _unit_rows(R, tau, D):
     unit reflector vectors u_k, with τ_k and the sign matrix D (kernels.householder)."""
     d = R.shape[0]
     for k in range(d):
+        row = R[k]
         for i in range(k):
-            R[k, i] = 0.0
-        s2 = 0.0
-        for i in range(k, d):
-            s2 += R[k, i] * R[k, i]
-        nrm = math.sqrt(s2)
-        x0 = R[k, k]
+            row[i] = 0.0
+        # ‖x_k‖² in four independent partial sums: one running sum is bound by the add latency
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        L = d - k
+        L4 = L - L % 4
+        for t in range(0, L4, 4):
+            x0 = row[k + t]
+            x1 = row[k + t + 1]
+            x2 = row[k + t + 2]
+            x3 = row[k + t + 3]
+            a0 += x0 * x0
+            a1 += x1 * x1
+            a2 += x2 * x2
+            a3 += x3 * x3
+        for t in range(L4, L):
+            x0 = row[k + t]
+            a0 += x0 * x0
+        nrm = math.sqrt((a0 + a1) + (a2 + a3))
+        x0 = row[k]
         s = 1.0 if x0 >= 0 else -1.0
         vn = math.sqrt(2.0 * nrm * (nrm + abs(x0)))
         if k < d - 1 and vn > 0:
             inv = 1.0 / vn
-            R[k, k] = (x0 + s * nrm) * inv
+            row[k] = (x0 + s * nrm) * inv
             for i in range(k + 1, d):
-                R[k, i] *= inv
+                row[i] *= inv
             tau[k] = 2.0
         else:
             for i in range(k, d):
-                R[k, i] = 0.0
+                row[i] = 0.0
             tau[k] = 0.0
         D[k] = -s if k < d - 1 else s
 
 
 @njit(cache=True)
+def _wy_gram(R, j, kb, S, iw, dw, cw):
+    """C-order upper triangle of S = Ub Ubᵀ (kb×kb) for the reflector rows Ub = R[j:j+kb, j:]
+    (= column-major Uc, m×kb, ld d: S = Ucᵀ Uc, the column-major lower triangle) by dsyrk."""
+    d = R.shape[0]
+    cw[0] = _L
+    cw[1] = _T_
+    iw[0] = kb
+    iw[1] = d - j
+    iw[2] = d
+    iw[3] = S.shape[1]
+    dw[0] = 1.0
+    dw[1] = 0.0
+    Rj = R[j:, j:]
+    _dsyrk(cw[0:1].ctypes, cw[1:2].ctypes, iw[0:1].ctypes, iw[1:2].ctypes, dw[0:1].ctypes,
+           Rj.ctypes, iw[2:3].ctypes, dw[1:2].ctypes, S.ctypes, iw[3:4].ctypes)
+
+
+@njit(cache=True)
 def _wy_T(R, tau, j, kb, T, S, iw, dw, cw):
     """T (kb×kb, upper) of the block of reflectors j..j+kb-1 (rows of R): dlarft, forward."""
-    d = R.shape[0]
-    m = d - j
-    # S = Ub Ubᵀ with Ub = R[j:j+kb, j:] (C-order, row stride d) = column-major Uc (m×kb, ld d)
-    _gemm(_T_, _N, kb, kb, m, 1.0, R[j:, j:], d, R[j:, j:], d, 0.0, S, S.shape[1], iw, dw, cw)
+    _wy_gram(R, j, kb, S, iw, dw, cw)
+    # T[r, a] = −τ_a Σ_{q=r}^{a-1} T[r, q] S[q, a], built row by row in S's free strict lower
+    # triangle (S[a, r] = T[r, a]): contiguous rows instead of a strided, latency-bound dot
+    # per entry; the summation order over q is the same
+    for a in range(kb):
+        Sa = S[a]
+        for r in range(a):
+            Sa[r] = 0.0
+        for q in range(a):
+            s = S[q, a]
+            Sq = S[q]
+            for r in range(q):
+                Sa[r] += Sq[r] * s
+            Sa[q] += tau[j + q] * s
+        ta = tau[j + a]
+        for r in range(a):
+            Sa[r] = -ta * Sa[r]
     for a in range(kb):
         for b in range(kb):
             T[a, b] = 0.0
     for a in range(kb):
-        ta = tau[j + a]
-        T[a, a] = ta
+        T[a, a] = tau[j + a]
         for r in range(a):
-            acc = 0.0
-            for q in range(r, a):
-                acc += T[r, q] * S[q, a]
-            T[r, a] = -ta * acc
+            T[r, a] = S[a, r]
 
 
 @njit(cache=True)
 def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
-    """In place Y <- W Y (transpose: Wᵀ Y), W = P_0 ⋯ P_{d-2} D from the unit rows of R."""
+    """In place Y <- W Y (transpose: Wᵀ Y), W = P_0 ⋯ P_{d-2} D from the unit rows of R.
+
+    Per block (I − U T Uᵀ on rows j..d-1): when V = U T (m×kb) fits in W2 (m·kb <= W2.size,
+    always when n >= d), two dgemms: W Y: Y −= V (Uᵀ Y); Wᵀ Y: Y −= U (Vᵀ Y), with V from
+    dlarft's recurrence applied to the vectors, v_a = τ_a (u_a − Σ_{q<a} (u_q·u_a) v_q)
+    (= U T e_a; T itself is never formed). Otherwise three (T from ``_wy_T``, then op(T)·)."""
     d, n = Y.shape
     nblk = (d - 1 + nb - 1) // nb if d > 1 else 0
+    V = W2.reshape(W2.size)
     if not transpose:
         for i in range(d):
             for c in range(n):
@@ -214,8 +266,36 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
         j = bi * nb
         kb = min(nb, d - 1 - j)
         m = d - j
+        if kb * m <= V.size:
+            _wy_gram(R, j, kb, S, iw, dw, cw)
+            # rows v_a of Vm (C-order kb×m) = the column-major Vc (m×kb, ld m)
+            Vm = V[:kb * m].reshape((kb, m))
+            for a in range(kb):
+                va = Vm[a]
+                ua = R[j + a]
+                for i in range(m):
+                    va[i] = ua[j + i]
+                for q in range(a):
+                    s = S[q, a]
+                    vq = Vm[q]
+                    for i in range(m):
+                        va[i] -= s * vq[i]
+                ta = tau[j + a]
+                for i in range(m):
+                    va[i] *= ta
+            # Yc = Y[j:]ᵀ (n×m, ld n), Uc = R[j:j+kb, j:]ᵀ (m×kb, ld d)
+            if not transpose:
+                # W1c = Yc Uc = (Uᵀ Y[j:])ᵀ (n×kb); Yc -= W1c Vcᵀ
+                _gemm(_N, _N, n, kb, m, 1.0, Y[j:, :], n, R[j:, j:], d, 0.0, W1, n, iw, dw, cw)
+                _gemm(_N, _T_, n, m, kb, -1.0, W1, n, V, m, 1.0, Y[j:, :], n, iw, dw, cw)
+            else:
+                # W1c = Yc Vc = (Vᵀ Y[j:])ᵀ; Yc -= W1c Ucᵀ
+                _gemm(_N, _N, n, kb, m, 1.0, Y[j:, :], n, V, m, 0.0, W1, n, iw, dw, cw)
+                _gemm(_N, _T_, n, m, kb, -1.0, W1, n, R[j:, j:], d, 1.0, Y[j:, :], n, iw, dw,
+                      cw)
+            continue
         _wy_T(R, tau, j, kb, T, S, iw, dw, cw)
-        # Yc = Y[j:]ᵀ (n×m, ld n), Uc = R[j:j+kb, j:]ᵀ (m×kb, ld d), W1c = (Ub Y[j:])ᵀ (n×kb)
+        # W1c = Yc Uc (n×kb)
         _gemm(_N, _N, n, kb, m, 1.0, Y[j:, :], n, R[j:, j:], d, 0.0, W1, n, iw, dw, cw)
         # W2 = op(T) W1  <=>  W2c = W1c op(T)ᵀ; T C-order = column-major Tᵀ (ld kb)
         _gemm(_N, _T_ if transpose else _N, n, kb, kb, 1.0, W1, n, T, T.shape[1], 0.0, W2, n,
@@ -268,7 +348,7 @@ def _haar_apply_batch(V, Y, transpose, nb):
 def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     d, n = Y.shape
     kbmax = max(1, min(nb, d - 1))
-    R = np.zeros((d, d))
+    R = np.empty((d, d))                     # every entry is written below / by _unit_rows
     z = np.empty(d * (d + 1) // 2)
     zbuf = np.empty(_ZBUF, np.uint64)
     tau = np.empty(d)
@@ -276,25 +356,41 @@ def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     T = np.empty((kbmax, kbmax))
     S = np.empty((kbmax, kbmax))
     W1 = np.empty((kbmax, n))
-    W2 = np.empty((kbmax, n))
+    W2 = np.empty((kbmax, max(n, d)))        # room for V = U T (m×kb): the two-dgemm path
     iw = np.empty(8, np.int32)
     dw = np.empty(2)
     cw = np.empty(2, np.uint8)
     _fill_normals(z, method, k0, k1, np.uint64(layer), np.uint64(b), np.uint64(0), zbuf)
     p = 0
     for k in range(d):
-        for i in range(k, d):
-            R[k, i] = z[p]
-            p += 1
+        R[k, k:] = z[p:p + d - k]
+        p += d - k
     _unit_rows(R, tau, D)
     _wy_apply(Y, R, tau, D, False, nb, T, S, W1, W2, iw, dw, cw)
 
 
 @njit(parallel=True, cache=True)
-def _haar_philox_batch(Y, k0, k1, layer, method, nb):
+def _haar_philox_batch(Y, k0, k1, layer, method, nb, H=None):
+    """Y[b] <- W_b Y[b] in place, or, given H (same shape), Y[b] <- W_b H[b] with the copy
+    done per trial inside the parallel loop (in parallel, first-touching Y's fresh pages on the
+    thread that uses them, leaving Y[b] in that core's cache) and H's non-finite entries
+    counted on the way (returned; 0 without H), so that the caller's input check costs no
+    serial pass over H."""
+    nbad = 0
     for b in prange(Y.shape[0]):
         bi = np.int64(b)
-        _haar_philox_one(Y[bi], k0, k1, layer, bi, method, nb)
+        Yb = Y[bi]
+        if H is not None:
+            Hb = H[bi]
+            cnt = 0
+            for i in range(Yb.shape[0]):
+                for c in range(Yb.shape[1]):
+                    v = Hb[i, c]
+                    Yb[i, c] = v
+                    cnt += 0 if abs(v) < np.inf else 1
+            nbad += cnt
+        _haar_philox_one(Yb, k0, k1, layer, bi, method, nb)
+    return nbad
 
 
 _CONTROLLER = []
@@ -350,14 +446,19 @@ def apply_haar_philox(H, key, layer: int = 1, *, method: str = "ziggurat",
     (layer, b, 0) under ``key``, blocked compact-WY application; ~2d²n flops per trial,
     parallel over trials). ``householder_vectors_philox(key, layer, b, d, method)`` gives the
     vectors, so the result equals ``kernels.haar.apply_householder_haar`` on them."""
-    H = as_float_array(H, "H", ndim=3, dtype=np.float64)
+    from theory._checks import check_finite
+    # finiteness is checked inside the parallel kernel (below), not by a serial pass here
+    H = as_float_array(H, "H", ndim=3, dtype=np.float64, finite=False)
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
-    Y = np.array(H, dtype=np.float64, order="C")
+    layer = check_positive_int(layer, "layer", minimum=0)
+    block = check_positive_int(block, "block")
+    Y = np.empty(H.shape)                 # filled from H inside the parallel kernel
     with blas_single_thread():
-        _haar_philox_batch(Y, np.uint64(key[0]), np.uint64(key[1]),
-                           check_positive_int(layer, "layer", minimum=0), METHODS[method],
-                           check_positive_int(block, "block"))
+        nbad = _haar_philox_batch(Y, np.uint64(key[0]), np.uint64(key[1]), layer,
+                                  METHODS[method], block, np.ascontiguousarray(H))
+    if nbad:
+        check_finite(H, "H")              # raises ValueError naming H (NaN or inf)
     return Y
 
 
@@ -695,30 +796,37 @@ def simulate_chain_numba(X, depth, *, trials, rng, weights="haar", norm="rownorm
     """The fused numba chain with ``kernels.simulate_chain``'s arguments and output dictionary.
 
     Same law as ``simulate_chain`` (different random numbers: Philox4x32-10 with the
-    ``method`` normal transform, key drawn from ``rng``). ``gradients=True`` raises
-    ``ValueError`` (forward only; use ``simulate_chain(..., backend="numba")``, which runs the
-    per-layer kernels with gradients). ``progress`` is ignored (one compiled call).
+    ``method`` normal transform, key drawn from ``rng``), gradients included: with
+    ``gradients=True`` (``kernels.numba_chain_grad``) the readout is
+    ``kernels.philox.readout_philox(key, trials, n_out, d, method)`` and ``labels``, when None,
+    are drawn from ``rng`` after the key. ``progress`` is ignored (one compiled call).
     """
     from kernels import chain as _chain
     if record is None:
         record = _chain.DEFAULT_RECORD
-    if gradients:
-        raise ValueError("gradients=True is not supported by the fused numba chain (forward "
-                         "only); use simulate_chain(..., backend='numba') for gradients")
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
     block = check_positive_int(block, "block")
-    spec, X, record, _, _, _, tau = _chain._validate(
+    spec, X, record, labels, k_c, _, tau = _chain._validate(
         X, depth, trials, rng, weights, norm, activation, order, gains, gain_exponent, residual,
-        weight_std, record_every, record, tau, False, labels, n_out, checkpoint_every, "numpy",
-        n_singular, progress)
+        weight_std, record_every, record, tau, gradients, labels, n_out, checkpoint_every,
+        "numpy", n_singular, progress)
     key = philox_key(rng)
-    return run_fused(spec, X, key, record, record_every, tau, n_singular, method, block)
+    if gradients and labels is None:
+        labels = rng.integers(0, spec.n_out, size=spec.n)
+    return run_fused(spec, X, key, record, record_every, tau, n_singular, method, block,
+                     gradients=bool(gradients), labels=labels, checkpoint_every=k_c)
 
 
 def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggurat",
-              block=WY_BLOCK) -> dict:
-    """Run the fused kernel for a validated ``ChainSpec`` (kernels.chain_step) and Philox key."""
+              block=WY_BLOCK, *, gradients=False, labels=None, checkpoint_every=None) -> dict:
+    """Run the fused kernel for a validated ``ChainSpec`` (kernels.chain_step) and Philox key;
+    ``gradients=True`` dispatches to ``kernels.numba_chain_grad.run_fused_grad`` (``labels``
+    ``(n,)`` required, ``checkpoint_every`` default ⌈√L⌉)."""
+    if gradients:
+        from kernels.numba_chain_grad import run_fused_grad
+        return run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method,
+                              block, labels=labels, checkpoint_every=checkpoint_every)
     from kernels.chain import ChainBreakdownError
     B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
     layers = np.arange(0, L + 1, record_every)
@@ -794,7 +902,7 @@ class NumbaChainBackend(NumpyChainBackend):
     Per-layer methods: as ``NumpyChainBackend`` (same random numbers) except that Haar weights
     are ``HouseholderWeights`` applied by the numba/BLAS compact-WY kernel (~2d²n flops per
     trial instead of forming W, ~(4/3)d³ + 2d²n). ``fused``/``run_fused`` expose the fused
-    forward kernel (different random stream, same law) to a driver that wants it.
+    kernel, forward or with gradients (different random stream, same law), to a driver.
     """
 
     name = "numba"
@@ -825,13 +933,17 @@ class NumbaChainBackend(NumpyChainBackend):
     # ---- fused path -------------------------------------------------------------------------
     @staticmethod
     def fused(spec, record, gradients) -> bool:
-        """Whether ``run_fused`` handles this configuration: forward-only chains (gradients
-        go through the per-layer methods)."""
-        return not gradients
+        """Whether ``run_fused`` handles this configuration: every one (all statistics, with
+        or without gradients)."""
+        return True
 
     @staticmethod
-    def run_fused(spec, X, root, *, record, record_every, tau, n_singular, **_) -> dict:
+    def run_fused(spec, X, root, *, record, record_every, tau, n_singular, gradients=False,
+                  labels=None, checkpoint_every=None, **_) -> dict:
         """The fused kernel for a driver (``kernels.chain``); the Philox key is derived from
-        the driver's ``root`` (SeedSequence(root, spawn_key=(2**31,)))."""
-        return run_fused(spec, X, key_from_root(root), record, record_every, tau, n_singular)
+        the driver's ``root`` (SeedSequence(root, spawn_key=(2**31,))), ``labels`` are the
+        driver's (drawn from its rng)."""
+        return run_fused(spec, X, key_from_root(root), record, record_every, tau, n_singular,
+                         gradients=bool(gradients), labels=labels,
+                         checkpoint_every=checkpoint_every)
 

@@ -122,9 +122,10 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
         r >>= np.uint64(8)
         sign = r & np.uint64(1)
         rabs = (r >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-        x = np.float64(rabs) * _WI[idx]
-        if sign:
-            x = -x
+        # branchless sign: the coin-flip branch mispredicted half the time (~2x the cost of the
+        # whole transform); ·(±1.0) is exact, so the values are unchanged. rabs < 2⁵², so the
+        # int64 route converts exactly (and in one instruction, unlike uint64).
+        x = (np.float64(np.int64(rabs)) * _WI[idx]) * (1.0 - 2.0 * np.float64(np.int64(sign)))
         if rabs < _KI[idx]:
             out[i] = x
             i += 1

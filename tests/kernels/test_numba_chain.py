@@ -264,7 +264,7 @@ def test_registration_and_householder_weights_object(registered):
     assert {"numba", "cupy", "reduced"} <= set(_BACKENDS)
     be = _BACKENDS["numba"]()
     assert isinstance(be, nc.NumbaChainBackend) and be.fused(None, (), False)
-    assert not be.fused(None, (), True)
+    assert be.fused(None, (), True)           # gradients run fused too (numba_chain_grad)
     V = haar_householder_vectors((2,), 6, np.random.default_rng(8))
     W = nc.HouseholderWeights(V)
     M = W.matrix()
@@ -282,7 +282,8 @@ def test_breakdown_is_reported_with_the_layer():
             run()
 
 
-@pytest.mark.parametrize("kwargs,name", [(dict(gradients=True), "gradients"),
+@pytest.mark.parametrize("kwargs,name", [(dict(gradients=1), "gradients"),
+                                         (dict(gradients=True, n_out=5), "n_out"),
                                          (dict(method="polar"), "method"),
                                          (dict(block=0), "block"),
                                          (dict(norm="batch"), "norm")])

@@ -316,22 +316,42 @@ def _memory(quick):
     return rows
 
 
-# ---------------------------------------------------------------------------- per-layer numba
-def _per_layer(quick, rate):
+# ---------------------------------------------------------------------------- gradients
+def _gradients(quick, rate):
+    """seed 001 Fig. 3 set-up with gradients: fused numba kernel vs the per-layer numba driver
+    vs the numpy reference, in the same run."""
     import kernels.backends  # noqa: F401
-    from kernels.chain import simulate_chain
+    from kernels import chain as _chain
+    from kernels.numba_chain import NumbaChainBackend
+
+    class _PerLayerNumba(NumbaChainBackend):     # the per-layer methods alone, no fused kernel
+        @staticmethod
+        def fused(spec, record, gradients):
+            return False
+
     d = n = 100
     L, B = (10, 10) if quick else (50, 20)
     X = np.random.default_rng(11).standard_normal((d, n))
-    kw = dict(trials=B, gradients=True, record=("isometry_gap",), n_out=10)
-    ours, ours_how = _best_threads(lambda: simulate_chain(X, L, rng=np.random.default_rng(12),
-                                                          backend="numba", **kw), 1)
-    base, how = _best_threads(lambda: simulate_chain(X, L, rng=np.random.default_rng(12), **kw),
-                              1)
-    return [_row(f"seed 001 Fig. 3 set-up with gradients, d=n={d}, L={L}, {B} trials: "
-                 f"simulate_chain(backend='numba') (Householder weights, WY kernels; "
-                 f"{ours_how})", ours,
-                 f"simulate_chain(backend='numpy') (formed W via dorgqr; {how})", base)]
+    kw = dict(trials=B, gradients=True, record=("isometry_gap",), n_out=10, norm="bn")
+    run = lambda backend: _chain.simulate_chain(X, L, rng=np.random.default_rng(12),
+                                                backend=backend, **kw)
+    _chain._BACKENDS.setdefault("_bench_numba_layers", _PerLayerNumba)
+    try:
+        fused, fused_how = _best_threads(lambda: run("numba"), 3)
+        layers, layers_how = _best_threads(lambda: run("_bench_numba_layers"), 1)
+        base, how = _best_threads(lambda: run("numpy"), 1)
+    finally:
+        _chain._BACKENDS.pop("_bench_numba_layers", None)
+    # forward + recomputed forward + backward (~3 Haar applications of 2d²n) + 2 Grams per layer
+    flops = B * L * (3 * 2 * d * d * n + 2 * n * n * d)
+    set_up = f"seed 001 Fig. 3 set-up with gradients, bn, d=n={d}, L={L}, {B} trials"
+    return [_row(f"{set_up}: simulate_chain(backend='numba'), fused gradient kernel "
+                 f"({fused_how})", fused,
+                 f"simulate_chain(backend='numpy') (formed W via dorgqr; {how})", base,
+                 flops, rate),
+            _row(f"{set_up}: fused gradient kernel", fused,
+                 f"numba per-layer driver (compact-WY Householder weights; {layers_how})",
+                 layers, flops, rate)]
 
 
 def bench(quick: bool) -> list[dict]:
@@ -340,6 +360,8 @@ def bench(quick: bool) -> list[dict]:
     from kernels import numba_chain as nc
     t0 = time.perf_counter()              # load (or compile, on a cold cache) the kernels
     nc.simulate_chain_numba(np.eye(4, 3) + 1, 2, trials=2, rng=np.random.default_rng(0))
+    nc.simulate_chain_numba(np.eye(4, 3) + 1, 2, trials=2, rng=np.random.default_rng(0),
+                            gradients=True, n_out=2)
     nc.apply_haar_philox(np.ones((1, 4, 3)), (1, 2))
     nc.haar_apply_batch(np.ones((1, 4, 4)), np.ones((1, 4, 3)))
     warm = time.perf_counter() - t0
@@ -351,6 +373,6 @@ def bench(quick: bool) -> list[dict]:
     rows += _haar_layer(quick, rate)
     rows += _fig1(quick, rate)
     rows += _reduced(quick, rate)
-    rows += _per_layer(quick, rate)
+    rows += _gradients(quick, rate)
     rows += _memory(quick)
     return rows
