@@ -621,13 +621,100 @@ def _record(H, rn, G, diag, want, tau, n_sing, stats, top, j, iw, dw, cw):
     return ERR_NONE
 
 
+# one layer's weights, linear part and hand-over (shared by the forward and the gradient kernel)
+@njit(cache=True)
+def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
+    """R <- W_l of trial b: Haar unit reflector rows (+ tau_v, D) or the d×d matrix W_l."""
+    d = R.shape[0]
+    _fill_normals(z, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(0), zbuf)
+    if wcode == 0:
+        p = 0
+        for kk in range(d):
+            for i in range(kk, d):
+                R[kk, i] = z[p]
+                p += 1
+        _unit_rows(R, tau_v, D)
+    else:
+        for i in range(d):
+            for kk in range(d):
+                R[i, kk] = std * z[i * d + kk]
+        if wcode == 2:
+            for i in range(d):
+                for kk in range(d):
+                    u = math.erf(z[i * d + kk] / math.sqrt(2.0))
+                    R[i, kk] = std * math.sqrt(3.0) * u
+
+
+@njit(cache=True)
+def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
+    """A <- W_l H (residual: H + γ W_l H) for the weights in R."""
+    d, n = H.shape
+    if wcode == 0:
+        for i in range(d):
+            for c in range(n):
+                A[i, c] = H[i, c]
+        _wy_apply(A, R, tau_v, D, False, nb, T, S, W1, W2, iw, dw, cw)
+    else:
+        _gemm(_N, _N, n, d, d, 1.0, H, n, R, d, 0.0, A, n, iw, dw, cw)
+    if has_res:
+        for i in range(d):
+            for c in range(n):
+                A[i, c] = H[i, c] + gamma * A[i, c]
+
+
+@njit(cache=True)
+def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
+    """out <- W_lᵀ dA (residual: dA + γ W_lᵀ dA)."""
+    d, n = dA.shape
+    if wcode == 0:
+        for i in range(d):
+            for c in range(n):
+                out[i, c] = dA[i, c]
+        _wy_apply(out, R, tau_v, D, True, nb, T, S, W1, W2, iw, dw, cw)
+    else:
+        # column-major outᵀ (n×d) = dAᵀ W: R C-order is the column-major Wᵀ, so op = 'T'
+        _gemm(_N, _T_, n, d, d, 1.0, dA, n, R, d, 0.0, out, n, iw, dw, cw)
+    if has_res:
+        for i in range(d):
+            for c in range(n):
+                out[i, c] = dA[i, c] + gamma * out[i, c]
+
+
+@njit(cache=True)
+def _finish(A, H, rescale):
+    """H <- A, rescaled to unit Frobenius norm if ``rescale``. Returns (error code, log s)."""
+    d, n = A.shape
+    s2 = 0.0
+    for i in range(d):
+        for c in range(n):
+            v = A[i, c]
+            H[i, c] = v
+            s2 += v * v
+    if rescale:
+        s = math.sqrt(s2)
+        if not (s > 0 and s < np.inf):
+            return ERR_RESCALE, 0.0
+        inv = 1.0 / s
+        for i in range(d):
+            for c in range(n):
+                H[i, c] *= inv
+        return ERR_NONE, math.log(s)
+    if not (s2 < np.inf):
+        return ERR_NONFINITE, 0.0
+    return ERR_NONE, 0.0
+
+
 # --------------------------------------------------------------------------------------------
 # the fused forward chain
 @njit(cache=True)
 def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code,
                    gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
-                   stats, top, log_scale, err):
-    """One trial of the fused forward chain (outputs of trial b written in place)."""
+                   stats, top, log_scale, err, kc, cps, cpl, Hout):
+    """One trial of the fused forward chain (outputs of trial b written in place).
+
+    With ``kc > 0`` (the gradient kernel, ``kernels.numba_chain_grad``) H_l and its log-scale
+    are also stored every kc layers in ``cps``/``cpl`` (l = 0, kc, 2kc, ... < depth) and the
+    last H_L in ``Hout``; returns log c_L (the log of the factor removed by rescaling)."""
     d, n = X.shape[1], X.shape[2]
     small = n if n <= d else d
     kbmax = max(1, min(nb, d - 1))
@@ -657,107 +744,49 @@ def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
     log_c = 0.0
     for i in range(d):
         for c in range(n):
-            H[i, c] = X[xb, i, c]
-    if rescale:
-        s2 = 0.0
-        for i in range(d):
-            for c in range(n):
-                s2 += H[i, c] * H[i, c]
-        s = math.sqrt(s2)
-        for i in range(d):
-            for c in range(n):
-                H[i, c] /= s
-        log_c = math.log(s)
+            A[i, c] = X[xb, i, c]
+    e, log_c = _finish(A, H, rescale)
+    if e != ERR_NONE:
+        err[b, 0] = 0
+        err[b, 1] = e
+        return log_c
     for i in range(d):                          # layer 0: CV of X's rows
         s2 = 0.0
         for c in range(n):
             s2 += X[xb, i, c] * X[xb, i, c]
         rn[i] = math.sqrt(s2)
-    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, 0, iw, dw, cw)
-    if e != ERR_NONE:
-        err[b, 0] = 0
-        err[b, 1] = e
-        return
-    if want[6]:
-        s2 = 0.0
-        for i in range(d):
-            for c in range(n):
-                s2 += H[i, c] * H[i, c]
-        log_scale[b, 0] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
-    for l in range(1, depth + 1):
-        # ---- linear: A = W_l H (stream (l, b, 0))
-        _fill_normals(z, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(0), zbuf)
-        if wcode == 0:
-            p = 0
-            for kk in range(d):
-                for i in range(kk, d):
-                    R[kk, i] = z[p]
-                    p += 1
-            _unit_rows(R, tau_v, D)
-            for i in range(d):
-                for c in range(n):
-                    A[i, c] = H[i, c]
-            _wy_apply(A, R, tau_v, D, False, nb, T, S, W1, W2, iw, dw, cw)
-        else:
-            for i in range(d):
-                for kk in range(d):
-                    R[i, kk] = std * z[i * d + kk]      # W[i, k] = draw i*d + k
-            if wcode == 2:                               # uniforms in [-√3σ, √3σ]
-                for i in range(d):
-                    for kk in range(d):
-                        # Φ(z) is uniform; 2Φ−1 ∈ (−1, 1)
-                        u = math.erf(z[i * d + kk] / math.sqrt(2.0))
-                        R[i, kk] = std * math.sqrt(3.0) * u
-            # A = W H: column-major A^T = H^T W^T -> gemm('N','N', n, d, d, Hc, Wc)
-            _gemm(_N, _N, n, d, d, 1.0, H, n, R, d, 0.0, A, n, iw, dw, cw)
-        if has_res:
-            for i in range(d):
-                for c in range(n):
-                    A[i, c] = H[i, c] + gamma * A[i, c]
-        # ---- norm / gain / activation
-        e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
-        if e != ERR_NONE:
-            err[b, 0] = l
-            err[b, 1] = e
-            break
-        finite = True
-        s2 = 0.0
-        for i in range(d):
-            for c in range(n):
-                v = A[i, c]
-                H[i, c] = v
-                s2 += v * v
-        if not (s2 < np.inf):
-            finite = False
-        if rescale:
-            s = math.sqrt(s2)
-            if not (s > 0 and s < np.inf):
+    for l in range(0, depth + 1):
+        if l > 0:
+            # A = W_l H (stream (l, b, 0)), norm / gain / activation, H <- A (rescaled)
+            _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
+            _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw)
+            e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
+            if e == ERR_NONE:
+                e, ls = _finish(A, H, rescale)
+                log_c += ls
+            if e != ERR_NONE:
                 err[b, 0] = l
-                err[b, 1] = ERR_RESCALE
-                break
-            inv = 1.0 / s
-            for i in range(d):
-                for c in range(n):
-                    H[i, c] *= inv
-            log_c += math.log(s)
-        elif not finite:
-            err[b, 0] = l
-            err[b, 1] = ERR_NONFINITE
-            break
+                err[b, 1] = e
+                return log_c
         if l % record_every == 0:
             jj = l // record_every
             e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw)
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
-                break
+                return log_c
             if want[6]:
                 s2 = 0.0
                 for i in range(d):
                     for c in range(n):
                         s2 += H[i, c] * H[i, c]
                 log_scale[b, jj] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
-
+        if kc > 0 and l % kc == 0 and l < depth:
+            cps[l // kc] = H
+            cpl[l // kc] = log_c
+    if kc > 0:
+        Hout[:, :] = H
+    return log_c
 
 
 @njit(parallel=True, cache=True)
@@ -765,10 +794,13 @@ def _fused_forward(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code,
                    gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
                    stats, top, log_scale, err):
     """stats (B, 5, R), top (B, R, n_sing), log_scale (B, R), err (B, 2): per-trial outputs."""
+    no_cps = np.empty((1, 1, 1))
+    no_cpl = np.empty(1)
+    no_H = np.empty((1, 1))
     for b in prange(B):
-        _trial_forward(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code,
-                       gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
-                       stats, top, log_scale, err)
+        _trial_forward(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code, act_code,
+                       order_code, gains, has_res, gamma, rescale, record_every, want, tau,
+                       n_sing, nb, stats, top, log_scale, err, 0, no_cps, no_cpl, no_H)
 
 def householder_vectors_philox(key, layer: int, trial: int, d: int,
                                method: str = "ziggurat") -> np.ndarray:

@@ -40,11 +40,11 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from kernels.numba_chain import (_N, _T_, _STAT_INDEX, ACT_CODES, ERR_NONE, ERR_NONFINITE,
-                                 ERR_RESCALE, METHODS, NORM_CODES, ORDER_CODES, WEIGHT_CODES,
-                                 _ERR_TEXT, _LEAKY, _act_f, _gemm, _gram, _nonlinear, _record,
-                                 _unit_rows, _wy_apply, blas_single_thread)
-from kernels.philox import _ZBUF, _fill_normals, readout_philox
+from kernels.numba_chain import (_N, _T_, _STAT_INDEX, ACT_CODES, ERR_NONE, METHODS, NORM_CODES,
+                                 ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _draw,
+                                 _finish, _gemm, _gram, _linear, _linear_T, _nonlinear,
+                                 _trial_forward, blas_single_thread)
+from kernels.philox import _ZBUF, readout_philox
 
 __all__ = ["run_fused_grad", "ERR_BACKWARD"]
 
@@ -57,89 +57,6 @@ _LOG_SCALE_CAP = 700.0
 
 
 # --------------------------------------------------------------------------------------------
-# one layer's weights and linear part (the arithmetic of kernels.numba_chain._trial_forward)
-@njit
-def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
-    """R <- W_l of trial b: Haar unit reflector rows (+ tau_v, D) or the d×d matrix W_l."""
-    d = R.shape[0]
-    _fill_normals(z, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(0), zbuf)
-    if wcode == 0:
-        p = 0
-        for kk in range(d):
-            for i in range(kk, d):
-                R[kk, i] = z[p]
-                p += 1
-        _unit_rows(R, tau_v, D)
-    else:
-        for i in range(d):
-            for kk in range(d):
-                R[i, kk] = std * z[i * d + kk]
-        if wcode == 2:
-            for i in range(d):
-                for kk in range(d):
-                    u = math.erf(z[i * d + kk] / math.sqrt(2.0))
-                    R[i, kk] = std * math.sqrt(3.0) * u
-
-
-@njit
-def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
-    """A <- W_l H (residual: H + γ W_l H) for the weights in R."""
-    d, n = H.shape
-    if wcode == 0:
-        for i in range(d):
-            for c in range(n):
-                A[i, c] = H[i, c]
-        _wy_apply(A, R, tau_v, D, False, nb, T, S, W1, W2, iw, dw, cw)
-    else:
-        _gemm(_N, _N, n, d, d, 1.0, H, n, R, d, 0.0, A, n, iw, dw, cw)
-    if has_res:
-        for i in range(d):
-            for c in range(n):
-                A[i, c] = H[i, c] + gamma * A[i, c]
-
-
-@njit
-def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
-    """out <- W_lᵀ dA (residual: dA + γ W_lᵀ dA)."""
-    d, n = dA.shape
-    if wcode == 0:
-        for i in range(d):
-            for c in range(n):
-                out[i, c] = dA[i, c]
-        _wy_apply(out, R, tau_v, D, True, nb, T, S, W1, W2, iw, dw, cw)
-    else:
-        # column-major outᵀ (n×d) = dAᵀ W: R C-order is the column-major Wᵀ, so op = 'T'
-        _gemm(_N, _T_, n, d, d, 1.0, dA, n, R, d, 0.0, out, n, iw, dw, cw)
-    if has_res:
-        for i in range(d):
-            for c in range(n):
-                out[i, c] = dA[i, c] + gamma * out[i, c]
-
-
-@njit
-def _finish(A, H, rescale):
-    """H <- A, rescaled to unit Frobenius norm if ``rescale``. Returns (error code, log s)."""
-    d, n = A.shape
-    s2 = 0.0
-    for i in range(d):
-        for c in range(n):
-            v = A[i, c]
-            H[i, c] = v
-            s2 += v * v
-    if rescale:
-        s = math.sqrt(s2)
-        if not (s > 0 and s < np.inf):
-            return ERR_RESCALE, 0.0
-        inv = 1.0 / s
-        for i in range(d):
-            for c in range(n):
-                H[i, c] *= inv
-        return ERR_NONE, math.log(s)
-    if not (s2 < np.inf):
-        return ERR_NONFINITE, 0.0
-    return ERR_NONE, 0.0
-
-
 # --------------------------------------------------------------------------------------------
 # backward of the norm / gain / activation part
 @njit(inline="always")
@@ -326,7 +243,6 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
     small = n if n <= d else d
     kbmax = max(1, min(nb, d - 1))
     nz = d * (d + 1) // 2 if wcode == 0 else d * d
-    xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
     ncp = (depth + kc - 1) // kc
     H = np.empty((d, n))
     A = np.empty((d, n))
@@ -341,82 +257,22 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
     W2 = np.empty((kbmax, n))
     G = np.empty((small, small))
     G2 = np.empty((small, small))
-    diag = np.empty(small)
     rn = np.empty(d)
     iw = np.empty(8, np.int32)
     dw = np.empty(2)
     cw = np.empty(2, np.uint8)
     cps = np.empty((ncp, d, n))
     cpl = np.empty(ncp)
-    st = stats[b]
-    tp = top[b]
     err[b, 0] = -1
     err[b, 1] = ERR_NONE
 
-    # ---- forward: kernels.numba_chain._trial_forward's arithmetic, plus the checkpoints
-    log_c = 0.0
-    for i in range(d):
-        for c in range(n):
-            H[i, c] = X[xb, i, c]
-    if rescale:
-        s2 = 0.0
-        for i in range(d):
-            for c in range(n):
-                s2 += H[i, c] * H[i, c]
-        s = math.sqrt(s2)
-        if not (s > 0 and s < np.inf):
-            err[b, 0] = 0
-            err[b, 1] = ERR_RESCALE
-            return
-        for i in range(d):
-            for c in range(n):
-                H[i, c] /= s
-        log_c = math.log(s)
-    for i in range(d):                          # layer 0: CV of X's rows
-        s2 = 0.0
-        for c in range(n):
-            s2 += X[xb, i, c] * X[xb, i, c]
-        rn[i] = math.sqrt(s2)
-    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, 0, iw, dw, cw)
-    if e != ERR_NONE:
-        err[b, 0] = 0
-        err[b, 1] = e
+    # ---- forward: the forward kernel's trial itself (bit-identical statistics), keeping the
+    # checkpoints H_0, H_kc, ... and the last H_L in H
+    log_c = _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
+                           order_code, gains, has_res, gamma, rescale, record_every, want, tau,
+                           n_sing, nb, stats, top, log_scale, err, kc, cps, cpl, H)
+    if err[b, 1] != ERR_NONE:
         return
-    if want[6]:
-        s2 = 0.0
-        for i in range(d):
-            for c in range(n):
-                s2 += H[i, c] * H[i, c]
-        log_scale[b, 0] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
-    cps[0] = H
-    cpl[0] = log_c
-    for l in range(1, depth + 1):
-        _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
-        _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw)
-        e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
-        if e == ERR_NONE:
-            e, ls = _finish(A, H, rescale)
-            log_c += ls
-        if e != ERR_NONE:
-            err[b, 0] = l
-            err[b, 1] = e
-            return
-        if l % record_every == 0:
-            jj = l // record_every
-            e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw)
-            if e != ERR_NONE:
-                err[b, 0] = l
-                err[b, 1] = e
-                return
-            if want[6]:
-                s2 = 0.0
-                for i in range(d):
-                    for c in range(n):
-                        s2 += H[i, c] * H[i, c]
-                log_scale[b, jj] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
-        if l % kc == 0 and l < depth:
-            cps[l // kc] = H
-            cpl[l // kc] = log_c
 
     # ---- readout: ∂loss/∂H_L, carried at unit norm with its log-norm lg
     dH = np.empty((d, n))

@@ -27,6 +27,11 @@ below are written once in plain Python on integer/float scalars so that numba co
 the CPU (``njit``) and for CUDA (``cuda.jit(device=True)``, see ``kernels.cuda_chain``); the
 same ``philox4x32_10`` also runs vectorised on numpy ``uint64`` arrays (the reference used to
 share a random stream with the numpy engine in tests).
+
+Editing this file: numba keys a cached kernel on its own source file only, so the on-disk caches
+of ``kernels/numba_chain.py``'s kernels (which compile these functions in) survive an edit here;
+delete ``kernels/__pycache__/*.nbi`` and ``*.nbc`` afterwards (``kernels.numba_chain_grad``
+fingerprints this file and recompiles by itself). A fresh checkout has no caches.
 """
 from __future__ import annotations
 
