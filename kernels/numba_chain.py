@@ -56,6 +56,12 @@ __all__ = ["simulate_chain_numba", "NumbaChainBackend", "HouseholderWeights",
            "haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "FUSED_STATISTICS",
            "NORM_CODES", "ACT_CODES", "WEIGHT_CODES", "blas_single_thread"]
 
+from kernels import philox as _philox_module
+from kernels._numba_cache import source_fingerprint
+
+#: hash of kernels/philox.py, closed over by the cached entry kernels (see kernels._numba_cache)
+_PHILOX_FP = source_fingerprint(_philox_module)
+
 NORM_CODES = {"none": 0, "bn": 1, "bn_nomean": 2, "rownorm": 3}
 ACT_CODES = {"identity": 0, "relu": 1, "leaky_relu": 2, "tanh": 3, "sin": 4, "sigmoid": 5}
 WEIGHT_CODES = {"haar": 0, "gaussian": 1, "uniform": 2}
@@ -344,7 +350,7 @@ def _haar_apply_batch(V, Y, transpose, nb):
         _haar_apply_one(V[bi], Y[bi], transpose, nb)
 
 
-@njit(cache=True)
+@njit
 def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     d, n = Y.shape
     kbmax = max(1, min(nb, d - 1))
@@ -369,28 +375,35 @@ def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     _wy_apply(Y, R, tau, D, False, nb, T, S, W1, W2, iw, dw, cw)
 
 
-@njit(parallel=True, cache=True)
-def _haar_philox_batch(Y, k0, k1, layer, method, nb, H=None):
-    """Y[b] <- W_b Y[b] in place, or, given H (same shape), Y[b] <- W_b H[b] with the copy
-    done per trial inside the parallel loop (in parallel, first-touching Y's fresh pages on the
-    thread that uses them, leaving Y[b] in that core's cache) and H's non-finite entries
-    counted on the way (returned; 0 without H), so that the caller's input check costs no
-    serial pass over H."""
-    nbad = 0
-    for b in prange(Y.shape[0]):
-        bi = np.int64(b)
-        Yb = Y[bi]
-        if H is not None:
-            Hb = H[bi]
-            cnt = 0
-            for i in range(Yb.shape[0]):
-                for c in range(Yb.shape[1]):
-                    v = Hb[i, c]
-                    Yb[i, c] = v
-                    cnt += 0 if abs(v) < np.inf else 1
-            nbad += cnt
-        _haar_philox_one(Yb, k0, k1, layer, bi, method, nb)
-    return nbad
+def _make_haar_philox_batch(_PHILOX_FP):
+    @njit(parallel=True, cache=True)
+    def _haar_philox_batch(Y, k0, k1, layer, method, nb, H=None):
+        """Y[b] <- W_b Y[b] in place, or, given H (same shape), Y[b] <- W_b H[b] with the copy
+        done per trial inside the parallel loop (in parallel, first-touching Y's fresh pages on the
+        thread that uses them, leaving Y[b] in that core's cache) and H's non-finite entries
+        counted on the way (returned; 0 without H), so that the caller's input check costs no
+        serial pass over H."""
+        if _PHILOX_FP < 0:                   # never: ties the disk cache to kernels/philox.py
+            return 0
+        nbad = 0
+        for b in prange(Y.shape[0]):
+            bi = np.int64(b)
+            Yb = Y[bi]
+            if H is not None:
+                Hb = H[bi]
+                cnt = 0
+                for i in range(Yb.shape[0]):
+                    for c in range(Yb.shape[1]):
+                        v = Hb[i, c]
+                        Yb[i, c] = v
+                        cnt += 0 if abs(v) < np.inf else 1
+                nbad += cnt
+            _haar_philox_one(Yb, k0, k1, layer, bi, method, nb)
+        return nbad
+    return _haar_philox_batch
+
+
+_haar_philox_batch = _make_haar_philox_batch(_PHILOX_FP)
 
 
 _CONTROLLER = []
@@ -622,7 +635,7 @@ def _record(H, rn, G, diag, want, tau, n_sing, stats, top, j, iw, dw, cw):
 
 
 # one layer's weights, linear part and hand-over (shared by the forward and the gradient kernel)
-@njit(cache=True)
+@njit
 def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
     """R <- W_l of trial b: Haar unit reflector rows (+ tau_v, D) or the d×d matrix W_l."""
     d = R.shape[0]
@@ -706,7 +719,7 @@ def _finish(A, H, rescale):
 
 # --------------------------------------------------------------------------------------------
 # the fused forward chain
-@njit(cache=True)
+@njit
 def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code,
                    gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
                    stats, top, log_scale, err, kc, cps, cpl, Hout):
@@ -789,18 +802,26 @@ def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
     return log_c
 
 
-@njit(parallel=True, cache=True)
-def _fused_forward(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code, order_code,
-                   gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
-                   stats, top, log_scale, err):
-    """stats (B, 5, R), top (B, R, n_sing), log_scale (B, R), err (B, 2): per-trial outputs."""
-    no_cps = np.empty((1, 1, 1))
-    no_cpl = np.empty(1)
-    no_H = np.empty((1, 1))
-    for b in prange(B):
-        _trial_forward(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code, act_code,
-                       order_code, gains, has_res, gamma, rescale, record_every, want, tau,
-                       n_sing, nb, stats, top, log_scale, err, 0, no_cps, no_cpl, no_H)
+def _make_fused_forward(_PHILOX_FP):
+    @njit(parallel=True, cache=True)
+    def _fused_forward(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code, order_code,
+                       gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb,
+                       stats, top, log_scale, err):
+        """stats (B, 5, R), top (B, R, n_sing), log_scale (B, R), err (B, 2): per-trial outputs."""
+        if _PHILOX_FP < 0:                   # never: ties the disk cache to kernels/philox.py
+            return
+        no_cps = np.empty((1, 1, 1))
+        no_cpl = np.empty(1)
+        no_H = np.empty((1, 1))
+        for b in prange(B):
+            _trial_forward(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code, act_code,
+                           order_code, gains, has_res, gamma, rescale, record_every, want, tau,
+                           n_sing, nb, stats, top, log_scale, err, 0, no_cps, no_cpl, no_H)
+    return _fused_forward
+
+
+_fused_forward = _make_fused_forward(_PHILOX_FP)
+
 
 def householder_vectors_philox(key, layer: int, trial: int, d: int,
                                method: str = "ziggurat") -> np.ndarray:

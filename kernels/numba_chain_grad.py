@@ -44,6 +44,8 @@ from kernels.numba_chain import (_N, _T_, _STAT_INDEX, ACT_CODES, ERR_NONE, METH
                                  ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _draw,
                                  _finish, _gemm, _gram, _linear, _linear_T, _nonlinear,
                                  _trial_forward, blas_single_thread)
+from kernels import numba_chain as _numba_chain_module, philox as _philox_module
+from kernels._numba_cache import source_fingerprint
 from kernels.philox import _ZBUF, readout_philox
 
 __all__ = ["run_fused_grad", "ERR_BACKWARD"]
@@ -333,18 +335,6 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
             lg += ls
 
 
-def _dependency_fingerprint() -> int:
-    """A 56-bit hash of the sources this kernel compiles in from other modules
-    (kernels/numba_chain.py, kernels/philox.py)."""
-    import hashlib
-    from kernels import numba_chain as _nc_mod, philox as _philox_mod
-    h = hashlib.sha256()
-    for mod in (_nc_mod, _philox_mod):
-        with open(mod.__file__, "rb") as f:
-            h.update(f.read())
-    return int.from_bytes(h.digest()[:7], "little")
-
-
 def _make_fused_grad(fingerprint: int):
     """The parallel entry kernel. numba keys a function's disk cache on its own file's source
     only, so a cached kernel would keep stale copies of kernels.numba_chain's helpers (e.g.
@@ -367,7 +357,7 @@ def _make_fused_grad(fingerprint: int):
     return _fused_grad
 
 
-_fused_grad = _make_fused_grad(_dependency_fingerprint())
+_fused_grad = _make_fused_grad(source_fingerprint(_numba_chain_module, _philox_module))
 
 
 # --------------------------------------------------------------------------------------------

@@ -28,10 +28,9 @@ the CPU (``njit``) and for CUDA (``cuda.jit(device=True)``, see ``kernels.cuda_c
 same ``philox4x32_10`` also runs vectorised on numpy ``uint64`` arrays (the reference used to
 share a random stream with the numpy engine in tests).
 
-Editing this file: numba keys a cached kernel on its own source file only, so the on-disk caches
-of ``kernels/numba_chain.py``'s kernels (which compile these functions in) survive an edit here;
-delete ``kernels/__pycache__/*.nbi`` and ``*.nbc`` afterwards (``kernels.numba_chain_grad``
-fingerprints this file and recompiles by itself). A fresh checkout has no caches.
+Editing this file: the cached numba kernels that compile these functions in
+(``kernels.numba_chain``, ``kernels.numba_chain_grad``) close over a hash of this file and
+recompile after an edit (numba alone would keep stale machine code; ``kernels._numba_cache``).
 """
 from __future__ import annotations
 
