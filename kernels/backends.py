@@ -7,6 +7,8 @@
                                                         arrays when CuPy is present), forward and
                                                         gradients, Haar weights
     "reduced"  kernels.reduced.ReducedChainBackend     the exact-in-law O(d n²) chain for n <= d
+    "reduced_numba"  kernels.reduced_numba.ReducedNumbaChainBackend   its forward pass as a
+                                                        fused numba kernel (gradients: numpy)
 
 Each entry is a zero-argument factory (what the driver calls as ``_BACKENDS[name]()``) that
 imports its module on first use, so registering costs nothing and needs neither numba.cuda
@@ -31,6 +33,7 @@ OPTIONAL_BACKENDS = {
     "numba": ("kernels.numba_chain", "NumbaChainBackend"),
     "cupy": ("kernels.cuda_chain", "CupyChainBackend"),
     "reduced": ("kernels.reduced", "ReducedChainBackend"),
+    "reduced_numba": ("kernels.reduced_numba", "ReducedNumbaChainBackend"),
 }
 
 

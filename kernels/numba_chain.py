@@ -717,6 +717,36 @@ def _finish(A, H, rescale):
     return ERR_NONE, 0.0
 
 
+@njit(cache=True)
+def _start(X, xb, A, H, rn, rescale):
+    """Layer 0 of a trial: H <- X[xb] (rescaled to unit Frobenius norm if ``rescale``, A is
+    work space), rn <- the row norms of X (the layer-0 row-norm CV). Returns (error, log c_0)."""
+    d, n = H.shape
+    for i in range(d):
+        s2 = 0.0
+        for c in range(n):
+            v = X[xb, i, c]
+            A[i, c] = v
+            s2 += v * v
+        rn[i] = math.sqrt(s2)
+    return _finish(A, H, rescale)
+
+
+@njit(cache=True)
+def _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, log_c, ls_row):
+    """The statistics of H at record slot jj (``_record``) and, for norm-free chains (want[6]),
+    log‖H‖_F of the unrescaled network (log c + log of the rescaled norm). Returns the error."""
+    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw)
+    if e == ERR_NONE and want[6]:
+        d, n = H.shape
+        s2 = 0.0
+        for i in range(d):
+            for c in range(n):
+                s2 += H[i, c] * H[i, c]
+        ls_row[jj] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
+    return e
+
+
 # --------------------------------------------------------------------------------------------
 # the fused forward chain
 @njit
@@ -754,20 +784,11 @@ def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
     tp = top[b]
     err[b, 0] = -1
     err[b, 1] = ERR_NONE
-    log_c = 0.0
-    for i in range(d):
-        for c in range(n):
-            A[i, c] = X[xb, i, c]
-    e, log_c = _finish(A, H, rescale)
+    e, log_c = _start(X, xb, A, H, rn, rescale)
     if e != ERR_NONE:
         err[b, 0] = 0
         err[b, 1] = e
         return log_c
-    for i in range(d):                          # layer 0: CV of X's rows
-        s2 = 0.0
-        for c in range(n):
-            s2 += X[xb, i, c] * X[xb, i, c]
-        rn[i] = math.sqrt(s2)
     for l in range(0, depth + 1):
         if l > 0:
             # A = W_l H (stream (l, b, 0)), norm / gain / activation, H <- A (rescaled)
@@ -782,18 +803,12 @@ def _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
                 err[b, 1] = e
                 return log_c
         if l % record_every == 0:
-            jj = l // record_every
-            e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw)
+            e = _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, l // record_every,
+                              iw, dw, cw, log_c, log_scale[b])
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
                 return log_c
-            if want[6]:
-                s2 = 0.0
-                for i in range(d):
-                    for c in range(n):
-                        s2 += H[i, c] * H[i, c]
-                log_scale[b, jj] = log_c + 0.5 * math.log(s2) if s2 > 0 else -np.inf
         if kc > 0 and l % kc == 0 and l < depth:
             cps[l // kc] = H
             cpl[l // kc] = log_c
@@ -871,16 +886,10 @@ def simulate_chain_numba(X, depth, *, trials, rng, weights="haar", norm="rownorm
                      gradients=bool(gradients), labels=labels, checkpoint_every=k_c)
 
 
-def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggurat",
-              block=WY_BLOCK, *, gradients=False, labels=None, checkpoint_every=None) -> dict:
-    """Run the fused kernel for a validated ``ChainSpec`` (kernels.chain_step) and Philox key;
-    ``gradients=True`` dispatches to ``kernels.numba_chain_grad.run_fused_grad`` (``labels``
-    ``(n,)`` required, ``checkpoint_every`` default ⌈√L⌉)."""
-    if gradients:
-        from kernels.numba_chain_grad import run_fused_grad
-        return run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method,
-                              block, labels=labels, checkpoint_every=checkpoint_every)
-    from kernels.chain import ChainBreakdownError
+def _stat_buffers(spec, record, record_every, n_singular):
+    """Recorded layers, the kernels' ``want`` flags (5 statistics, top singular values,
+    log_scale) and NaN-filled output buffers (B, 5, R) / (B, R, k) / (B, R) (length-1 dummies
+    for what is not recorded), shared by the fused kernels' Python entry points."""
     B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
     layers = np.arange(0, L + 1, record_every)
     Rn = layers.size
@@ -893,8 +902,39 @@ def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggu
     want[6] = spec.norm == "none"
     k_sing = min(n_singular, d, n)
     stats = np.full((B, 5, Rn), np.nan)
-    top = np.full((B, Rn if want[5] else 1, k_sing), np.nan)       # dummies when not recorded
+    top = np.full((B, Rn if want[5] else 1, k_sing), np.nan)
     log_scale = np.full((B, Rn if want[6] else 1), np.nan)
+    return layers, want, k_sing, stats, top, log_scale
+
+
+def _collect(spec, record, layers, k_sing, stats, top, log_scale) -> dict:
+    """``kernels.simulate_chain``'s output dictionary from the kernels' buffers."""
+    out = {"layers": layers}
+    for name in record:
+        if name == "top_singular_values":
+            out[name] = top[:, :, :k_sing].copy()
+        elif name == "soft_rank":
+            out[name] = stats[:, _STAT_INDEX[name], :].astype(np.int64)
+        else:
+            out[name] = stats[:, _STAT_INDEX[name], :].copy()
+    if spec.norm == "none":
+        out["log_scale"] = log_scale
+    return out
+
+
+def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggurat",
+              block=WY_BLOCK, *, gradients=False, labels=None, checkpoint_every=None) -> dict:
+    """Run the fused kernel for a validated ``ChainSpec`` (kernels.chain_step) and Philox key;
+    ``gradients=True`` dispatches to ``kernels.numba_chain_grad.run_fused_grad`` (``labels``
+    ``(n,)`` required, ``checkpoint_every`` default ⌈√L⌉)."""
+    if gradients:
+        from kernels.numba_chain_grad import run_fused_grad
+        return run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method,
+                              block, labels=labels, checkpoint_every=checkpoint_every)
+    from kernels.chain import ChainBreakdownError
+    B, L = spec.trials, spec.depth
+    layers, want, k_sing, stats, top, log_scale = _stat_buffers(spec, record, record_every,
+                                                                n_singular)
     err = np.empty((B, 2), dtype=np.int64)
     Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
     gamma = 0.0 if spec.residual is None else float(spec.residual)
@@ -910,16 +950,7 @@ def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggu
         b = int(bad[np.argmin(err[bad, 0])])
         raise ChainBreakdownError(f"layer {int(err[b, 0])}, trial {b}: "
                                   f"{_ERR_TEXT[int(err[b, 1])]}; the chain is degenerate")
-    out = {"layers": layers}
-    for name in record:
-        if name == "top_singular_values":
-            out[name] = top[:, :, :k_sing].copy()
-        elif name == "soft_rank":
-            out[name] = stats[:, _STAT_INDEX[name], :].astype(np.int64)
-        else:
-            out[name] = stats[:, _STAT_INDEX[name], :].copy()
-    if spec.norm == "none":
-        out["log_scale"] = log_scale
+    out = _collect(spec, record, layers, k_sing, stats, top, log_scale)
     return out
 
 

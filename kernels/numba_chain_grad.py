@@ -40,10 +40,10 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from kernels.numba_chain import (_N, _T_, _STAT_INDEX, ACT_CODES, ERR_NONE, METHODS, NORM_CODES,
-                                 ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _draw,
-                                 _finish, _gemm, _gram, _linear, _linear_T, _nonlinear,
-                                 _trial_forward, blas_single_thread)
+from kernels.numba_chain import (_N, _T_, ACT_CODES, ERR_NONE, METHODS, NORM_CODES,
+                                 ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _collect,
+                                 _draw, _finish, _gemm, _gram, _linear, _linear_T, _nonlinear,
+                                 _stat_buffers, _trial_forward, blas_single_thread)
 from kernels import numba_chain as _numba_chain_module, philox as _philox_module
 from kernels._numba_cache import source_fingerprint
 from kernels.philox import _ZBUF, readout_philox
@@ -399,22 +399,11 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
           else check_positive_int(checkpoint_every, "checkpoint_every"))
     kc = min(kc, L)
 
-    layers = np.arange(0, L + 1, record_every)
-    Rn = layers.size
-    want = np.zeros(7, dtype=np.bool_)
-    for name in record:
-        if name == "top_singular_values":
-            want[5] = True
-        else:
-            want[_STAT_INDEX[name]] = True
-    want[6] = spec.norm == "none"
-    k_sing = min(n_singular, d, n)
+    layers, want, k_sing, stats, top, log_scale = _stat_buffers(spec, record, record_every,
+                                                                n_singular)
     grad_layers = np.array(sorted({1} | {int(l) for l in layers if l >= 1}), dtype=np.intp)
     gcol = np.full(L + 1, -1, dtype=np.int64)
     gcol[grad_layers] = np.arange(grad_layers.size)
-    stats = np.full((B, 5, Rn), np.nan)
-    top = np.full((B, Rn if want[5] else 1, k_sing), np.nan)
-    log_scale = np.full((B, Rn if want[6] else 1), np.nan)
     log_grad = np.full((B, grad_layers.size), np.nan)
     err = np.empty((B, 2), dtype=np.int64)
     Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
@@ -445,16 +434,7 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
         raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
                                   f"{log_grad[b, j]!r}")
 
-    out = {"layers": layers}
-    for name in record:
-        if name == "top_singular_values":
-            out[name] = top[:, :, :k_sing].copy()
-        elif name == "soft_rank":
-            out[name] = stats[:, _STAT_INDEX[name], :].astype(np.int64)
-        else:
-            out[name] = stats[:, _STAT_INDEX[name], :].copy()
-    if spec.norm == "none":
-        out["log_scale"] = log_scale
+    out = _collect(spec, record, layers, k_sing, stats, top, log_scale)
     out["grad_layers"] = grad_layers
     out["log_grad_norm"] = log_grad
     out["labels"] = np.asarray(y, dtype=np.intp).copy()

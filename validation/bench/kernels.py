@@ -316,6 +316,26 @@ def _memory(quick):
     return rows
 
 
+# ---------------------------------------------------------------------------- reduced, forward
+def _reduced_forward(quick, rate):
+    """n << d forward only: the fused numba reduced kernel vs the numpy reduced chain."""
+    from kernels.reduced import simulate_reduced_chain
+    from kernels.reduced_numba import simulate_reduced_chain_numba
+    d, n = 1024, 8
+    L, B = (100, 10) if quick else (1000, 100)
+    X = np.random.default_rng(13).standard_normal((d, n))
+    kw = dict(trials=B, record=("isometry_gap",))
+    ours, ours_how = _best_threads(
+        lambda: simulate_reduced_chain_numba(X, L, rng=np.random.default_rng(14), **kw), 3)
+    base, how = _best_threads(
+        lambda: simulate_reduced_chain(X, L, rng=np.random.default_rng(14), **kw), 1)
+    # two thin Householder QRs (2·2dn² each) + applying n reflectors to [R; 0] (~2dn²)
+    flops = B * L * 10 * d * n * n
+    return [_row(f"n<<d forward only: d={d}, n={n}, L={L}, {B} trials, gap every layer: "
+                 f"fused numba reduced kernel ({ours_how})", ours,
+                 f"numpy reduced chain kernels.reduced ({how})", base, flops, rate)]
+
+
 # ---------------------------------------------------------------------------- gradients
 def _gradients(quick, rate):
     """seed 001 Fig. 3 set-up with gradients: fused numba kernel vs the per-layer numba driver
@@ -373,6 +393,7 @@ def bench(quick: bool) -> list[dict]:
     rows += _haar_layer(quick, rate)
     rows += _fig1(quick, rate)
     rows += _reduced(quick, rate)
+    rows += _reduced_forward(quick, rate)
     rows += _gradients(quick, rate)
     rows += _memory(quick)
     return rows

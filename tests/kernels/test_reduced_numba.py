@@ -1,0 +1,199 @@
+"""kernels.reduced_numba: the fused numba reduced forward chain.
+
+Oracles: (1) a numpy re-implementation of one trial from the same Philox normals (numpy QR,
+sign fix of Mezzadri 2007, explicit norm/activation, statistics from kernels.chain_stats),
+to rounding; (2) in law, the numpy reduced chain (kernels.reduced) and the full d×d chain
+(kernels.simulate_chain) by two-sample KS tests of the isometry gap at several layers
+(family-wise level ALPHA split by Bonferroni), with a control that must be rejected (Gaussian
+weights against Haar); (3) exact invariants of Haar chains without normalisation (HᵀH is
+preserved, so the isometry gap and the scale are constant); (4) bad input.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from kernels.chain import simulate_chain
+from kernels.chain_stats import compute_statistic
+from kernels.philox import normal_stream, philox_key
+from kernels.reduced import simulate_reduced_chain
+from kernels.reduced_numba import simulate_reduced_chain_numba
+
+ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
+       "top_singular_values")
+ALPHA = 1e-5
+
+
+def _pos_diag_r(M):
+    R = np.linalg.qr(M, mode="r")
+    return R * np.where(np.diagonal(R) >= 0, 1.0, -1.0)[:, None]
+
+
+def _reference_trial(X, key, b, depth, weights, std, norm, act, gains, residual, tau, n_sing):
+    """One trial of the reduced chain in numpy from the kernel's Philox normals."""
+    d, n = X.shape
+    f = {"tanh": np.tanh, "relu": lambda x: np.maximum(x, 0.0)}[act]
+    H = X.copy()
+    out = {name: [compute_statistic(name, H[None], X[None], tau=tau, n_singular=n_sing)[0]]
+           for name in ALL}
+    for l in range(1, depth + 1):
+        RH = _pos_diag_r(H)
+        Z = normal_stream(key, l, b, 0, d * n, "ziggurat").reshape(d, n)
+        if weights == "haar":
+            Q, R = np.linalg.qr(Z)
+            WH = (Q * np.where(np.diagonal(R) >= 0, 1.0, -1.0)) @ RH
+        else:
+            WH = std * Z @ RH
+        A = H + residual * WH if residual is not None else WH
+        if norm == "rownorm":
+            N = A / np.linalg.norm(A, axis=1, keepdims=True)
+        else:                                                   # bn over the batch
+            N = (A - A.mean(axis=1, keepdims=True)) / A.std(axis=1, keepdims=True)
+        H = f(gains[l - 1] * N)
+        for name in ALL:
+            out[name].append(compute_statistic(name, H[None], A[None], tau=tau,
+                                               n_singular=n_sing)[0])
+    return {k: np.array(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("weights,std,norm,act,residual",
+                         [("haar", None, "rownorm", "tanh", None),
+                          ("haar", None, "rownorm", "tanh", 0.7),
+                          ("gaussian", 0.4, "bn", "relu", None)])
+def test_one_trial_matches_numpy_reference(weights, std, norm, act, residual):
+    rng = np.random.default_rng(11)
+    d, n, L, B, tau, k = 9, 4, 5, 3, 0.3, 3
+    X = rng.standard_normal((d, n))
+    gains = 1.0 + 0.2 * rng.random(L)
+    out = simulate_reduced_chain_numba(X, L, trials=B, rng=np.random.default_rng(5),
+                                       weights=weights, weight_std=std, norm=norm,
+                                       activation=act, gains=gains, residual=residual,
+                                       record=ALL, tau=tau, n_singular=k)
+    key = philox_key(np.random.default_rng(5))
+    assert np.array_equal(out["layers"], np.arange(L + 1))
+    for b in range(B):
+        ref = _reference_trial(X, key, b, L, weights, std if std else 1.0, norm, act, gains,
+                               residual, tau, k)
+        for name in ALL:
+            if name == "soft_rank":
+                assert np.array_equal(out[name][b], ref[name]), name
+            else:
+                np.testing.assert_allclose(out[name][b], ref[name], rtol=1e-9, atol=1e-13,
+                                           err_msg=name)
+
+
+def test_record_every_and_batched_input():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((3, 8, 3))
+    full = simulate_reduced_chain_numba(X, 6, trials=3, rng=np.random.default_rng(4))
+    sub = simulate_reduced_chain_numba(X, 6, trials=3, rng=np.random.default_rng(4),
+                                       record_every=3)
+    assert np.array_equal(sub["layers"], [0, 3, 6])
+    np.testing.assert_array_equal(sub["isometry_gap"], full["isometry_gap"][:, ::3])
+    assert not np.allclose(full["isometry_gap"][0], full["isometry_gap"][1])
+
+
+def test_haar_without_norm_preserves_gram():
+    """norm="none", identity: H_l = W_l ⋯ W_1 X exactly orthogonal, so HᵀH (hence the
+    isometry gap) and ‖H‖_F (log_scale) are constant; Gaussian weights change both."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((12, 5))
+    out = simulate_reduced_chain_numba(X, 20, trials=4, rng=np.random.default_rng(1),
+                                       norm="none", record=("isometry_gap",))
+    np.testing.assert_allclose(out["isometry_gap"], out["isometry_gap"][0, 0], rtol=1e-10)
+    np.testing.assert_allclose(out["log_scale"], np.log(np.linalg.norm(X)), rtol=1e-12)
+    g = simulate_reduced_chain_numba(X, 20, trials=4, rng=np.random.default_rng(1),
+                                     norm="none", weights="gaussian", record=("isometry_gap",))
+    assert np.all(g["isometry_gap"][:, -1] > 2 * out["isometry_gap"][0, 0])
+
+
+# ---------------------------------------------------------------- in law
+LAYERS = (1, 3, 8)
+N_KS = 2 * len(LAYERS) + 1          # comparisons with a null hypothesis that is true
+
+
+def _gap(fn, weights, B, seed, **kw):
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    return fn(X, 8, trials=B, rng=np.random.default_rng(seed), weights=weights,
+              activation="tanh", norm="rownorm", record=("isometry_gap",),
+              **kw)["isometry_gap"]
+
+
+@pytest.mark.parametrize("weights", ["haar", "gaussian"])
+def test_same_law_as_numpy_reduced_and_full_chain(weights):
+    B = 3000
+    mine = _gap(simulate_reduced_chain_numba, weights, B, 10)
+    red = _gap(simulate_reduced_chain, weights, B, 20)
+    full = _gap(simulate_chain, weights, B, 30)
+    for l in LAYERS:
+        for other in (red, full):
+            p = stats.ks_2samp(mine[:, l], other[:, l]).pvalue
+            assert p > ALPHA / N_KS, (weights, l, p)
+    # control (must be rejected): Gaussian against Haar weights, same kernel, same size
+    other = "gaussian" if weights == "haar" else "haar"
+    ctrl = _gap(simulate_reduced_chain_numba, other, B, 40)
+    assert stats.ks_2samp(mine[:, LAYERS[-1]], ctrl[:, LAYERS[-1]]).pvalue < ALPHA / N_KS
+
+
+# ---------------------------------------------------------------- bad input
+X0 = np.ones((6, 3)) + np.eye(6, 3)
+
+
+@pytest.mark.parametrize("kw,word", [
+    (dict(gradients=True), "gradients"),
+    (dict(weights="uniform"), "weights"),
+    (dict(method="mersenne"), "method"),
+    (dict(norm="layer"), "norm"),
+    (dict(record=("nope",)), "record"),
+    (dict(trials=0), "trials"),
+    (dict(rng=42), "rng"),
+    (dict(weight_std=0.5), "weight_std"),
+])
+def test_bad_input_raises_naming_argument(kw, word):
+    args = dict(trials=2, rng=np.random.default_rng(0))
+    args.update(kw)
+    with pytest.raises(ValueError, match=word):
+        simulate_reduced_chain_numba(X0, 3, **args)
+
+
+def test_bad_X_and_depth():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="X"):
+        simulate_reduced_chain_numba(np.ones((3, 5)), 2, trials=2, rng=rng)     # n > d
+    bad = X0.copy()
+    bad[0, 0] = np.nan
+    with pytest.raises(ValueError, match="X"):
+        simulate_reduced_chain_numba(bad, 2, trials=2, rng=rng)
+    with pytest.raises(ValueError, match="depth"):
+        simulate_reduced_chain_numba(X0, 0, trials=2, rng=rng)
+
+
+# ---------------------------------------------------------------- backend "reduced_numba"
+def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
+    import kernels.backends  # noqa: F401  registers the backend
+    from kernels.chain import _validate
+    from kernels.philox import key_from_root
+    from kernels.reduced_numba import run_reduced_numba
+    X = np.random.default_rng(3).standard_normal((9, 3))
+    rec = ("isometry_gap", "rank_lower_bound")
+    # forward: exactly the kernel on the key derived from the driver's root (drawn first)
+    got = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(5), record=rec,
+                         backend="reduced_numba")
+    root = tuple(int(v) for v in np.random.default_rng(5).integers(0, 2**63 - 1, size=2,
+                                                                     dtype=np.int64))
+    spec = _validate(X, 4, 3, np.random.default_rng(0), "haar", "rownorm", "identity",
+                     "norm_act", None, None, None, None, 1, rec, 0.5, False, None, 10, None,
+                     "numpy", 10, False)[0]
+    want = run_reduced_numba(spec, X, key_from_root(root), record=rec, record_every=1, tau=0.5,
+                             n_singular=10)
+    for k in want:
+        np.testing.assert_array_equal(got[k], want[k])
+    # gradients: the numpy reduced chain, identical on the same rng
+    a = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
+                       gradients=True, n_out=3, backend="reduced_numba")
+    b = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
+                       gradients=True, n_out=3, backend="reduced")
+    assert a.keys() == b.keys() and "log_grad_norm" in a
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
