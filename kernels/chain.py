@@ -151,7 +151,13 @@ def simulate_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
                                      tau=tau, n_singular=n_singular, gradients=gradients,
                                      labels=labels, checkpoint_every=k_c)
     runner = _Chain(spec, backend_obj, root, record, record_every, tau, n_singular)
-    bar = _progress_bar(progress, depth * (3 if gradients else 1))
+    return run_driver(runner, X, gradients=gradients, labels=labels, k_c=k_c, progress=progress)
+
+
+def run_driver(runner, X, *, gradients, labels, k_c, progress) -> dict:
+    """Forward pass (checkpoints every ``k_c`` layers when ``gradients``), then the backward
+    pass, under one progress bar; shared by the chain drivers (``_Chain`` and its subclasses)."""
+    bar = _progress_bar(progress, runner.spec.depth * (3 if gradients else 1))
     try:
         out = runner.forward(X, checkpoint_every=k_c if gradients else None, bar=bar)
         if gradients:
@@ -283,11 +289,14 @@ class _Chain:
         self.H_last, self.log_c_last = H, log_c
         return out
 
+    def _statistic(self, name, H, pre):
+        return compute_statistic(name, H, pre, tau=self.tau, n_singular=self.n_singular)
+
     def _record(self, out, l, H, pre, log_c):
         j = l // self.record_every
         for name in self.record:
             try:
-                v = compute_statistic(name, H, pre, tau=self.tau, n_singular=self.n_singular)
+                v = self._statistic(name, H, pre)
             except ValueError as exc:  # e.g. r(H) = 0/0 for an all-zero H
                 raise ChainBreakdownError(f"layer {l}: statistic {name!r}: {exc}") from exc
             allowed_inf = name == "isometry_gap"

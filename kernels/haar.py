@@ -161,14 +161,11 @@ def haar_householder_vectors(shape, d: int, rng: np.random.Generator,
     return X
 
 
-def apply_householder_haar(vectors, H) -> np.ndarray:
-    """W·H for the Haar matrix W encoded by packed Householder ``vectors`` (see ``apply_haar``).
-
-    ``vectors``: ``(*B1, d, d)`` lower triangular as from ``haar_householder_vectors``;
-    ``H``: ``(*B2, d, n)``; the batch shapes broadcast. W is never formed: d-1 rank-one
-    updates, ~4 d² n flops per batch element. Exactly (in exact arithmetic) the sign-fixed
-    QR factor of the Gaussian matrix whose Householder QR produces these vectors.
-    """
+def householder_operands(vectors, H):
+    """Validated operands of the Householder appliers (``apply_householder_haar`` here and the
+    blocked ``kernels.householder.apply_haar_blocked``): packed vectors X ``(*B1, d, d)`` cast to
+    the common dtype, an owned copy Y of H broadcast to the joint batch shape, and that shape.
+    Raises ``ValueError`` naming ``vectors`` or ``H``."""
     X = as_float_array(vectors, "vectors", min_ndim=2)
     H = as_float_array(H, "H", min_ndim=2)
     d = X.shape[-1]
@@ -183,7 +180,19 @@ def apply_householder_haar(vectors, H) -> np.ndarray:
                          f"do not broadcast") from exc
     dtype = np.result_type(X.dtype, H.dtype)
     Y = np.array(np.broadcast_to(H, batch + H.shape[-2:]), dtype=dtype)  # owned copy
-    X = X.astype(dtype, copy=False)
+    return X.astype(dtype, copy=False), Y, batch
+
+
+def apply_householder_haar(vectors, H) -> np.ndarray:
+    """W·H for the Haar matrix W encoded by packed Householder ``vectors`` (see ``apply_haar``).
+
+    ``vectors``: ``(*B1, d, d)`` lower triangular as from ``haar_householder_vectors``;
+    ``H``: ``(*B2, d, n)``; the batch shapes broadcast. W is never formed: d-1 rank-one
+    updates, ~4 d² n flops per batch element. Exactly (in exact arithmetic) the sign-fixed
+    QR factor of the Gaussian matrix whose Householder QR produces these vectors.
+    """
+    X, Y, batch = householder_operands(vectors, H)
+    d = X.shape[-1]
     s = _sign(np.diagonal(X, axis1=-2, axis2=-1))            # s_k = sign(x_k[0])
     # D = diag(-s_1, ..., -s_{d-1}, +s_d): sign(diag R) of the Householder QR (r_kk = -s_k|x_k|
     # for the reflected stages, r_dd = x_d itself since LAPACK leaves the 1×1 stage alone).

@@ -31,7 +31,7 @@ from __future__ import annotations
 import numpy as np
 
 from theory._checks import as_float_array, check_generator, check_positive_int
-from kernels.haar import haar_householder_vectors
+from kernels.haar import haar_householder_vectors, householder_operands
 
 __all__ = ["DEFAULT_BLOCK", "householder_unit_vectors", "wy_block_factor",
            "apply_householder_blocked", "apply_haar_blocked"]
@@ -113,24 +113,11 @@ def apply_householder_blocked(vectors, H, *, block: int = DEFAULT_BLOCK,
     broadcast; W is never formed), computed with compact-WY blocks of ``block`` reflections
     (module docstring). ``transpose=True`` returns Wᵀ H = W⁻¹ H. Returns a new array.
     """
-    X = as_float_array(vectors, "vectors", min_ndim=2)
-    H = as_float_array(H, "H", min_ndim=2)
     block = check_positive_int(block, "block")
     if not isinstance(transpose, (bool, np.bool_)):
         raise ValueError(f"transpose must be True or False, got {transpose!r}")
-    d = X.shape[-1]
-    if X.shape[-2] != d:
-        raise ValueError(f"vectors must have shape (..., d, d), got {X.shape}")
-    if H.shape[-2] != d:
-        raise ValueError(f"H must have shape (..., {d}, n) to match vectors, got {H.shape}")
-    try:
-        batch = np.broadcast_shapes(X.shape[:-2], H.shape[:-2])
-    except ValueError as exc:
-        raise ValueError(f"batch shapes of vectors {X.shape[:-2]} and H {H.shape[:-2]} "
-                         f"do not broadcast") from exc
-    dtype = np.result_type(X.dtype, H.dtype)
-    Y = np.array(np.broadcast_to(H, batch + H.shape[-2:]), dtype=dtype)
-    U, tau, D = householder_unit_vectors(X.astype(dtype, copy=False))
+    X, Y, batch = householder_operands(vectors, H)
+    U, tau, D = householder_unit_vectors(X)
     if U.shape[:-2] != batch:                                 # shared W for a batch of H
         U = np.broadcast_to(U, batch + U.shape[-2:])
         tau = np.broadcast_to(tau, batch + tau.shape[-1:])

@@ -64,10 +64,8 @@ import numpy as np
 from kernels import activations as _act
 from kernels import chain as _chain
 from kernels import norms as _norms
-from kernels.chain import DEFAULT_RECORD, ChainBreakdownError, finish_layer
-from kernels.chain_stats import compute_statistic
-from kernels.chain_step import (LayerOutput, NumpyChainBackend, layer_generator,
-                                readout_generator)
+from kernels.chain import DEFAULT_RECORD, ChainBreakdownError, _safe_log, finish_layer
+from kernels.chain_step import LayerOutput, NumpyChainBackend, layer_generator
 from kernels.householder import apply_haar_blocked
 
 __all__ = ["simulate_reduced_chain", "run_reduced", "ReducedChainBackend", "reduced_linear",
@@ -85,15 +83,6 @@ def _sign_fixed_q(G: np.ndarray) -> np.ndarray:
     Q, R = np.linalg.qr(G)
     r = np.diagonal(R, axis1=-2, axis2=-1)
     return Q * np.where(r >= 0, 1.0, -1.0)[..., None, :]
-
-
-def _fro(A):
-    return np.sqrt(np.einsum("bij,bij->b", A, A))
-
-
-def _safe_log(x):
-    with np.errstate(divide="ignore"):
-        return np.log(x)
 
 
 class ReducedLayer:
@@ -214,16 +203,8 @@ def run_reduced(spec, X, root, *, record, record_every, tau, n_singular, gradien
                          f"d={spec.d}, n={spec.n}")
     k_c = checkpoint_every or max(1, math.ceil(math.sqrt(spec.depth)))
     runner = _Reduced(spec, root, record, record_every, tau, n_singular)
-    bar = _chain._progress_bar(progress, spec.depth * (3 if gradients else 1))
-    try:
-        out = runner.forward(X, checkpoint_every=k_c if gradients else None, bar=bar)
-        if gradients:
-            out.update(runner.backward(labels, k_c, bar=bar))
-            out["labels"] = np.asarray(labels, dtype=np.intp).copy()
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
+    return _chain.run_driver(runner, X, gradients=gradients, labels=labels, k_c=k_c,
+                             progress=progress)
 
 
 class ReducedChainBackend(NumpyChainBackend):
@@ -244,86 +225,36 @@ class ReducedChainBackend(NumpyChainBackend):
                            checkpoint_every=checkpoint_every)
 
 
-def _statistic(name, H, pre, tau, n_singular):
-    if name == "frobenius_M":                 # ‖HHᵀ/n‖_F² = ‖HᵀH‖_F²/n² without the d×d matrix
-        G = _T(H) @ H
-        return np.sum(G * G, axis=(-2, -1)) / H.shape[-1] ** 2
-    return compute_statistic(name, H, pre, tau=tau, n_singular=n_singular)
-
-
-class _Reduced:
-    """Driver mirroring ``kernels.chain._Chain`` with the reduced linear step."""
+class _Reduced(_chain._Chain):
+    """``kernels.chain._Chain`` (forward pass, recording, checkpoints, readout gradient) with the
+    reduced linear step and the conditional backward."""
 
     def __init__(self, spec, root, record, record_every, tau, n_singular):
-        self.spec, self.root = spec, root
-        self.record, self.record_every = record, record_every
-        self.tau, self.n_singular = tau, n_singular
-        self.np_backend = NumpyChainBackend()
-        self.checkpoints = {}
+        super().__init__(spec, NumpyChainBackend(), root, record, record_every, tau, n_singular)
 
-    def layer(self, l, H, log_c, need_basis=False):
+    def layer(self, l, H, log_c, W=None):
+        """The forward step for ``_Chain.forward``: (LayerOutput, new log_c)."""
+        out, _, log_c = self.reduced_layer(l, H, log_c)
+        return out, log_c
+
+    def reduced_layer(self, l, H, log_c, need_basis=False):
+        """Layer l by the reduced step; also returns the ``ReducedLayer`` the backward needs."""
         spec = self.spec
         WH, red = reduced_linear(H, layer_generator(self.root, l), spec.weights,
                                  spec.weight_std, need_basis)
         A = H + spec.residual * WH if spec.residual is not None else WH
         try:
-            out = self.np_backend.nonlinear(spec, l, A)
+            out = self.backend.nonlinear(spec, l, A)
         except ValueError as exc:
             raise ChainBreakdownError(f"layer {l}: {exc}") from exc
         out, log_c = finish_layer(spec, l, out, log_c)
         return out, red, log_c
 
-    def forward(self, X, *, checkpoint_every, bar):
-        spec = self.spec
-        layers = np.arange(0, spec.depth + 1, self.record_every)
-        out = {"layers": layers}
-        for name in self.record:
-            k = min(self.n_singular, spec.d, spec.n)
-            shape = ((spec.trials, layers.size, k) if name == "top_singular_values"
-                     else (spec.trials, layers.size))
-            out[name] = np.empty(shape)
-        if spec.norm == "none":
-            out["log_scale"] = np.empty((spec.trials, layers.size))
-        H = np.array(np.broadcast_to(X, (spec.trials, spec.d, spec.n)), dtype=np.float64)
-        log_c = np.zeros(spec.trials)
-        if spec.rescale:
-            s = _fro(H)
-            if np.any(s == 0):
-                raise ValueError("X is identically zero; the chain is undefined")
-            H = H / s[:, None, None]
-            log_c = np.log(s)
-        self._record(out, 0, H, np.broadcast_to(X, H.shape), log_c)
-        if checkpoint_every is not None:
-            self.checkpoints[0] = (H, log_c)
-        for l in range(1, spec.depth + 1):
-            o, _, log_c = self.layer(l, H, log_c)
-            H = o.H
-            if l % self.record_every == 0:
-                self._record(out, l, H, o.pre_norm, log_c)
-            if checkpoint_every is not None and l % checkpoint_every == 0 and l < spec.depth:
-                self.checkpoints[l] = (H, log_c)
-            if bar is not None:
-                bar.update(1)
-        self.H_last, self.log_c_last = H, log_c
-        return out
-
-    def _record(self, out, l, H, pre, log_c):
-        j = l // self.record_every
-        for name in self.record:
-            try:
-                v = _statistic(name, H, pre, self.tau, self.n_singular)
-            except ValueError as exc:
-                raise ChainBreakdownError(f"layer {l}: statistic {name!r}: {exc}") from exc
-            allowed_inf = name == "isometry_gap"
-            bad = np.isnan(v) | (np.isinf(v) & ~(allowed_inf & (v > 0)))
-            if np.any(bad):
-                b = int(np.argmax(bad.reshape(bad.shape[0], -1).any(axis=1)))
-                raise ChainBreakdownError(
-                    f"layer {l}, trial {b}: statistic {name!r} is {v[b]!r} (non-finite); the "
-                    f"hidden representation is degenerate")
-            out[name][:, j] = v
-        if "log_scale" in out:
-            out["log_scale"][:, j] = log_c + _safe_log(_fro(H))
+    def _statistic(self, name, H, pre):
+        if name == "frobenius_M":          # ‖HHᵀ/n‖_F² = ‖HᵀH‖_F²/n² without the d×d matrix
+            G = _T(H) @ H
+            return np.sum(G * G, axis=(-2, -1)) / H.shape[-1] ** 2
+        return super()._statistic(name, H, pre)
 
     def _dA(self, l, o: LayerOutput, dH):
         """∂loss/∂A_l from ∂loss/∂H_l (``NumpyChainBackend.backward`` without the Wᵀ)."""
@@ -348,7 +279,7 @@ class _Reduced:
             H, log_c = self.checkpoints.pop(s)
             tape = []
             for l in range(s + 1, e + 1):        # recompute the segment (same random numbers)
-                o, red, log_c_new = self.layer(l, H, log_c, need_basis=True)
+                o, red, log_c_new = self.reduced_layer(l, H, log_c, need_basis=True)
                 tape.append((H, log_c, red, o))
                 H, log_c = o.H, log_c_new
                 if bar is not None:
@@ -373,16 +304,3 @@ class _Reduced:
                                       f"{log_grad[b, j]!r}")
         return {"grad_layers": grad_layers, "log_grad_norm": log_grad}
 
-    def _readout_grad(self, labels):
-        """∂loss/∂H_L exactly as ``kernels.chain._Chain._readout_grad`` (same readout draw)."""
-        spec = self.spec
-        W_out = self.np_backend.readout(spec, readout_generator(self.root))
-        Z = W_out @ self.H_last
-        if spec.rescale:
-            Z = Z * np.exp(np.minimum(self.log_c_last, _chain._LOG_SCALE_CAP))[:, None, None]
-        Z = Z - Z.max(axis=-2, keepdims=True)
-        with np.errstate(under="ignore"):
-            E = np.exp(Z)
-        p = E / E.sum(axis=-2, keepdims=True)
-        p[:, labels, np.arange(spec.n)] -= 1.0
-        return _T(W_out) @ (p / spec.n)
