@@ -3,14 +3,14 @@
 Imports ``theory`` for definitions, never ``validation``. The main entry points are re-exported
 lazily so that ``import kernels`` stays cheap (numba and CuPy are only imported on use)::
 
-    from kernels import forward_backward, simulate_chain
+    from depthcheck.kernels import forward_backward, simulate_chain
 """
 from importlib import import_module
 
 _LAZY = {
-    "forward_backward": "kernels.network",
-    "forward": "kernels.network",
-    "simulate_chain": "kernels.chain",
+    "forward_backward": "depthcheck.kernels.nn.network",
+    "forward": "depthcheck.kernels.nn.network",
+    "simulate_chain": "depthcheck.kernels.chain.driver",
 }
 
 __all__ = sorted(_LAZY)

@@ -8,8 +8,8 @@ spectra). Everything is float64 and shaped like the papers: H is ``(d, n)``, col
 Example::
 
     from hypothesis import given
-    from kernels.strategies import full_rank_batches, haar_matrices
-    from theory.isometry import isometry_gap
+    from depthcheck.kernels.strategies import full_rank_batches, haar_matrices
+    from depthcheck.theory.isometry import isometry_gap
 
     @given(full_rank_batches(d=6), haar_matrices(6))
     def test_gap_is_rotation_invariant(H, W):
@@ -23,11 +23,11 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.strategies import SearchStrategy
 
-from theory._checks import check_positive_int
-from .activations import ACTIVATIONS as _ACTIVATIONS
-from .haar import sample_orthogonal, sample_special_orthogonal, sample_stiefel
-from .network import ORDERS as _ORDERS
-from .norms import NORMS as _NORMS
+from depthcheck.theory._checks import check_positive_int
+from depthcheck.kernels.nn.activations import ACTIVATIONS as _ACTIVATIONS
+from depthcheck.kernels.random.haar import sample_orthogonal, sample_special_orthogonal, sample_stiefel
+from depthcheck.kernels.nn.network import ORDERS as _ORDERS
+from depthcheck.kernels.nn.norms import NORMS as _NORMS
 
 __all__ = [
     "seeds",
@@ -152,7 +152,7 @@ def haar_matrices(d: int | None = None, *, special: bool = False,
 def network_specs(*, max_depth: int = 4, min_width: int = 2, max_width: int = 8,
                   square: bool = True, norms=NORMS, activations=ACTIVATIONS,
                   orders=ORDERS) -> SearchStrategy:
-    """Strategy for small network descriptions valid for ``kernels.forward_backward``.
+    """Strategy for small network descriptions valid for ``depthcheck.kernels.forward_backward``.
 
     Dicts with keys
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory._checks import as_float_array, check_positive_int
+from depthcheck.theory._checks import as_float_array, check_positive_int
 
 __all__ = [
     "theorem1_k",

@@ -26,7 +26,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import expit
 
-from theory._checks import as_float_array, check_choice, check_positive_int
+from depthcheck.theory._checks import as_float_array, check_choice, check_positive_int
 
 __all__ = [
     "zero_sum_basis",
@@ -63,7 +63,7 @@ def zero_sum_basis(m: int) -> np.ndarray:
     orthogonal matrix they are orthonormal, and they are orthogonal to H's last column ∝ 1_m.
     Hence ``B_mᵀB_m = I_{m−1}``, ``1_mᵀB_m = 0`` and ``B_m B_mᵀ = I_m − 1_m1_mᵀ/m``.
 
-    Reference implementation (O(m²) memory) for tests and small m; ``kernels.lcw`` applies the
+    Reference implementation (O(m²) memory) for tests and small m; ``depthcheck.kernels.nn.lcw`` applies the
     same matrix in O(m) per vector without forming it.
     """
     m = check_positive_int(m, "m", minimum=2)

@@ -65,7 +65,7 @@ import math
 import numpy as np
 from scipy import integrate
 
-from theory._checks import as_float_array, check_positive_int
+from depthcheck.theory._checks import as_float_array, check_positive_int
 
 __all__ = [
     "balance_matrix", "balance_matrices", "gd_balance_step", "per_layer_lr_balance_step",

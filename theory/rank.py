@@ -89,6 +89,6 @@ def matrix_rank(H) -> np.ndarray:
     return np.linalg.matrix_rank(H)[()]
 
 
-# Seed 002, Lemma 3 (quantitative): the Ginibre Lyapunov spectrum lives in theory.lyapunov;
+# Seed 002, Lemma 3 (quantitative): the Ginibre Lyapunov spectrum lives in depthcheck.theory.lyapunov;
 # re-exported here because rank collapse is where users look for it.
-from theory.lyapunov import lyapunov_exponents_ginibre  # noqa: E402
+from depthcheck.theory.lyapunov import lyapunov_exponents_ginibre  # noqa: E402

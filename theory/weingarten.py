@@ -25,7 +25,7 @@ is its Moore–Penrose pseudo-inverse, for which the integration formulas above 
 [CM17].
 
 The characters omega^lambda are read off the power-sum expansion of the zonal polynomials
-(Macdonald VII.2), computed exactly by Gram–Schmidt (see ``theory._symmetric_group``); the
+(Macdonald VII.2), computed exactly by Gram–Schmidt (see ``depthcheck.theory._symmetric_group``); the
 unitary characters by Murnaghan–Nakayama. Both are memoised per k.
 
 Input of d, for every public function here:
@@ -61,17 +61,7 @@ from math import comb, factorial, prod
 
 import numpy as np
 
-from theory._symmetric_group import (
-    character,
-    compatible_pairings,
-    compatible_permutations,
-    coset_type as _coset_type_of_perm,
-    cycle_type as _cycle_type_of_perm,
-    dim_irrep,
-    pairing_coset_type,
-    partitions,
-    zonal_spherical_function,
-)
+from depthcheck.theory._symmetric_group import (character, compatible_pairings, compatible_permutations, coset_type as _coset_type_of_perm, cycle_type as _cycle_type_of_perm, dim_irrep, pairing_coset_type, partitions, zonal_spherical_function)
 
 __all__ = [
     "weingarten_orthogonal",
@@ -403,7 +393,7 @@ def weingarten_unitary_asymptotic(cycle_type, d):
 def clear_caches() -> None:
     """Forget every memoised table (characters, Jack expansions, coefficient tables, moment
     patterns), so that a benchmark times the cold computation."""
-    from theory import _symmetric_group as sg
+    from depthcheck.theory import _symmetric_group as sg
 
     for fn in (sg.partitions, sg.character, sg._mn, sg.pairings, sg._p_to_m, sg._m_in_p,
                sg.jack_power_sum_expansion, sg.zonal_spherical_function, _orthogonal_coeffs,

@@ -7,7 +7,7 @@ the column of the reference element (the pairing {0,1}{2,3}... resp. the identit
 Wg(mu) is read off at any element of coset/cycle type mu, and the reference checks that every
 element of the same type gives the same value.
 
-Deliberately independent of ``theory.weingarten`` (no characters, no zonal polynomials): it is
+Deliberately independent of ``depthcheck.theory.weingarten`` (no characters, no zonal polynomials): it is
 the oracle of the tests and the baseline of the benchmark. Cost is cubic in (2k-1)!!, so
 k <= 4 (105 pairings) with Fractions; the symbolic version is practical for k <= 3.
 """
@@ -17,7 +17,7 @@ from fractions import Fraction
 from math import gcd as _gcd
 from itertools import permutations
 
-from theory._symmetric_group import cycle_type, pairing_coset_type, pairings
+from depthcheck.theory._symmetric_group import cycle_type, pairing_coset_type, pairings
 
 __all__ = [
     "gram_matrix_orthogonal",

@@ -1,7 +1,7 @@
-"""``python -m validation``: see ``python -m validation --help``."""
+"""``python -m depthcheck.validation`` is an alias of ``python -m depthcheck``."""
 import sys
 
-from validation.cli import main
+from depthcheck.validation.run.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

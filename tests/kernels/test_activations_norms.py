@@ -1,4 +1,4 @@
-"""Tests for kernels.activations and kernels.norms.
+"""Tests for depthcheck.kernels.nn.activations and depthcheck.kernels.nn.norms.
 
 Derivatives are checked against central finite differences (activations) and against Jacobians
 built column by column with the complex step from straightforward row-by-row reference
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, strategies as st
 
-from kernels.activations import ACTIVATIONS, activation_derivative, activation_forward
-from kernels.norms import NORMS, NormCache, norm_backward, norm_forward
+from depthcheck.kernels.nn.activations import (ACTIVATIONS, activation_derivative, activation_forward)
+from depthcheck.kernels.nn.norms import NORMS, NormCache, norm_backward, norm_forward
 
 
 # ------------------------------------------------------------------------------ activations

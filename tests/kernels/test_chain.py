@@ -1,7 +1,7 @@
-"""Tests for kernels.simulate_chain (deep Monte Carlo chains, log-scale backprop).
+"""Tests for depthcheck.kernels.simulate_chain (deep Monte Carlo chains, log-scale backprop).
 
 Oracles: an explicit forward pass written here with the stored weights (``chain_weights``),
-``theory``'s statistics, and ``kernels.forward_backward`` (an independent full-storage
+``theory``'s statistics, and ``depthcheck.kernels.forward_backward`` (an independent full-storage
 backprop) for the gradients; theory for the qualitative depth behaviour (seed 001 Lemma A.1 /
 Lemma 2 / Theorem 1, the Gaussian Lyapunov exponent of rank_lnn_lcw.md §D).
 """
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 from scipy.special import digamma
 
-from kernels import forward_backward, simulate_chain
-from kernels.activations import activation_forward
-from kernels.chain import ChainBreakdownError, chain_weights
-from kernels.chain_step import householder_matrix
-from kernels.haar import apply_householder_haar, haar_householder_vectors
-from kernels.norms import norm_forward
-from theory.isometry import isometry_gap
-from theory.rank import rank_lower_bound, soft_rank
+from depthcheck.kernels import forward_backward, simulate_chain
+from depthcheck.kernels.nn.activations import activation_forward
+from depthcheck.kernels.chain.driver import ChainBreakdownError, chain_weights
+from depthcheck.kernels.backends.numpy import householder_matrix
+from depthcheck.kernels.random.haar import apply_householder_haar, haar_householder_vectors
+from depthcheck.kernels.nn.norms import norm_forward
+from depthcheck.theory.isometry import isometry_gap
+from depthcheck.theory.rank import rank_lower_bound, soft_rank
 
 ALL_STATS = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
              "top_singular_values")
@@ -113,7 +113,7 @@ def test_statistics_match_explicit_forward(cfg, batched_X):
 
 def test_soft_rank_is_seed002_rank_on_the_bn_manifold():
     """For bn_nomean + identity (rows of norm √n, tr M = d) no rescaling happens: the recorded
-    soft rank is theory.soft_rank of H itself (seed 002 eq. (3))."""
+    soft rank is depthcheck.theory.soft_rank of H itself (seed 002 eq. (3))."""
     d = n = 6
     X = np.random.default_rng(0).standard_normal((d, n))
     out = simulate_chain(X, 3, trials=2, rng=np.random.default_rng(2), weights="uniform",

@@ -2,7 +2,7 @@
 
 ``NUMBA_ENABLE_CUDASIM=1`` must be set before numba is imported, so the simulator runs in a
 subprocess. Oracle: the numba CPU kernel with ``method="box_muller"``, which draws exactly the
-same Philox4x32-10 numbers (``kernels.philox``) and is itself tested against the numpy engine
+same Philox4x32-10 numbers (``depthcheck.kernels.random.philox``) and is itself tested against the numpy engine
 exactly and in law (tests/kernels/test_numba_chain.py); agreement is to rounding. Sizes are tiny
 (the simulator runs every GPU thread as a Python thread). Tests needing CuPy and a real GPU skip
 cleanly without them. Gradients: tests/kernels/test_cuda_chain_grad.py.
@@ -20,8 +20,9 @@ import pytest
 
 _SIM_SCRIPT = textwrap.dedent("""
     import json, numpy as np
-    from kernels import cuda_chain as cc, numba_chain as nc
-    from kernels.chain import ChainBreakdownError, _validate
+    from depthcheck.kernels.backends.cuda import chain as cc
+    from depthcheck.kernels.backends.numba import fused as nc
+    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate
     rec = cc.CUDA_STATISTICS
     out = {"available": cc.cuda_available(), "cases": []}
     cases = [dict(), dict(norm="bn", activation="tanh", residual=0.4, gain_exponent=0.3),
@@ -31,7 +32,7 @@ _SIM_SCRIPT = textwrap.dedent("""
         spec = _validate(X, 2, 2, np.random.default_rng(0), "haar", kw.get("norm", "rownorm"),
                          kw.get("activation", "identity"), kw.get("order", "norm_act"), None,
                          kw.get("gain_exponent"), kw.get("residual"), None, 1, rec, 0.5, False,
-                         None, 10, None, "numpy", 10, False)[0]
+                         None, 10, None, "full", "numpy", 10, False)[0]
         key = (7, 9)
         a = cc.run_cuda(spec, X, key, rec, 1, tpb=8)
         b = nc.run_fused(spec, X, key, rec, 1, 0.5, 10, "box_muller")
@@ -95,29 +96,27 @@ def test_module_imports_without_cupy_and_without_a_gpu():
     script = textwrap.dedent("""
         import sys
         sys.modules["cupy"] = None          # make "import cupy" fail even where it exists
-        import kernels.cuda_chain as cc
-        import kernels.backends
-        from kernels.chain import _BACKENDS
-        be = _BACKENDS["cupy"]()
-        print("OK", cc._cupy() is None, be.name)
+        import depthcheck.kernels.backends.cuda.chain as cc
+        from depthcheck.kernels import backends
+        print("OK", cc._cupy() is None, backends.ENGINES[("full", "cuda")])
     """)
     out = _run(script, sim=False, timeout=120)
-    assert out.strip().startswith("OK True cupy")
+    assert out.strip().startswith("OK True depthcheck.kernels.backends.cuda.chain:CupyChainBackend")
 
 
 @pytest.mark.gpu
 def test_cupy_gpu_kernel_equals_numba_kernel():
     pytest.importorskip("cupy")
-    from kernels import cuda_chain as cc
+    from depthcheck.kernels.backends.cuda import chain as cc
     from numba import cuda
     if not cuda.is_available():
         pytest.skip("no CUDA GPU")
-    from kernels import numba_chain as nc
-    from kernels.chain import _validate
+    from depthcheck.kernels.backends.numba import fused as nc
+    from depthcheck.kernels.chain.driver import _validate
     X = np.random.default_rng(5).standard_normal((40, 24))
     spec = _validate(X, 20, 8, np.random.default_rng(0), "haar", "rownorm", "tanh", "norm_act",
                      None, 0.3, None, None, 1, cc.CUDA_STATISTICS, 0.5, False, None, 10, None,
-                     "numpy", 10, False)[0]
+                     "full", "numpy", 10, False)[0]
     a = cc.run_cuda(spec, X, (3, 4), cc.CUDA_STATISTICS, 1)
     b = nc.run_fused(spec, X, (3, 4), cc.CUDA_STATISTICS, 1, 0.5, 10, "box_muller")
     for k in cc.CUDA_STATISTICS:

@@ -1,7 +1,7 @@
-"""Gradients of the CUDA fused chain (kernels.cuda_chain), run on numba's CUDA simulator.
+"""Gradients of the CUDA fused chain (depthcheck.kernels.backends.cuda.chain), run on numba's CUDA simulator.
 
 Oracle: an independent explicit network on the same random numbers — W_l formed from
-``householder_vectors_philox(key, l, b, d, "box_muller")`` by ``kernels.haar.
+``householder_vectors_philox(key, l, b, d, "box_muller")`` by ``depthcheck.kernels.random.haar.
 apply_householder_haar`` on the identity, W_out = ``readout_philox``, and ``kernels.
 forward_backward(..., loss="xent")`` (itself checked against finite differences in
 tests/kernels/test_forward_backward.py). The kernel's log‖∂loss/∂W_l‖_F must agree to rounding
@@ -22,11 +22,11 @@ import textwrap
 import numpy as np
 import pytest
 
-from kernels.chain import ChainBreakdownError, _validate, simulate_chain
-from kernels.haar import apply_householder_haar
-from kernels.network import forward, forward_backward
-from kernels.numba_chain import householder_vectors_philox
-from kernels.philox import key_from_root, readout_philox
+from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.random.haar import apply_householder_haar
+from depthcheck.kernels.nn.network import forward, forward_backward
+from depthcheck.kernels.backends.numba.fused import householder_vectors_philox
+from depthcheck.kernels.random.philox import key_from_root, readout_philox
 
 _REC = ("isometry_gap", "rank_lower_bound", "row_norm_cv", "frobenius_M")
 
@@ -68,7 +68,7 @@ def _spec(case, X, labels):
     return _validate(X, L, B, np.random.default_rng(0), "haar", opt.get("norm", "rownorm"),
                      opt.get("activation", "identity"), opt.get("order", "norm_act"),
                      opt.get("gains"), opt.get("gain_exponent"), opt.get("residual"), None, re,
-                     _REC, 0.5, True, labels, n_out, kc, "numpy", 10, False)
+                     _REC, 0.5, True, labels, n_out, kc, "full", "numpy", 10, False)
 
 
 def _explicit(spec, key):
@@ -105,8 +105,8 @@ def _zero_labels():
 
 _SIM_SCRIPT = textwrap.dedent("""
     import json, sys, time, numpy as np
-    from kernels import cuda_chain as cc
-    from kernels.chain import ChainBreakdownError, _validate, simulate_chain
+    from depthcheck.kernels.backends.cuda import chain as cc
+    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
     rec = tuple(json.loads(sys.argv[1])["rec"])
     jobs = json.loads(sys.argv[1])["jobs"]
     out = {"available": cc.cuda_available(), "cases": []}
@@ -118,7 +118,7 @@ _SIM_SCRIPT = textwrap.dedent("""
             X, L, B, np.random.default_rng(0), "haar", opt.get("norm", "rownorm"),
             opt.get("activation", "identity"), opt.get("order", "norm_act"), opt.get("gains"),
             opt.get("gain_exponent"), opt.get("residual"), None, re, rec, 0.5, True,
-            np.array(labels), n_out, kc, "numpy", 10, False)
+            np.array(labels), n_out, kc, "full", "numpy", 10, False)
         t = time.perf_counter()
         sh = opt.get("shared", cc.SHARED_DOUBLES)
         g = cc.run_cuda(spec, X, tuple(key), rec, re, tpb, gradients=True, labels=labels,
@@ -218,7 +218,7 @@ def test_simulated_driver_hands_gradients_to_the_fused_kernels(simulated):
     rng = np.random.default_rng(12)
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
     spec = _validate(X, 2, 1, rng, "haar", "bn_nomean", "tanh", "norm_act", None, None, None,
-                     None, 2, (), 0.5, True, None, 2, 1, "numpy", 10, False)[0]
+                     None, 2, (), 0.5, True, None, 2, 1, "full", "numpy", 10, False)[0]
     ref = _reference(spec, X, key_from_root(root), np.array(drv["labels"]), np.array([1, 2]))
     np.testing.assert_allclose(np.array(drv["log_grad_norm"]), ref, rtol=1e-8, atol=0)
 
@@ -235,14 +235,14 @@ def test_simulated_backward_overflow_raises_like_the_numpy_driver(simulated):
 
 def test_fused_accepts_haar_gradients_and_refuses_unsupported_configs():
     """Checked before anything CUDA runs (no simulator needed)."""
-    from kernels import cuda_chain as cc
+    from depthcheck.kernels.backends.cuda import chain as cc
     X = np.random.default_rng(0).standard_normal((4, 2))
     spec = _validate(X, 3, 2, np.random.default_rng(0), "haar", "bn", "relu", "norm_act", None,
-                     None, 0.5, None, 1, _REC, 0.5, True, None, 2, None, "numpy", 10, False)[0]
-    assert cc.CupyChainBackend.fused(spec, _REC, True)
-    assert not cc.CupyChainBackend.fused(spec, ("soft_rank",), True)
+                     None, 0.5, None, 1, _REC, 0.5, True, None, 2, None, "full", "numpy", 10, False)[0]
+    assert cc.CupyChainBackend.unsupported(spec, _REC, True) is None
+    assert "soft_rank" in cc.CupyChainBackend.unsupported(spec, ("soft_rank",), True)
     gspec = spec._replace(weights="gaussian", weight_std=0.5)
-    assert not cc.CupyChainBackend.fused(gspec, _REC, True)
+    assert "weights" in cc.CupyChainBackend.unsupported(gspec, _REC, True)
     for name, kw in [("weights", dict(weights="gaussian")),
                      ("record", dict(record=("soft_rank",))),
                      ("X", dict(X=np.ones((2, 3)))),
@@ -258,7 +258,7 @@ def test_fused_accepts_haar_gradients_and_refuses_unsupported_configs():
 
 
 def test_default_threads_per_block():
-    from kernels.cuda_chain import default_threads_per_block as tpb
+    from depthcheck.kernels.backends.cuda.chain import default_threads_per_block as tpb
     assert [tpb(d) for d in (1, 2, 3, 4, 5, 64, 65, 1000)] == [1, 2, 4, 4, 8, 64, 128, 128]
 
 
@@ -268,7 +268,7 @@ def test_cupy_gpu_gradients_equal_the_explicit_network():
     from numba import cuda
     if not cuda.is_available():
         pytest.skip("no CUDA GPU")
-    from kernels import cuda_chain as cc
+    from depthcheck.kernels.backends.cuda import chain as cc
     X = np.random.default_rng(5).standard_normal((24, 8))
     labels = np.random.default_rng(6).integers(0, 10, size=8)
     for opt in (dict(norm="rownorm", activation="tanh", gain_exponent=0.3),

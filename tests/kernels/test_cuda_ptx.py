@@ -3,7 +3,7 @@
 The CUDA simulator (test_cuda_chain*.py) runs the kernels' Python source, so it cannot catch
 code that numba's CUDA *compiler* rejects (e.g. numba 0.68 fails to type builtin ``max``/``min``
 on two floats on the CUDA target, which the simulator runs happily). This test traces the real
-launch code of ``kernels.cuda_chain.run_cuda`` with fake devices to get the argument types of
+launch code of ``depthcheck.kernels.backends.cuda.chain.run_cuda`` with fake devices to get the argument types of
 both kernels, then compiles them with ``numba.cuda.compile_ptx`` through NVVM from the
 ``nvidia-cuda-nvcc-cu12`` wheel (a ``[test]`` extra; skipped when it is not installed).
 """
@@ -27,8 +27,8 @@ _SCRIPT = textwrap.dedent("""
     import numba.cuda.dispatcher as disp
     # compile for a stated compute capability without a device
     disp.get_current_device = lambda: _t.SimpleNamespace(compute_capability=(9, 0))
-    from kernels import cuda_chain as cc
-    from kernels.chain import ChainBreakdownError, _validate
+    from depthcheck.kernels.backends.cuda import chain as cc
+    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate
 
     class _Launch:                      # records the argument types of a kernel launch
         def __init__(self, name, log):
@@ -56,7 +56,7 @@ _SCRIPT = textwrap.dedent("""
     X = np.random.default_rng(0).standard_normal((8, 4))
     spec = _validate(X, 3, 2, np.random.default_rng(0), "haar", "bn", "tanh", "norm_act", None,
                      None, 0.5, None, 1, cc.CUDA_STATISTICS, 0.5, True, None, 3, None,
-                     "numpy", 10, False)[0]
+                     "full", "numpy", 10, False)[0]
     try:
         cc.run_cuda(spec, X, (1, 2), cc.CUDA_STATISTICS, 1, gradients=True,
                     labels=np.array([0, 1, 2, 0]))

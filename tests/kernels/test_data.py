@@ -1,12 +1,11 @@
-"""Tests for kernels.data: shapes, determinism given the rng, no NaN, standardisation fitted on the
+"""Tests for depthcheck.kernels.data.synthetic: shapes, determinism given the rng, no NaN, standardisation fitted on the
 training split only, the mixture's component moments, exact whitening."""
 import math
 
 import numpy as np
 import pytest
 
-from kernels.data import (gaussian_mixture, haar_orthogonal, linear_teacher, load_digits_data,
-                          one_hot, whiten)
+from depthcheck.kernels.data.synthetic import (gaussian_mixture, haar_orthogonal, linear_teacher, load_digits_data, one_hot, whiten)
 
 
 def test_mixture_shapes_labels_determinism():

@@ -1,4 +1,4 @@
-"""Tests for kernels.network: forward/backward of the normalised MLP, by hand.
+"""Tests for depthcheck.kernels.nn.network: forward/backward of the normalised MLP, by hand.
 
 * gradients vs central finite differences over every norm × activation × order × loss ×
   residual combination (192 cases) and over hypothesis-drawn shapes;
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import assume, given, strategies as st
 from scipy.special import logsumexp
 
-from kernels import forward, forward_backward
-from kernels.activations import ACTIVATIONS
-from kernels.norms import NORMS
+from depthcheck.kernels import forward, forward_backward
+from depthcheck.kernels.nn.activations import ACTIVATIONS
+from depthcheck.kernels.nn.norms import NORMS
 
 LOSSES = ("mse", "xent")
 ORDERS = ("norm_act", "act_norm")

@@ -13,9 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels.haar import (apply_haar, apply_householder_haar, haar_householder_vectors,
-                          sample_orthogonal, sample_special_orthogonal, sample_stiefel,
-                          sample_unitary)
+from depthcheck.kernels.random.haar import (apply_haar, apply_householder_haar, haar_householder_vectors, sample_orthogonal, sample_special_orthogonal, sample_stiefel, sample_unitary)
 
 Z_MAX = 5.0          # 5 sigma
 P_MIN = 5.7e-7       # two-sided p-value of 5 sigma

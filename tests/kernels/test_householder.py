@@ -1,6 +1,6 @@
-"""kernels.householder: compact-WY blocks vs the reflection loop (exact) and Haar moments (law).
+"""depthcheck.kernels.random.householder: compact-WY blocks vs the reflection loop (exact) and Haar moments (law).
 
-Oracles: ``kernels.haar.apply_householder_haar`` (one reflection at a time) on the same packed
+Oracles: ``depthcheck.kernels.random.haar.apply_householder_haar`` (one reflection at a time) on the same packed
 vectors, explicit products of the reflections, and the exact Haar moments of O(d)
 (E[O11²] = 1/d, E[O11⁴] = 3/(d(d+2)), E[O11² O22²] = (d+1)/(d(d-1)(d+2)),
 E[O11 O12 O21 O22] = -1/(d(d-1)(d+2))) with 5-sigma tolerances from the standard error.
@@ -12,10 +12,9 @@ import pytest
 from hypothesis import given, strategies as st
 from scipy import stats
 
-import kernels.householder as hh
-from kernels.haar import apply_haar, apply_householder_haar, haar_householder_vectors
-from kernels.householder import (apply_haar_blocked, apply_householder_blocked,
-                                 householder_unit_vectors, wy_block_factor)
+import depthcheck.kernels.random.householder as hh
+from depthcheck.kernels.random.haar import (apply_haar, apply_householder_haar, haar_householder_vectors)
+from depthcheck.kernels.random.householder import (apply_haar_blocked, apply_householder_blocked, householder_unit_vectors, wy_block_factor)
 
 Z_MAX = 5.0
 P_MIN = 5.7e-7          # two-sided 5 sigma

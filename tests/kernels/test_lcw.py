@@ -1,4 +1,4 @@
-"""Tests for kernels.lcw (the O(m) LCW reparametrisation) against the dense basis of theory.lcw.
+"""Tests for depthcheck.kernels.nn.lcw (the O(m) LCW reparametrisation) against the dense basis of depthcheck.theory.lcw.
 
 The dense ``zero_sum_basis`` is itself checked from first principles (orthonormal columns,
 orthogonal to 1_m, projector I − 11ᵀ/m), so the O(m) products are compared with an
@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from kernels.lcw import (basis_apply, basis_apply_transpose, lcw_coordinates, lcw_grad, lcw_init,
-                         lcw_weights, project_zero_sum)
-from theory.lcw import zero_sum_basis
+from depthcheck.kernels.nn.lcw import (basis_apply, basis_apply_transpose, lcw_coordinates, lcw_grad, lcw_init, lcw_weights, project_zero_sum)
+from depthcheck.theory.lcw import zero_sum_basis
 
 ms = st.integers(min_value=2, max_value=300)
 

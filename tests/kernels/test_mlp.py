@@ -1,4 +1,4 @@
-"""Tests for kernels.mlp: gradients against central finite differences for every combination of
+"""Tests for depthcheck.kernels.nn.mlp: gradients against central finite differences for every combination of
 weights × bias × norm × activation × loss, the LCW constraint, batching, minibatch indices,
 initialisation moments, and bad input.
 
@@ -12,11 +12,9 @@ import math
 import numpy as np
 import pytest
 
-from kernels.lcw import lcw_weights
-from kernels.mlp import (MLPSpec, accuracy, effective_weights, grad_norm_recorder, init_mlp,
-                         layer_grad_norms, make_loss_and_grad, make_mlp, mlp_forward, mlp_loss,
-                         mlp_loss_and_grad, mlp_predict)
-from kernels.norms import norm_forward
+from depthcheck.kernels.nn.lcw import lcw_weights
+from depthcheck.kernels.nn.mlp import (MLPSpec, accuracy, effective_weights, grad_norm_recorder, init_mlp, layer_grad_norms, make_loss_and_grad, make_mlp, mlp_forward, mlp_loss, mlp_loss_and_grad, mlp_predict)
+from depthcheck.kernels.nn.norms import norm_forward
 
 
 def _perturbed_batch(params, h):
@@ -165,7 +163,7 @@ def test_grad_norms_and_accuracy_helpers():
 
 
 def test_training_reduces_loss():
-    from kernels.training import train
+    from depthcheck.kernels.nn.training import train
     rng = np.random.default_rng(6)
     # LCW from the second layer on: an LCW first layer with 2 inputs sees only x_0 − x_1
     spec, P = make_mlp((2, 16, 16, 2), rng, trials=3, activation="sigmoid",

@@ -1,6 +1,6 @@
-"""The reusable sampler-vs-exact-Haar-moments check (kernels.moment_check).
+"""The reusable sampler-vs-exact-Haar-moments check (depthcheck.kernels.random.moments).
 
-Positive controls: kernels.haar's samplers and an independent local Mezzadri sampler pass.
+Positive controls: depthcheck.kernels.random.haar's samplers and an independent local Mezzadri sampler pass.
 Negative controls: QR without the sign/phase fix, Haar on SO(d) checked as O(d), and Gaussian
 matrices scaled to the right second moment all fail. Every rng is seeded explicitly.
 """
@@ -10,12 +10,8 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
-from kernels.haar import sample_orthogonal, sample_special_orthogonal, sample_unitary
-from kernels.moment_check import (
-    bonferroni_threshold,
-    check_haar_sampler,
-    random_monomials,
-)
+from depthcheck.kernels.random.haar import (sample_orthogonal, sample_special_orthogonal, sample_unitary)
+from depthcheck.kernels.random.moments import (bonferroni_threshold, check_haar_sampler, random_monomials)
 
 
 def mezzadri_orthogonal(d):

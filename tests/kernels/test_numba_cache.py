@@ -1,4 +1,4 @@
-"""numba's disk cache vs edits in other files (kernels._numba_cache).
+"""numba's disk cache vs edits in other files (depthcheck.kernels.backends.numba._cache).
 
 A cached kernel compiles in the functions it calls from other modules; numba does not notice
 when those files change. The control shows the hazard (a plain cached entry keeps the stale
@@ -12,14 +12,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from kernels import _numba_cache
-from kernels._numba_cache import source_fingerprint
+from depthcheck.kernels.backends.numba import _cache as _numba_cache
+from depthcheck.kernels.backends.numba._cache import source_fingerprint
 
 _DEP = "from numba import njit\n\n@njit(cache=True)\ndef value():\n    return {v}\n"
 _ENTRY = textwrap.dedent("""
     from numba import njit
     import dep
-    from kernels._numba_cache import source_fingerprint
+    from depthcheck.kernels.backends.numba._cache import source_fingerprint
 
     @njit(cache=True)
     def plain():

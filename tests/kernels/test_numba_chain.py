@@ -1,9 +1,9 @@
 """Backend "numba": Philox streams, the compact-WY kernels and the fused chain.
 
 Oracles: Random123's known-answer vectors for Philox4x32-10; N(0, 1) moments; the numpy
-reflection loop ``kernels.haar.apply_householder_haar`` and the numpy layer/statistics code
-(``kernels.chain_step``, ``kernels.chain_stats``) fed with exactly the random numbers the
-kernels use (agreement to rounding); and ``kernels.simulate_chain`` (numpy) in law, by
+reflection loop ``depthcheck.kernels.random.haar.apply_householder_haar`` and the numpy layer/statistics code
+(``depthcheck.kernels.backends.numpy``, ``depthcheck.kernels.chain.statistics``) fed with exactly the random numbers the
+kernels use (agreement to rounding); and ``depthcheck.kernels.simulate_chain`` (numpy) in law, by
 two-sample KS tests at family-wise level 1e-3 which also reject a chain of a different law.
 Compile time: the kernels are cached on disk (numba ``cache=True``); a cold cache costs ~20-30 s.
 """
@@ -15,28 +15,19 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels import numba_chain as nc
-from kernels import philox
-from kernels.chain import _BACKENDS, ChainBreakdownError, _validate, simulate_chain
-from kernels.chain_step import NumpyChainBackend
-from kernels.chain_stats import compute_statistic
-from kernels.haar import apply_householder_haar, haar_householder_vectors
+from depthcheck.kernels.backends.numba import fused as nc
+from depthcheck.kernels.random import philox
+from depthcheck.kernels import backends as engines
+from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.backends.numpy import NumpyChainBackend
+from depthcheck.kernels.chain.statistics import compute_statistic
+from depthcheck.kernels.random.haar import apply_householder_haar, haar_householder_vectors
 
 ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
        "top_singular_values")
 ALPHA = 1e-3
 
 
-@pytest.fixture
-def registered():
-    """The optional backends registered for one test, the registry restored afterwards (other
-    test modules may check which names are known)."""
-    saved = dict(_BACKENDS)
-    import kernels.backends
-    kernels.backends.register()
-    yield _BACKENDS
-    _BACKENDS.clear()
-    _BACKENDS.update(saved)
 
 # Random123 kat_vectors for philox4x32_10: (counter, key, output)
 KAT = [((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
@@ -99,7 +90,7 @@ def _spec(X, depth, trials, **kw):
                      kw.get("norm", "rownorm"), kw.get("activation", "identity"),
                      kw.get("order", "norm_act"), kw.get("gains"), kw.get("gain_exponent"),
                      kw.get("residual"), kw.get("weight_std"), 1, ALL, 0.5, False, None, 10,
-                     None, "numpy", 10, False)[0]
+                     None, "full", "numpy", 10, False)[0]
 
 
 def _reference(spec, X, key, method):
@@ -174,7 +165,7 @@ def test_fused_statistics_record_every_and_input_batch():
                                   record=("isometry_gap", "top_singular_values"))
     assert list(out["layers"]) == [0, 3, 6]
     assert out["isometry_gap"].shape == (B, 3) and out["top_singular_values"].shape == (B, 3, 4)
-    from theory.isometry import isometry_gap
+    from depthcheck.theory.isometry import isometry_gap
     np.testing.assert_allclose(out["isometry_gap"][:, 0], isometry_gap(X), rtol=1e-10)
 
 
@@ -227,17 +218,19 @@ class _LayersOnly(nc.NumbaChainBackend):
                                      activation="tanh", order="act_norm"),
                                 dict()])
 def test_numba_per_layer_backend_equals_numpy_backend_including_gradients(kw, monkeypatch):
-    monkeypatch.setitem(_BACKENDS, "numba_layers", _LayersOnly)
+    real = engines.get_engine
+    monkeypatch.setattr(engines, "get_engine",
+                        lambda m, b: _LayersOnly() if b == "numba" else real(m, b))
     X = np.random.default_rng(6).standard_normal((12, 5))
     a = simulate_chain(X, 5, trials=3, rng=np.random.default_rng(7), record=ALL, **kw)
     b = simulate_chain(X, 5, trials=3, rng=np.random.default_rng(7), record=ALL,
-                       backend="numba_layers", **kw)
+                       backend="numba", **kw)
     assert a.keys() == b.keys()
     for k in a:
         np.testing.assert_allclose(b[k], a[k], rtol=1e-9, atol=1e-11, err_msg=k)
 
 
-def test_backend_numba_through_simulate_chain_matches_numpy_in_law(registered):
+def test_backend_numba_through_simulate_chain_matches_numpy_in_law():
     """Valid with or without the driver's fused hook (exact per-layer path or fused kernel)."""
     d, n, L = 8, 4, 3
     X = np.random.default_rng(d).standard_normal((d, n))
@@ -260,9 +253,9 @@ def test_fused_entry_point_for_drivers_uses_the_root_derived_key():
         np.testing.assert_array_equal(got[k], want[k])
 
 
-def test_registration_and_householder_weights_object(registered):
-    assert {"numba", "cupy", "reduced"} <= set(_BACKENDS)
-    be = _BACKENDS["numba"]()
+def test_registration_and_householder_weights_object():
+    assert {("full", "numba"), ("full", "cuda"), ("reduced", "numpy")} <= set(engines.ENGINES)
+    be = engines.get_engine("full", "numba")
     assert isinstance(be, nc.NumbaChainBackend) and be.fused(None, (), False)
     assert be.fused(None, (), True)           # gradients run fused too (numba_chain_grad)
     V = haar_householder_vectors((2,), 6, np.random.default_rng(8))

@@ -1,6 +1,6 @@
-"""Gradients of the fused numba chain (kernels.numba_chain_grad).
+"""Gradients of the fused numba chain (depthcheck.kernels.backends.numba.fused_grad).
 
-Oracles: ``kernels.forward_backward`` (loss="xent") on the explicit weights built from the very
+Oracles: ``depthcheck.kernels.forward_backward`` (loss="xent") on the explicit weights built from the very
 random numbers the kernel draws (``householder_vectors_philox`` -> ``apply_householder_haar``,
 ``philox.normal_stream`` for gaussian/uniform, ``philox.readout_philox``): log-norms agree to
 1e-8; ``simulate_chain(backend="numpy", gradients=True)`` in law (two-sample KS); the
@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from kernels import numba_chain as nc
-from kernels import philox
-from kernels.chain import _BACKENDS, ChainBreakdownError, _validate, simulate_chain
-from kernels.haar import apply_householder_haar
-from kernels.network import forward_backward
+from depthcheck.kernels.backends.numba import fused as nc
+from depthcheck.kernels.random import philox
+from depthcheck.kernels import backends as engines
+from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.random.haar import apply_householder_haar
+from depthcheck.kernels.nn.network import forward_backward
 
 ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
        "top_singular_values")
@@ -29,7 +30,7 @@ def _spec(X, depth, trials, n_out=3, **kw):
                      kw.get("norm", "rownorm"), kw.get("activation", "identity"),
                      kw.get("order", "norm_act"), kw.get("gains"), kw.get("gain_exponent"),
                      kw.get("residual"), kw.get("weight_std"), 1, ALL, 0.5, True, None, n_out,
-                     None, "numpy", 10, False)[0]
+                     None, "full", "numpy", 10, False)[0]
 
 
 def _explicit_weights(spec, key, method):
@@ -132,9 +133,6 @@ def test_zero_gradient_gives_minus_infinity():
 
 
 def test_driver_hands_gradients_to_the_fused_kernel(monkeypatch):
-    import kernels.backends
-    monkeypatch.setitem(_BACKENDS, "numba", kernels.backends._LazyBackend(
-        "numba", "kernels.numba_chain", "NumbaChainBackend"))
     X = np.random.default_rng(6).standard_normal((8, 5))
     kw = dict(trials=2, record=ALL, gradients=True, n_out=3, norm="bn", checkpoint_every=2)
     got = simulate_chain(X, 4, rng=np.random.default_rng(7), backend="numba", **kw)

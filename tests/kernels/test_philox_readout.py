@@ -1,9 +1,9 @@
-"""The fused kernels' readout convention (kernels.philox.readout_philox)."""
+"""The fused kernels' readout convention (depthcheck.kernels.random.philox.readout_philox)."""
 import numpy as np
 import pytest
 
-from kernels.haar import _sign_fixed_qr
-from kernels.philox import READOUT_STREAM, normal_stream, readout_philox
+from depthcheck.kernels.random.haar import _sign_fixed_qr
+from depthcheck.kernels.random.philox import READOUT_STREAM, normal_stream, readout_philox
 
 
 def test_readout_is_the_sign_fixed_qr_of_its_stream():

@@ -1,4 +1,4 @@
-"""Seed-002 chains (kernels.rank_chains) against hand-written references and theory."""
+"""Seed-002 chains (depthcheck.kernels.chain.rank) against hand-written references and theory."""
 import math
 
 import numpy as np
@@ -6,11 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels.rank_chains import (bn, covariance_chain, gaussian_input, lyapunov_qr,
-                                 one_step_drift, rank_chain, sample_weights)
-from theory import lyapunov as lyap
-from theory import rank_markov as rm
-from theory.rank import matrix_rank, rank_lower_bound, soft_rank
+from depthcheck.kernels.chain.rank import (bn, covariance_chain, gaussian_input, lyapunov_qr, one_step_drift, rank_chain, sample_weights)
+from depthcheck.theory import lyapunov as lyap
+from depthcheck.theory import rank_markov as rm
+from depthcheck.theory.rank import matrix_rank, rank_lower_bound, soft_rank
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -1,6 +1,6 @@
-"""kernels.reduced: the O(d n²) chain against the full d×d simulation, in distribution.
+"""depthcheck.kernels.chain.reduced: the O(d n²) chain against the full d×d simulation, in distribution.
 
-Oracles: the full chain ``kernels.simulate_chain`` (explicit d×d weights), explicit Haar /
+Oracles: the full chain ``depthcheck.kernels.simulate_chain`` (explicit d×d weights), explicit Haar /
 Gaussian matrices for one layer, and exact second moments of W H for a fixed H
 (E[(WH)_ij (WH)_kl] = δ_ik (HᵀH)_jl / d for Haar W, σ² δ_ik (HᵀH)_jl for i.i.d. N(0, σ²)).
 Two-sample KS tests use fixed seeds; the family-wise level is ALPHA = 1e-3, split by
@@ -16,11 +16,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-import kernels.reduced as red
-from kernels.chain import simulate_chain
-from kernels.haar import sample_orthogonal
-from kernels.reduced import (ReducedChainBackend, conditional_transpose, reduced_linear,
-                             simulate_reduced_chain)
+import depthcheck.kernels.chain.reduced as red
+from depthcheck.kernels.chain.driver import simulate_chain
+from depthcheck.kernels.random.haar import sample_orthogonal
+from depthcheck.kernels.chain.reduced import (ReducedChainBackend, conditional_transpose, reduced_linear, simulate_reduced_chain)
 
 ALPHA = 1e-3
 Z_MAX = 5.0
@@ -228,11 +227,11 @@ def test_backend_object_runs_the_same_chain():
     X = np.random.default_rng(5).standard_normal((8, 3))
     out = simulate_reduced_chain(X, 4, trials=3, rng=np.random.default_rng(6), gradients=True,
                                  n_out=2)
-    from kernels.chain import _validate
+    from depthcheck.kernels.chain.driver import _validate
     rng = np.random.default_rng(6)
     spec, Xv, record, _, k_c, _, tau = _validate(
         X, 4, 3, rng, "haar", "rownorm", "identity", "norm_act", None, None, None, None, 1,
-        red.DEFAULT_RECORD, 0.5, True, None, 2, None, "numpy", 10, False)
+        red.DEFAULT_RECORD, 0.5, True, None, 2, None, "full", "numpy", 10, False)
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
     labels = rng.integers(0, 2, size=3)
     be = ReducedChainBackend()

@@ -1,9 +1,9 @@
-"""kernels.reduced_numba: the fused numba reduced forward chain.
+"""depthcheck.kernels.backends.numba.reduced: the fused numba reduced forward chain.
 
 Oracles: (1) a numpy re-implementation of one trial from the same Philox normals (numpy QR,
-sign fix of Mezzadri 2007, explicit norm/activation, statistics from kernels.chain_stats),
-to rounding; (2) in law, the numpy reduced chain (kernels.reduced) and the full d×d chain
-(kernels.simulate_chain) by two-sample KS tests of the isometry gap at several layers
+sign fix of Mezzadri 2007, explicit norm/activation, statistics from depthcheck.kernels.chain.statistics),
+to rounding; (2) in law, the numpy reduced chain (depthcheck.kernels.chain.reduced) and the full d×d chain
+(depthcheck.kernels.simulate_chain) by two-sample KS tests of the isometry gap at several layers
 (family-wise level ALPHA split by Bonferroni), with a control that must be rejected (Gaussian
 weights against Haar); (3) exact invariants of Haar chains without normalisation (HᵀH is
 preserved, so the isometry gap and the scale are constant); (4) bad input.
@@ -11,14 +11,15 @@ preserved, so the isometry gap and the scale are constant); (4) bad input.
 from __future__ import annotations
 
 import numpy as np
+from depthcheck.kernels.chain.errors import UnsupportedEngineError
 import pytest
 from scipy import stats
 
-from kernels.chain import simulate_chain
-from kernels.chain_stats import compute_statistic
-from kernels.philox import normal_stream, philox_key
-from kernels.reduced import simulate_reduced_chain
-from kernels.reduced_numba import simulate_reduced_chain_numba
+from depthcheck.kernels.chain.driver import simulate_chain
+from depthcheck.kernels.chain.statistics import compute_statistic
+from depthcheck.kernels.random.philox import normal_stream, philox_key
+from depthcheck.kernels.chain.reduced import simulate_reduced_chain
+from depthcheck.kernels.backends.numba.reduced import simulate_reduced_chain_numba
 
 ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
        "top_singular_values")
@@ -171,10 +172,10 @@ def test_bad_X_and_depth():
 
 # ---------------------------------------------------------------- backend "reduced_numba"
 def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
-    import kernels.backends  # noqa: F401  registers the backend
-    from kernels.chain import _validate
-    from kernels.philox import key_from_root
-    from kernels.reduced_numba import run_reduced_numba
+    import depthcheck.kernels.backends  # noqa: F401  registers the backend
+    from depthcheck.kernels.chain.driver import _validate
+    from depthcheck.kernels.random.philox import key_from_root
+    from depthcheck.kernels.backends.numba.reduced import run_reduced_numba
     X = np.random.default_rng(3).standard_normal((9, 3))
     rec = ("isometry_gap", "rank_lower_bound")
     # forward: exactly the kernel on the key derived from the driver's root (drawn first)
@@ -184,16 +185,12 @@ def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
                                                                      dtype=np.int64))
     spec = _validate(X, 4, 3, np.random.default_rng(0), "haar", "rownorm", "identity",
                      "norm_act", None, None, None, None, 1, rec, 0.5, False, None, 10, None,
-                     "numpy", 10, False)[0]
+                     "full", "numpy", 10, False)[0]
     want = run_reduced_numba(spec, X, key_from_root(root), record=rec, record_every=1, tau=0.5,
                              n_singular=10)
     for k in want:
         np.testing.assert_array_equal(got[k], want[k])
-    # gradients: the numpy reduced chain, identical on the same rng
-    a = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
-                       gradients=True, n_out=3, backend="reduced_numba")
-    b = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
-                       gradients=True, n_out=3, backend="reduced")
-    assert a.keys() == b.keys() and "log_grad_norm" in a
-    for k in a:
-        np.testing.assert_array_equal(a[k], b[k])
+    # gradients: the fused reduced kernel has none; refused by name, never run on numpy instead
+    with pytest.raises(UnsupportedEngineError, match="gradients.*backend='numpy'"):
+        simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
+                       gradients=True, n_out=3, method="reduced", backend="numba")

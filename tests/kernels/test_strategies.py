@@ -4,9 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels.strategies import (ACTIVATIONS, NORMS, ORDERS, batches_with_gram_spectrum,
-                                full_rank_batches, haar_matrices, network_specs, seeds)
-from theory.isometry import isometry, isometry_gap, row_normalize
+from depthcheck.kernels.strategies import (ACTIVATIONS, NORMS, ORDERS, batches_with_gram_spectrum, full_rank_batches, haar_matrices, network_specs, seeds)
+from depthcheck.theory.isometry import isometry, isometry_gap, row_normalize
 
 
 @given(full_rank_batches())
@@ -93,7 +92,7 @@ def test_network_specs_non_square_and_restricted(spec):
 
 @given(network_specs(square=False), seeds())
 def test_network_specs_run_through_forward_backward(spec, seed):
-    from kernels import forward_backward
+    from depthcheck.kernels import forward_backward
     rng = np.random.default_rng(seed)
     w, n = spec["widths"], 64              # a dead relu row has probability ~ d·2^-64
     X = rng.standard_normal((w[0], n))

@@ -1,12 +1,11 @@
-"""Tests for kernels.training: the generic (S)GD loop and its recorders."""
+"""Tests for depthcheck.kernels.nn.training: the generic (S)GD loop and its recorders."""
 import math
 
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from kernels.training import (NonFiniteLossError, accuracy, accuracy_recorder, balance_matrices,
-                              balance_traces, frobenius_norms, grad_norms, make_schedule, train)
+from depthcheck.kernels.nn.training import (NonFiniteLossError, accuracy, accuracy_recorder, balance_matrices, balance_traces, frobenius_norms, grad_norms, make_schedule, train)
 
 
 def quadratic(A, b):
@@ -103,7 +102,7 @@ def test_history_shapes_and_record_steps():
     Ws = [rng.standard_normal((B, 5, 3)), rng.standard_normal((B, 4, 5)),
           rng.standard_normal((B, 2, 4))]
     X, Y = rng.standard_normal((3, 7)), rng.standard_normal((2, 7))
-    from kernels.network import forward_backward
+    from depthcheck.kernels.nn.network import forward_backward
 
     def f(P, idx):
         return forward_backward(X, P, Y, norm="none", activation="identity")

@@ -1,9 +1,9 @@
-"""Tests of theory.bn_orthogonal (seed 001 predictions and bounds)."""
+"""Tests of depthcheck.theory.bn_orthogonal (seed 001 predictions and bounds)."""
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from theory import bn_orthogonal as bo
+from depthcheck.theory import bn_orthogonal as bo
 
 
 def _haar(rng, B, d):

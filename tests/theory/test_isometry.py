@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels.haar import sample_stiefel
-from kernels.strategies import full_rank_batches, haar_matrices
-from theory.isometry import isometry, isometry_gap, log_isometry, row_normalize
+from depthcheck.kernels.random.haar import sample_stiefel
+from depthcheck.kernels.strategies import full_rank_batches, haar_matrices
+from depthcheck.theory.isometry import isometry, isometry_gap, log_isometry, row_normalize
 
 
 def phi_reference(H):

@@ -1,4 +1,4 @@
-"""Tests for theory.lcw: activation shift, variance gains and activation moments, against Monte
+"""Tests for depthcheck.theory.lcw: activation shift, variance gains and activation moments, against Monte
 Carlo with tolerances of 5 standard errors (estimated from the samples themselves), and the
 closed forms against independent quadrature (scipy.integrate.quad)."""
 import math
@@ -8,10 +8,7 @@ import pytest
 from scipy import integrate
 from scipy.special import expit
 
-from theory.lcw import (activation_moments, activation_shift, angle_to_ones, backward_gain_lcw,
-                        backward_gain_standard, forward_gain_lcw, forward_gain_standard,
-                        init_variance, preactivation_variance, variance_preserving_gain,
-                        zero_sum_basis)
+from depthcheck.theory.lcw import (activation_moments, activation_shift, angle_to_ones, backward_gain_lcw, backward_gain_standard, forward_gain_lcw, forward_gain_standard, init_variance, preactivation_variance, variance_preserving_gain, zero_sum_basis)
 
 
 def _within_5se(samples, expected):

@@ -1,4 +1,4 @@
-"""Tests for theory.linear_nets: balance invariants and Saxe et al.'s mode dynamics.
+"""Tests for depthcheck.theory.linear_nets: balance invariants and Saxe et al.'s mode dynamics.
 
 Independent references: scipy.integrate.solve_ivp / quad on the ODEs written out here, hand-coded
 linear-net gradients, and Monte Carlo with 5-sigma tolerances.
@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, strategies as st
 from scipy import integrate
 
-from theory import linear_nets as ln
+from depthcheck.theory import linear_nets as ln
 
 
 # ----------------------------------------------------------------------------- helpers

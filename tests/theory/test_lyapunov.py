@@ -1,6 +1,6 @@
 """Lyapunov spectrum of Ginibre products (rank_lnn_lcw.md §D; seed 002 Lemma 3 quantified).
 
-Every expected value here is computed independently of theory.lyapunov: numerical integration
+Every expected value here is computed independently of depthcheck.theory.lyapunov: numerical integration
 of E log|a| for one entry, a hand-written QR (Benettin) iteration, or Monte Carlo of log|det A|.
 """
 import math
@@ -11,8 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scipy import integrate
 
-from theory.lyapunov import (collapse_rate, log_abs_det_mean, lyapunov_exponents_ginibre,
-                             lyapunov_gap, singular_value_ratio)
+from depthcheck.theory.lyapunov import (collapse_rate, log_abs_det_mean, lyapunov_exponents_ginibre, lyapunov_gap, singular_value_ratio)
 
 EULER_GAMMA = 0.5772156649015329
 

@@ -4,10 +4,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels.haar import sample_orthogonal, sample_stiefel
-from kernels.strategies import batches_with_gram_spectrum
-from theory.isometry import row_normalize
-from theory.rank import matrix_rank, rank_lower_bound, second_moment, soft_rank
+from depthcheck.kernels.random.haar import sample_orthogonal, sample_stiefel
+from depthcheck.kernels.strategies import batches_with_gram_spectrum
+from depthcheck.theory.isometry import row_normalize
+from depthcheck.theory.rank import matrix_rank, rank_lower_bound, second_moment, soft_rank
 
 shapes = st.tuples(st.integers(1, 7), st.integers(1, 7))
 seeds = st.integers(0, 2**32 - 1)

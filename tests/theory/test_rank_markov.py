@@ -1,7 +1,7 @@
 """Seed 002 Appendix E: Lemma 7 drift, Prop. 8, regularity constant, Lemma 13, Theorem 14.
 
 Expected values come from independent computations: eigenvalue identities, a brute-force Monte
-Carlo of one BN step written here (not kernels.rank_chains), and the defining quadratic of
+Carlo of one BN step written here (not depthcheck.kernels.chain.rank), and the defining quadratic of
 Lemma 13's bound.
 """
 import math
@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from theory import rank_markov as rm
+from depthcheck.theory import rank_markov as rm
 
 seeds = st.integers(0, 2**32 - 1)
 

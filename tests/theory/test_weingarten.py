@@ -1,6 +1,6 @@
-"""Exact Weingarten calculus (theory.weingarten) against independent references.
+"""Exact Weingarten calculus (depthcheck.theory.weingarten) against independent references.
 
-Oracles: the naive Gram-matrix (pseudo-)inverse (theory.weingarten_reference, no characters),
+Oracles: the naive Gram-matrix (pseudo-)inverse (depthcheck.theory.weingarten_reference, no characters),
 literature values (Collins 2003; Collins & Śniady 2006; Collins & Matsumoto 2009), the sphere
 moments of a Haar column, Rains' (1998) counts for E[(tr O)^{2k}] and E|tr U|^{2k}, the definition
 of the zonal spherical functions through Murnaghan–Nakayama characters, and Monte Carlo.
@@ -15,31 +15,10 @@ import sympy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from kernels.haar import sample_orthogonal
-from theory._symmetric_group import (
-    character,
-    coset_type,
-    cycle_type,
-    pairing_coset_type,
-    pairings,
-    partitions,
-    zonal_spherical_function,
-)
-from theory.weingarten import (
-    expected_mean_square_row_norm,
-    haar_moment_orthogonal,
-    haar_moment_unitary,
-    weingarten_orthogonal,
-    weingarten_orthogonal_asymptotic,
-    weingarten_orthogonal_table,
-    weingarten_unitary,
-    weingarten_unitary_asymptotic,
-    weingarten_unitary_table,
-)
-from theory.weingarten_reference import (
-    weingarten_orthogonal_naive,
-    weingarten_unitary_naive,
-)
+from depthcheck.kernels.random.haar import sample_orthogonal
+from depthcheck.theory._symmetric_group import (character, coset_type, cycle_type, pairing_coset_type, pairings, partitions, zonal_spherical_function)
+from depthcheck.theory.weingarten import (expected_mean_square_row_norm, haar_moment_orthogonal, haar_moment_unitary, weingarten_orthogonal, weingarten_orthogonal_asymptotic, weingarten_orthogonal_table, weingarten_unitary, weingarten_unitary_asymptotic, weingarten_unitary_table)
+from depthcheck.theory.weingarten_reference import (weingarten_orthogonal_naive, weingarten_unitary_naive)
 
 d = sympy.Symbol("d")
 
@@ -191,7 +170,7 @@ def test_zonal_spherical_functions_match_definition(k):
 
 def test_zonal_polynomial_at_ones():
     """Z_lambda(1^d) = sum_rho [p_rho] Z_lambda d^{ell(rho)} equals prod (d + 2j - i - 1)."""
-    from theory._symmetric_group import jack_power_sum_expansion
+    from depthcheck.theory._symmetric_group import jack_power_sum_expansion
 
     for k in range(1, 7):
         for lam, coeffs in jack_power_sum_expansion(k, 2).items():

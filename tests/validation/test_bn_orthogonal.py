@@ -1,5 +1,5 @@
-"""Tests of the seed-001 claims (validation.bn_orthogonal) and the image batches
-(validation.images): every claim's simulate → judge path at tiny configurations, the controls of
+"""Tests of the seed-001 claims (depthcheck.validation.papers.bn_orthogonal) and the image batches
+(depthcheck.kernels.data.images): every claim's simulate → judge path at tiny configurations, the controls of
 the deterministic claims, the numerical helpers against independent references, and the figures.
 """
 import math
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from theory import bn_orthogonal as th
-from theory.isometry import isometry_gap, row_normalize
-from kernels.norms import norm_forward
-from validation import bn_orthogonal as B
-from validation import images
-from validation.claim import ClaimResult, Verdict
+from depthcheck.theory import bn_orthogonal as th
+from depthcheck.theory.isometry import isometry_gap, row_normalize
+from depthcheck.kernels.nn.norms import norm_forward
+from depthcheck.validation.papers import bn_orthogonal as B
+from depthcheck.kernels.data import images
+from depthcheck.validation.claims.claim import ClaimResult, Verdict
 
 CLAIMS = {c.id: c for c in B.CLAIMS}
 
@@ -215,7 +215,7 @@ def test_gaussian_second_moment_matches_monte_carlo():
 
 def test_small_gap_decay_rate_matches_one_step_monte_carlo():
     """E φ(Bn(WX)) / φ(X) = 1 − 2/(d+2) + O(√φ) for nearly orthogonal X (Haar W)."""
-    from kernels.haar import sample_orthogonal
+    from depthcheck.kernels.random.haar import sample_orthogonal
     rng = np.random.default_rng(9)
     d = 8
     X = row_normalize(np.eye(d) + 1e-3 * rng.standard_normal((d, d)))

@@ -1,4 +1,4 @@
-"""End-to-end tests of the seed-000 claims (validation.lcw) at tiny configurations: every claim
+"""End-to-end tests of the seed-000 claims (depthcheck.validation.papers.lcw) at tiny configurations: every claim
 comes out as expected and its negative control FAILs through the same code path; the figures
 are drawn; one claim runs through the real runner."""
 import json
@@ -9,10 +9,10 @@ import pytest
 
 matplotlib.use("Agg")
 
-from validation import lcw as V  # noqa: E402
-from validation import runner  # noqa: E402
-from validation.claim import ClaimResult  # noqa: E402
-from validation.stats import ALPHA  # noqa: E402
+from depthcheck.validation.papers import lcw as V  # noqa: E402
+from depthcheck.validation.run import runner  # noqa: E402
+from depthcheck.validation.claims.claim import ClaimResult  # noqa: E402
+from depthcheck.validation.claims.stats import ALPHA  # noqa: E402
 
 # Tiny versions of the quick configurations (same code, smaller sizes, wider bands where the
 # sampling error grows). Expected claim verdicts: PASS except the LCW+BN accuracy comparison,
@@ -82,7 +82,7 @@ def test_speed_statistic_censoring():
 
 def test_through_the_runner(tmp_path):
     out = tmp_path / "run"
-    r = runner.run(["seed000.variance_gains"], modules=["validation.lcw"], out=out,
+    r = runner.run(["seed000.variance_gains"], modules=["depthcheck.validation.papers.lcw"], out=out,
                    progress=False, figures=False)
     recs = {(x["id"], x["control"]): x for x in r.records}
     assert recs[("seed000.variance_gains", False)]["verdict"] == "PASS"

@@ -1,15 +1,15 @@
-"""Tests for validation.linear_nets: building blocks and the seed-003 claims end to end at tiny
+"""Tests for depthcheck.validation.papers.linear_nets: building blocks and the seed-003 claims end to end at tiny
 configurations (each claim PASSes, each negative control FAILs)."""
 import math
 
 import numpy as np
 import pytest
 
-from kernels.network import forward_backward
-from kernels.training import balance_matrices
-from theory import linear_nets as ln
-from validation import linear_nets as V
-from validation.claim import Claim
+from depthcheck.kernels.nn.network import forward_backward
+from depthcheck.kernels.nn.training import balance_matrices
+from depthcheck.theory import linear_nets as ln
+from depthcheck.validation.papers import linear_nets as V
+from depthcheck.validation.claims.claim import Claim
 
 
 def test_sufficient_inputs_give_identical_gradients_and_loss():
@@ -53,7 +53,7 @@ def test_balanced_and_decoupled_inits():
 
 
 def test_gd_on_decoupled_net_is_the_scalar_saxe_recursion():
-    """GD on the network with a balanced decoupled init equals theory.saxe_gd_trajectory to
+    """GD on the network with a balanced decoupled init equals depthcheck.theory.saxe_gd_trajectory to
     rounding: the decoupling and the time scale h = 2η/d_out are right."""
     rng = np.random.default_rng(2)
     d, N_l, h, K = 3, 4, 0.02, 150
@@ -63,7 +63,7 @@ def test_gd_on_decoupled_net_is_the_scalar_saxe_recursion():
     W = V.decoupled_init(frames, np.repeat((u0 ** (1 / (N_l - 1)))[None, None], N_l - 1, axis=1))
     X = math.sqrt(d) * np.eye(d)
     Y = ((frames[-1][0] * s) @ frames[0][0].T) @ X
-    from kernels.training import train
+    from depthcheck.kernels.nn.training import train
     res = train(W, lambda P, i: forward_backward(X, P, Y, norm="none", activation="identity"),
                 steps=K, lr=h * d / 2, record_every=K,
                 record={"a": lambda P, l_, g_: V.mode_strengths(P, frames, d)})
@@ -102,7 +102,7 @@ def test_claims_pass_and_controls_fail_at_tiny_configs(claim, tmp_path):
         results[control] = (cfg, ev, v)
         assert v.verdict == ("FAIL" if control else "PASS"), (control, v.detail)
     # the figure callback draws from both results
-    from validation.claim import ClaimResult
+    from depthcheck.validation.claims.claim import ClaimResult
     mk = lambda c: ClaimResult(claim.id, c, results[c][0], None, results[c][1], results[c][2],
                                results[c][0]["trials"])  # noqa: E731
     paths = claim.figure(results[False][0], mk(False), mk(True), tmp_path)

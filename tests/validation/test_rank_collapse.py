@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from validation import rank_collapse as rc
-from validation.claim import Claim, ClaimResult, Verdict
-from validation.registry import load_module
-from validation.stats import ALPHA
+from depthcheck.validation.papers import rank_collapse as rc
+from depthcheck.validation.claims.claim import Claim, ClaimResult, Verdict
+from depthcheck.validation.run.registry import load_module
+from depthcheck.validation.claims.stats import ALPHA
 
 TINY = {
     "seed002.bn_rank_sqrt_width": {
@@ -60,7 +60,7 @@ def run_tiny(claim: Claim, control: bool, seed: int = 2024):
 
 
 def test_module_registers_and_ids():
-    claims = load_module("validation.rank_collapse")
+    claims = load_module("depthcheck.validation.papers.rank_collapse")
     ids = [c.id for c in claims]
     assert len(ids) == 7 == len(set(ids))
     assert all(i.startswith("seed002.") for i in ids)

@@ -7,9 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from validation import bench, cli, registry, runner
-from validation.claim import Claim, chunk_sizes, config_hash
-from validation.store import Store
+from depthcheck.validation import bench
+
+from depthcheck.validation.run import cli
+
+from depthcheck.validation.run import registry
+
+from depthcheck.validation.run import runner
+from depthcheck.validation.claims.claim import Claim, chunk_sizes, config_hash
+from depthcheck.validation.run.store import Store
 
 TOY = "tests.validation.toyclaims"
 MODS = [TOY]
@@ -241,7 +247,7 @@ def test_cli_list_run_report(tmp_path, capsys):
 
 
 def test_cli_bench(tmp_path, capsys):
-    assert "validation.bench.weingarten" in bench.BENCH_MODULES
+    assert "depthcheck.validation.bench.weingarten" in bench.BENCH_MODULES
     f = tmp_path / "bench.json"
     assert cli.main(["bench", "--quick", "--json", str(f), TOY]) == 0
     rows = json.loads(f.read_text())

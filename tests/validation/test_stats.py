@@ -1,4 +1,4 @@
-"""Tests of validation.stats: interval coverage by simulation, exact cases, decisions."""
+"""Tests of depthcheck.validation.claims.stats: interval coverage by simulation, exact cases, decisions."""
 import math
 
 import numpy as np
@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 from scipy.signal import lfilter
 from scipy.stats import binom
 
-from validation import stats as S
-from validation.claim import Verdict
+from depthcheck.validation.claims import stats as S
+from depthcheck.validation.claims.claim import Verdict
 
 REPS = 2000
 LEVEL = 0.95

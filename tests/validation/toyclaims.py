@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from validation.claim import Claim
-from validation.stats import judge_within, mean_ci, slope_ci
+from depthcheck.validation.claims.claim import Claim
+from depthcheck.validation.claims.stats import judge_within, mean_ci, slope_ci
 
 
 # ----------------------------------------------------------- toy.mean: E X = 0 for X ~ N(mu, 1)

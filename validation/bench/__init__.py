@@ -1,4 +1,4 @@
-"""Benchmarks: ``python -m validation bench [--quick] [--json FILE] [MODULE ...]``.
+"""Benchmarks: ``python -m depthcheck bench [--quick] [--json FILE] [MODULE ...]``.
 
 Each module in :data:`BENCH_MODULES` exposes ``bench(quick: bool) -> list[dict]``, one row per
 workload with the keys of :data:`ROW_KEYS`:
@@ -20,7 +20,7 @@ import math
 
 __all__ = ["BENCH_MODULES", "ROW_KEYS", "load", "run_benchmarks", "format_rows"]
 
-BENCH_MODULES: list[str] = ["validation.bench.weingarten", "validation.bench.kernels"]
+BENCH_MODULES: list[str] = ["depthcheck.validation.bench.weingarten", "depthcheck.validation.bench.kernels"]
 
 ROW_KEYS = ("workload", "ours_s", "baseline", "baseline_s", "ratio", "gflops", "floor_s")
 

@@ -1,7 +1,7 @@
-"""``python -m validation.bench [...]`` is ``python -m validation bench [...]``."""
+"""``python -m depthcheck.validation.bench [...]`` is ``python -m depthcheck bench [...]``."""
 import sys
 
-from validation.cli import main
+from depthcheck.validation.run.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["bench", *sys.argv[1:]]))

@@ -79,9 +79,9 @@ def _matmul_rate(quick: bool) -> float:
 
 # ---------------------------------------------------------------------------- (a) Haar layer
 def _haar_layer(quick, rate):
-    from kernels import numba_chain as nc
-    from kernels.haar import apply_haar, sample_orthogonal
-    from kernels.householder import apply_haar_blocked
+    from depthcheck.kernels.backends.numba import fused as nc
+    from depthcheck.kernels.random.haar import apply_haar, sample_orthogonal
+    from depthcheck.kernels.random.householder import apply_haar_blocked
     B, d, n = (20 if quick else 100), 100, 100
     H = np.random.default_rng(1).standard_normal((B, d, n))
     rng = np.random.default_rng(2)
@@ -100,10 +100,10 @@ def _haar_layer(quick, rate):
              f"Gaussian QR + sign fix + matmul (numpy, batched; {qr_how})", qr_s, flops, rate,
              target="ratio >= 4 and ours_s <= 4*floor_s (= 2x of 4d^2n/R)"),
         _row(f"{tag}: numba fused", ours,
-             f"our numpy reference kernels.haar.apply_haar (reflection loop; {loop_how})",
+             f"our numpy reference depthcheck.kernels.random.haar.apply_haar (reflection loop; {loop_how})",
              loop_s, flops, rate),
-        _row(f"{tag}: numpy compact-WY kernels.householder.apply_haar_blocked ({wy_how})", wy_s,
-             f"kernels.haar.apply_haar (reflection loop; {loop_how})", loop_s, flops, rate),
+        _row(f"{tag}: numpy compact-WY depthcheck.kernels.random.householder.apply_haar_blocked ({wy_how})", wy_s,
+             f"depthcheck.kernels.random.haar.apply_haar (reflection loop; {loop_how})", loop_s, flops, rate),
     ]
 
 
@@ -129,8 +129,8 @@ def _user_loop(X, L, rng, sampler):
 
 def _fig1(quick, rate):
     from scipy.stats import ortho_group
-    from kernels import numba_chain as nc
-    from kernels.chain import simulate_chain
+    from depthcheck.kernels.backends.numba import fused as nc
+    from depthcheck.kernels.chain.driver import simulate_chain
     rows = []
     for d in (50, 100):
         n = d
@@ -193,8 +193,8 @@ def _reduced_flops(d, n):
 
 def _reduced(quick, rate):
     from scipy import stats
-    from kernels.chain import simulate_chain
-    from kernels.reduced import simulate_reduced_chain
+    from depthcheck.kernels.chain.driver import simulate_chain
+    from depthcheck.kernels.chain.reduced import simulate_reduced_chain
     d, n = 1024, 8
     L, B = (100, 10) if quick else (1000, 100)
     X = np.random.default_rng(5).standard_normal((d, n))
@@ -270,9 +270,9 @@ _MEM_SCRIPT = textwrap.dedent("""
     d, n, B = 64, 8, 20
     X = np.random.default_rng(0).standard_normal((d, n))
     if which == "numba":
-        from kernels.numba_chain import simulate_chain_numba as run
+        from depthcheck.kernels.backends.numba.fused import simulate_chain_numba as run
     else:
-        from kernels.chain import simulate_chain as run
+        from depthcheck.kernels.chain.driver import simulate_chain as run
     run(X, 2, trials=2, rng=np.random.default_rng(0))             # imports, compile / load
     reset = reset_hwm()
     base = hwm_mb()
@@ -319,8 +319,8 @@ def _memory(quick):
 # ---------------------------------------------------------------------------- reduced, forward
 def _reduced_forward(quick, rate):
     """n << d forward only: the fused numba reduced kernel vs the numpy reduced chain."""
-    from kernels.reduced import simulate_reduced_chain
-    from kernels.reduced_numba import simulate_reduced_chain_numba
+    from depthcheck.kernels.chain.reduced import simulate_reduced_chain
+    from depthcheck.kernels.backends.numba.reduced import simulate_reduced_chain_numba
     d, n = 1024, 8
     L, B = (100, 10) if quick else (1000, 100)
     X = np.random.default_rng(13).standard_normal((d, n))
@@ -333,16 +333,16 @@ def _reduced_forward(quick, rate):
     flops = B * L * 10 * d * n * n
     return [_row(f"n<<d forward only: d={d}, n={n}, L={L}, {B} trials, gap every layer: "
                  f"fused numba reduced kernel ({ours_how})", ours,
-                 f"numpy reduced chain kernels.reduced ({how})", base, flops, rate)]
+                 f"numpy reduced chain depthcheck.kernels.chain.reduced ({how})", base, flops, rate)]
 
 
 # ---------------------------------------------------------------------------- gradients
 def _gradients(quick, rate):
     """seed 001 Fig. 3 set-up with gradients: fused numba kernel vs the per-layer numba driver
     vs the numpy reference, in the same run."""
-    import kernels.backends  # noqa: F401
-    from kernels import chain as _chain
-    from kernels.numba_chain import NumbaChainBackend
+    import depthcheck.kernels.backends  # noqa: F401
+    from depthcheck.kernels.chain import driver as _chain
+    from depthcheck.kernels.backends.numba.fused import NumbaChainBackend
 
     class _PerLayerNumba(NumbaChainBackend):     # the per-layer methods alone, no fused kernel
         @staticmethod
@@ -375,9 +375,9 @@ def _gradients(quick, rate):
 
 
 def bench(quick: bool) -> list[dict]:
-    """Rows for ``python -m validation bench``; quick mode shrinks every workload (the rows
+    """Rows for ``python -m depthcheck bench``; quick mode shrinks every workload (the rows
     say by how much) and must finish in about a minute on 2 cores with warm numba caches."""
-    from kernels import numba_chain as nc
+    from depthcheck.kernels.backends.numba import fused as nc
     t0 = time.perf_counter()              # load (or compile, on a cold cache) the kernels
     nc.simulate_chain_numba(np.eye(4, 3) + 1, 2, trials=2, rng=np.random.default_rng(0))
     nc.simulate_chain_numba(np.eye(4, 3) + 1, 2, trials=2, rng=np.random.default_rng(0),

@@ -1,8 +1,8 @@
 """Benchmark of the exact Weingarten calculus (issue 5): ours vs the naive Gram inverse.
 
-Ours (``theory.weingarten``): character expansion over lambda ⊢ k with zonal spherical
+Ours (``depthcheck.theory.weingarten``): character expansion over lambda ⊢ k with zonal spherical
 functions from the power-sum expansion of zonal polynomials, timed COLD (all memo tables cleared
-before each workload). Baseline (``theory.weingarten_reference``): exact (pseudo-)inverse of the
+before each workload). Baseline (``depthcheck.theory.weingarten_reference``): exact (pseudo-)inverse of the
 (2k-1)!! x (2k-1)!! Gram matrix of pairings, fraction-free Bareiss in Python ints; symbolic d via
 sympy DomainMatrix over Q(d). The baseline is run for a k only when its predicted time (the
 previous k's time times the cubic growth of the matrix size) stays under ``_BASELINE_BUDGET_S``.
@@ -18,9 +18,9 @@ import time
 import numpy as np
 import sympy
 
-from theory._symmetric_group import partitions
-from theory.weingarten import clear_caches, weingarten_orthogonal, weingarten_orthogonal_table
-from theory.weingarten_reference import weingarten_orthogonal_naive
+from depthcheck.theory._symmetric_group import partitions
+from depthcheck.theory.weingarten import (clear_caches, weingarten_orthogonal, weingarten_orthogonal_table)
+from depthcheck.theory.weingarten_reference import weingarten_orthogonal_naive
 
 __all__ = ["bench"]
 

@@ -1,0 +1,439 @@
+"""Fused numba chain WITH gradients: forward statistics and per-layer weight-gradient log-norms.
+
+One compiled kernel per Monte Carlo trial (``numba.prange`` over trials) runs the whole L-layer
+chain of ``depthcheck.kernels.backends.numba.fused`` forward (the same statistics, bit for bit, as the forward-only
+fused kernel on the same Philox key), then backpropagates a softmax cross-entropy through it,
+as ``depthcheck.kernels.simulate_chain(..., gradients=True)`` does (seed 001 Fig. 3 / Theorem 5,
+bn_orthogonal.md §5, §7.3):
+
+    logits Z = W_out H_L  (× e^{min(log c_L, 700)} for a rescaled norm-free chain),
+    loss = (1/n) Σ_j CE(softmax(Z[:, j]), y_j),   ∂loss/∂H_L = W_outᵀ (softmax(Z) − onehot(y))/n,
+    norm_act:  δ_l = normᵀ(g_l · act'(P_l) ⊙ ∂H_l);   act_norm:  δ_l = g_l · act'(P_l) ⊙ normᵀ(∂H_l),
+    ∂loss/∂W_l = γ δ_l H_{l-1}ᵀ (γ = 1 without a residual),
+    ∂H_{l-1} = W_lᵀ δ_l  (residual: δ_l + γ W_lᵀ δ_l),
+
+with normᵀ the row-wise vector-Jacobian products of ``depthcheck.kernels.nn.norms`` (module docstring there).
+The backward signal is carried at unit Frobenius norm per trial and its log-norm accumulated
+(``depthcheck.kernels.chain.driver._normalise``), so ``log‖∂loss/∂W_l‖_F`` neither over- nor underflows over
+thousands of layers; an exactly zero signal gives −inf. ‖δ_l H_{l-1}ᵀ‖_F is computed without
+forming the d×d product when n <= d, as √(Σ (δᵀδ) ⊙ (HᵀH)) from two n×n Grams (``dsyrk``; the
+sum is tr(AB) >= 0 of two PSD matrices, relative rounding ~ d·n·eps at worst for random-like
+factors), and as the d×d ``dgemm`` H δᵀ when n > d (cheaper there).
+
+Randomness (``depthcheck.kernels.random.philox``): hidden W_l from stream (l, b, 0) exactly as the forward kernel
+(Haar: Householder vectors, compact WY; gaussian/uniform: d×d entries), regenerated in the
+backward pass since Philox is counter-based; the readout ``readout_philox(key, B, n_out, d,
+method)`` is computed on the host (shared with the CUDA kernels); the labels come from the
+caller (``depthcheck.kernels.simulate_chain`` / ``simulate_chain_numba`` draw them from ``rng``).
+
+Memory (per thread, float64 words; k_c = ``checkpoint_every``, default ⌈√L⌉): the checkpoints
+H_0, H_{k_c}, ... (⌈L/k_c⌉·d·n), one recomputed segment's inputs H_{l-1} and linear outputs A_l
+(2k_c·d·n), d² for one layer's weights and a few d·n / n² / d² work buffers: O((k_c + L/k_c)·d·n
++ d²), i.e. O(√L·d·n + d²) by default. Compute: the forward pass twice (forward + segment
+recomputation) plus the backward pass (Wᵀ applications and the gradient norms); results do not
+depend on k_c (the recomputation repeats the forward arithmetic exactly).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from depthcheck.kernels.backends.numba.fused import (_N, _T_, ACT_CODES, ERR_NONE, METHODS, NORM_CODES, ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _collect, _draw, _finish, _gemm, _gram, _linear, _linear_T, _nonlinear, _stat_buffers, _trial_forward, blas_single_thread)
+from depthcheck.kernels.backends.numba import fused as _numba_chain_module
+from depthcheck.kernels.random import philox as _philox_module
+from depthcheck.kernels.backends.numba._cache import source_fingerprint
+from depthcheck.kernels.random.philox import _ZBUF, readout_philox
+
+__all__ = ["run_fused_grad", "ERR_BACKWARD"]
+
+#: error code of a non-finite backward signal (the forward codes are depthcheck.kernels.backends.numba.fused's)
+ERR_BACKWARD = max(_ERR_TEXT) + 1
+_ERR_TEXT_GRAD = dict(_ERR_TEXT)
+_ERR_TEXT_GRAD[ERR_BACKWARD] = "the backward signal is not finite"
+# exp(700) < max float64 / e^10: as depthcheck.kernels.chain.driver._LOG_SCALE_CAP
+_LOG_SCALE_CAP = 700.0
+
+
+# --------------------------------------------------------------------------------------------
+# --------------------------------------------------------------------------------------------
+# backward of the norm / gain / activation part
+@njit(inline="always")
+def _act_d(code, x):
+    """act'(x), as depthcheck.kernels.nn.activations.activation_derivative (PyTorch's kink conventions)."""
+    if code == 0:
+        return 1.0
+    if code == 1:
+        return 1.0 if x > 0 else 0.0
+    if code == 2:
+        return 1.0 if x > 0 else _LEAKY
+    if code == 3:
+        t = math.tanh(x)
+        return 1.0 - t * t
+    if code == 4:
+        return math.cos(x)
+    return _act_f(5, x) * _act_f(5, -x)          # σ(x)σ(−x)
+
+
+@njit
+def _norm_scale(code, Z, sc):
+    """In place Z <- norm(Z) row by row (as depthcheck.kernels.backends.numba.fused._normalise_rows, which ran
+    without error on the same input in the forward pass); sc[i] <- the row's divisor (‖x‖,
+    ‖x‖/√n, or the biased std for bn)."""
+    d, n = Z.shape
+    if code == 0:
+        return
+    for i in range(d):
+        if code == 1:
+            mu = 0.0
+            for c in range(n):
+                mu += Z[i, c]
+            mu /= n
+            v = 0.0
+            for c in range(n):
+                v += (Z[i, c] - mu) ** 2
+            sd = math.sqrt(v / n)
+            inv = 1.0 / sd
+            for c in range(n):
+                Z[i, c] = (Z[i, c] - mu) * inv
+            sc[i] = sd
+        else:
+            s2 = 0.0
+            for c in range(n):
+                s2 += Z[i, c] * Z[i, c]
+            r = math.sqrt(s2)
+            r = r if code == 3 else r / math.sqrt(n)
+            inv = 1.0 / r
+            for c in range(n):
+                Z[i, c] *= inv
+            sc[i] = r
+
+
+@njit
+def _norm_vjp(code, Y, sc, dY):
+    """In place dY <- normᵀ dY (depthcheck.kernels.nn.norms._backward): rownorm (dY − Y Σ Y⊙dY)/r,
+    bn_nomean (dY − Y mean(Y⊙dY))/r, bn: that, minus its row mean."""
+    d, n = Y.shape
+    if code == 0:
+        return
+    for i in range(d):
+        t = 0.0
+        for c in range(n):
+            t += Y[i, c] * dY[i, c]
+        if code != 3:
+            t /= n
+        for c in range(n):
+            dY[i, c] = (dY[i, c] - Y[i, c] * t) / sc[i]
+        if code == 1:
+            m = 0.0
+            for c in range(n):
+                m += dY[i, c]
+            m /= n
+            for c in range(n):
+                dY[i, c] -= m
+
+
+@njit
+def _nonlinear_vjp(A, dH, dA, Y, sc, norm_code, act_code, order_code, g):
+    """dA <- ∂loss/∂A_l from dH = ∂loss/∂H_l, recomputing the layer's norm from A = A_l
+    (unchanged); Y (d×n) and sc (d) are work space."""
+    d, n = A.shape
+    if order_code == 0:             # H = act(P), P = g·norm(A)
+        for i in range(d):
+            for c in range(n):
+                Y[i, c] = A[i, c]
+        _norm_scale(norm_code, Y, sc)
+        for i in range(d):
+            for c in range(n):
+                dA[i, c] = g * (_act_d(act_code, g * Y[i, c]) * dH[i, c])
+        _norm_vjp(norm_code, Y, sc, dA)
+        return
+    for i in range(d):              # H = norm(act(P)), P = g·A
+        for c in range(n):
+            Y[i, c] = _act_f(act_code, g * A[i, c])
+            dA[i, c] = dH[i, c]
+    _norm_scale(norm_code, Y, sc)
+    _norm_vjp(norm_code, Y, sc, dA)
+    for i in range(d):
+        for c in range(n):
+            dA[i, c] = g * (_act_d(act_code, g * A[i, c]) * dA[i, c])
+
+
+@njit
+def _grad_norm(dA, H, G1, G2, iw, dw, cw):
+    """‖dA Hᵀ‖_F: n <= d from the n×n Grams (Σ (dAᵀdA)⊙(HᵀH) = tr of a product of two PSD
+    matrices), n > d from the d×d product."""
+    d, n = dA.shape
+    acc = 0.0
+    if n <= d:
+        _gram(dA, G1, True, iw, dw, cw)            # C-order upper triangles
+        _gram(H, G2, True, iw, dw, cw)
+        for a in range(n):
+            acc += G1[a, a] * G2[a, a]
+            for c in range(a + 1, n):
+                acc += 2.0 * G1[a, c] * G2[a, c]
+    else:
+        # column-major G1 (d×d, ld d) = H dAᵀ = (dA Hᵀ)ᵀ
+        _gemm(_T_, _N, d, d, n, 1.0, H, n, dA, n, 0.0, G1, d, iw, dw, cw)
+        for a in range(d):
+            for c in range(d):
+                acc += G1[a, c] * G1[a, c]
+    if acc < 0.0:                                   # rounding of a ~0 trace; NaN passes
+        acc = 0.0
+    return math.sqrt(acc)
+
+
+@njit
+def _unit_signal(dH):
+    """dH <- dH/‖dH‖_F (left alone if zero); returns log‖dH‖_F (−inf for 0, NaN/inf when the
+    norm is not finite: the caller's error)."""
+    d, n = dH.shape
+    s2 = 0.0
+    for i in range(d):
+        for c in range(n):
+            s2 += dH[i, c] * dH[i, c]
+    s = math.sqrt(s2)
+    if not (s < np.inf):
+        return np.nan
+    if s > 0:
+        inv = 1.0 / s
+        for i in range(d):
+            for c in range(n):
+                dH[i, c] *= inv
+        return math.log(s)
+    return -np.inf
+
+
+@njit
+def _readout_grad(H, Wo, labels, fac, Zb, dH, iw, dw, cw):
+    """dH <- W_outᵀ (softmax(fac·W_out H) − onehot(labels))/n (columns = samples)."""
+    d, n = H.shape
+    no = Wo.shape[0]
+    # column-major Zbᵀ (n×no) = Hᵀ W_outᵀ
+    _gemm(_N, _N, n, no, d, 1.0, H, n, Wo, d, 0.0, Zb, n, iw, dw, cw)
+    for c in range(n):
+        mx = -np.inf
+        for k in range(no):
+            v = Zb[k, c] * fac
+            Zb[k, c] = v
+            if v > mx:
+                mx = v
+        tot = 0.0
+        for k in range(no):
+            e = math.exp(Zb[k, c] - mx)
+            Zb[k, c] = e
+            tot += e
+        for k in range(no):
+            Zb[k, c] /= tot
+        Zb[labels[c], c] -= 1.0
+        for k in range(no):
+            Zb[k, c] /= n
+    # column-major dHᵀ (n×d) = Pᵀ W_out
+    _gemm(_N, _T_, n, d, no, 1.0, Zb, n, Wo, d, 0.0, dH, n, iw, dw, cw)
+
+
+# --------------------------------------------------------------------------------------------
+@njit
+def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code,
+                gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb, kc,
+                Wout, labels, gcol, log_gamma, stats, top, log_scale, log_grad, err):
+    """One trial: forward with statistics and checkpoints, readout, segmented backward."""
+    d, n = X.shape[1], X.shape[2]
+    small = n if n <= d else d
+    kbmax = max(1, min(nb, d - 1))
+    nz = d * (d + 1) // 2 if wcode == 0 else d * d
+    ncp = (depth + kc - 1) // kc
+    H = np.empty((d, n))
+    A = np.empty((d, n))
+    R = np.zeros((d, d))
+    z = np.empty(nz)
+    zbuf = np.empty(_ZBUF, np.uint64)
+    tau_v = np.empty(d)
+    D = np.empty(d)
+    T = np.empty((kbmax, kbmax))
+    S = np.empty((kbmax, kbmax))
+    W1 = np.empty((kbmax, n))
+    W2 = np.empty((kbmax, n))
+    G = np.empty((small, small))
+    G2 = np.empty((small, small))
+    rn = np.empty(d)
+    iw = np.empty(8, np.int32)
+    dw = np.empty(2)
+    cw = np.empty(2, np.uint8)
+    cps = np.empty((ncp, d, n))
+    cpl = np.empty(ncp)
+    err[b, 0] = -1
+    err[b, 1] = ERR_NONE
+
+    # ---- forward: the forward kernel's trial itself (bit-identical statistics), keeping the
+    # checkpoints H_0, H_kc, ... and the last H_L in H
+    log_c = _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
+                           order_code, gains, has_res, gamma, rescale, record_every, want, tau,
+                           n_sing, nb, stats, top, log_scale, err, kc, cps, cpl, H)
+    if err[b, 1] != ERR_NONE:
+        return
+
+    # ---- readout: ∂loss/∂H_L, carried at unit norm with its log-norm lg
+    dH = np.empty((d, n))
+    dA = np.empty((d, n))
+    Zb = np.empty((Wout.shape[1], n))
+    fac = math.exp(min(log_c, _LOG_SCALE_CAP)) if rescale else 1.0
+    _readout_grad(H, Wout[b], labels, fac, Zb, dH, iw, dw, cw)
+    lg = _unit_signal(dH)
+    if lg != lg:
+        err[b, 0] = depth
+        err[b, 1] = ERR_BACKWARD
+        return
+
+    # ---- backward, one recomputed segment [s, e) at a time
+    Hs = np.empty((kc, d, n))        # H_{l-1} of the segment's layers
+    As = np.empty((kc, d, n))        # A_l (linear output, residual included)
+    lcs = np.empty(kc)
+    for t in range(ncp - 1, -1, -1):
+        s0 = t * kc
+        m = min(kc, depth - s0)
+        Hs[0] = cps[t]
+        lcs[0] = cpl[t]
+        for j in range(m):
+            l = s0 + j + 1
+            _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
+            _linear(Hs[j], As[j], R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2,
+                    iw, dw, cw)
+            if j + 1 < m:
+                for i in range(d):
+                    for c in range(n):
+                        A[i, c] = As[j, i, c]
+                e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
+                if e == ERR_NONE:
+                    e, lsj = _finish(A, Hs[j + 1], rescale)
+                    lcs[j + 1] = lcs[j] + lsj
+                if e != ERR_NONE:       # unreachable: the forward pass did the same
+                    err[b, 0] = l
+                    err[b, 1] = e
+                    return
+        for j in range(m - 1, -1, -1):
+            l = s0 + j + 1
+            _nonlinear_vjp(As[j], dH, dA, A, rn, norm_code, act_code, order_code, gains[l - 1])
+            col = gcol[l]
+            if col >= 0:
+                gn = _grad_norm(dA, Hs[j], G, G2, iw, dw, cw)
+                lgn = math.log(gn) if gn > 0 else (-np.inf if gn == 0 else gn)
+                log_grad[b, col] = lg + lcs[j] + lgn + log_gamma
+            if l == 1:
+                break                   # ∂loss/∂H_0 is not needed
+            if j != m - 1:              # R still holds W_l for the segment's last layer
+                _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
+            _linear_T(dA, dH, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw)
+            ls = _unit_signal(dH)
+            if ls != ls:
+                err[b, 0] = l - 1
+                err[b, 1] = ERR_BACKWARD
+                return
+            lg += ls
+
+
+def _make_fused_grad(fingerprint: int):
+    """The parallel entry kernel. numba keys a function's disk cache on its own file's source
+    only, so a cached kernel would keep stale copies of depthcheck.kernels.backends.numba.fused's helpers (e.g.
+    ``_wy_apply``) after that file changes; the cache key also hashes closure variables, so
+    closing over ``fingerprint`` ties the cache to those sources. Only this entry point is
+    cached (the helpers above are plain ``njit``: they are compiled into it)."""
+
+    @njit(parallel=True, cache=True)
+    def _fused_grad(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code, order_code,
+                    gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb, kc,
+                    Wout, labels, gcol, log_gamma, stats, top, log_scale, log_grad, err):
+        if fingerprint < 0:          # never true; references the closure variable
+            return
+        for b in prange(B):
+            _trial_grad(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code,
+                        act_code, order_code, gains, has_res, gamma, rescale, record_every,
+                        want, tau, n_sing, nb, kc, Wout, labels, gcol, log_gamma, stats, top,
+                        log_scale, log_grad, err)
+
+    return _fused_grad
+
+
+_fused_grad = _make_fused_grad(source_fingerprint(_numba_chain_module, _philox_module))
+
+
+# --------------------------------------------------------------------------------------------
+def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="ziggurat",
+                   block=None, *, labels, checkpoint_every=None) -> dict:
+    """The fused chain with gradients for a validated ``ChainSpec`` (``depthcheck.kernels.backends.numpy``) and
+    Philox ``key``; called by ``depthcheck.kernels.backends.numba.fused.run_fused(..., gradients=True)``.
+
+    Returns ``depthcheck.kernels.simulate_chain``'s dictionary: the statistics (equal to the forward-only
+    fused kernel's on the same key), ``"grad_layers"`` (layer 1 and every recorded layer >= 1),
+    ``"log_grad_norm"`` ``(B, G)`` = log‖∂loss/∂W_l‖_F and ``"labels"`` ``(n,)``. ``labels``:
+    ``(n,)`` ints in [0, n_out); ``checkpoint_every``: k_c >= 1, default ⌈√L⌉ (the results do
+    not depend on it). Raises ``ValueError`` naming the argument, ``ChainBreakdownError`` naming
+    the layer and trial for a degenerate forward layer, a non-finite backward signal, or a NaN /
+    +inf gradient log-norm.
+    """
+    from depthcheck.theory._checks import check_positive_int
+    from depthcheck.kernels.backends.numba import fused as _nc
+    from depthcheck.kernels.chain.errors import ChainBreakdownError
+    B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
+    block = _nc.WY_BLOCK if block is None else check_positive_int(block, "block")
+    n_out = check_positive_int(spec.n_out, "n_out")
+    if n_out > d:
+        raise ValueError(f"n_out={n_out} exceeds the width d={d}: the readout needs orthonormal "
+                         f"rows (n_out <= d)")
+    if labels is None:
+        raise ValueError("labels must be given (an (n,) array of ints in [0, n_out)) for "
+                         "gradients")
+    y = np.asarray(labels)
+    if y.shape != (n,) or y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
+        raise ValueError(f"labels must be an integer array of shape ({n},), got shape {y.shape}, "
+                         f"dtype {y.dtype}")
+    if np.any(y < 0) or np.any(y >= n_out):
+        raise ValueError(f"labels must lie in [0, n_out) = [0, {n_out})")
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    kc = (max(1, math.ceil(math.sqrt(L))) if checkpoint_every is None
+          else check_positive_int(checkpoint_every, "checkpoint_every"))
+    kc = min(kc, L)
+
+    layers, want, k_sing, stats, top, log_scale = _stat_buffers(spec, record, record_every,
+                                                                n_singular)
+    grad_layers = np.array(sorted({1} | {int(l) for l in layers if l >= 1}), dtype=np.intp)
+    gcol = np.full(L + 1, -1, dtype=np.int64)
+    gcol[grad_layers] = np.arange(grad_layers.size)
+    log_grad = np.full((B, grad_layers.size), np.nan)
+    err = np.empty((B, 2), dtype=np.int64)
+    Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
+    Wout = readout_philox(key, B, n_out, d, method)
+    gamma = 0.0 if spec.residual is None else float(spec.residual)
+    log_gamma = 0.0 if spec.residual is None else math.log(abs(spec.residual))
+    with blas_single_thread():
+        _fused_grad(Xb, L, B, np.uint64(key[0]), np.uint64(key[1]), METHODS[method],
+                    WEIGHT_CODES[spec.weights], float(spec.weight_std), NORM_CODES[spec.norm],
+                    ACT_CODES[spec.activation], ORDER_CODES[spec.order],
+                    np.ascontiguousarray(spec.gains, dtype=np.float64),
+                    spec.residual is not None, gamma, bool(spec.rescale), int(record_every),
+                    want, float(tau), int(k_sing), int(block), int(kc), Wout, y, gcol,
+                    float(log_gamma), stats, top, log_scale, log_grad, err)
+
+    # as the numpy driver: a forward breakdown (lowest layer) first, then the backward pass's
+    # first failure in its order (highest layer), then NaN / +inf gradient log-norms
+    fwd = np.flatnonzero((err[:, 1] != ERR_NONE) & (err[:, 1] != ERR_BACKWARD))
+    bwd = np.flatnonzero(err[:, 1] == ERR_BACKWARD)
+    for bad, pick in ((fwd, np.argmin), (bwd, np.argmax)):
+        if bad.size:
+            b = int(bad[pick(err[bad, 0])])
+            raise ChainBreakdownError(f"layer {int(err[b, 0])}, trial {b}: "
+                                      f"{_ERR_TEXT_GRAD[int(err[b, 1])]}; the chain is degenerate")
+    badg = np.isnan(log_grad) | (log_grad == np.inf)
+    if np.any(badg):
+        b, j = (int(i) for i in np.argwhere(badg)[0])
+        raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
+                                  f"{log_grad[b, j]!r}")
+
+    out = _collect(spec, record, layers, k_sing, stats, top, log_scale)
+    out["grad_layers"] = grad_layers
+    out["log_grad_norm"] = log_grad
+    out["labels"] = np.asarray(y, dtype=np.intp).copy()
+    return out

@@ -1,0 +1,1 @@
+"""depthcheck.kernels.data.synthetic."""

@@ -1,0 +1,273 @@
+"""Framework-free forward and backward pass of a deep (normalised) MLP, batched over trials.
+
+Network (columns of ``X`` are the n samples; ARCHITECTURE.md "layers and networks")::
+
+    H_0 = X
+    A_l = W_l H_{l-1}                    (or  H_{l-1} + γ W_l H_{l-1}  with residual=γ)
+    norm_act:  H_l = act(g_l · norm(A_l))        l = 1, ..., L-1   (hidden layers)
+    act_norm:  H_l = norm(act(g_l · A_l))
+    Z = W_L H_{L-1}                      (output: no norm, no activation, no residual)
+
+``norm_act`` with a per-layer gain g_l = l^{-r} is seed 001's shaped MLP, eq. (11), gain on the
+BN output just before the activation (bn_orthogonal.md §6.1-6.2); the residual form
+Bn(H + γ W H) is seed 002's recursion (1) (rank_lnn_lcw.md A.1). Norms and activations:
+``depthcheck.kernels.nn.norms`` and ``depthcheck.kernels.nn.activations``.
+
+Losses (per trial): ``mse`` = mean over all d_L·n entries of (Z − Y)²; ``xent`` = mean over the
+n samples (columns) of the softmax cross-entropy −log softmax(Z[:, j])[y_j], computed with a
+stable log-sum-exp.
+
+Backward recursion (all by hand, vector-Jacobian products):
+
+    dZ = ∂loss/∂Z:  mse 2(Z − Y)/(d_L n);   xent (softmax(Z) − onehot(y))/n
+    ∇W_L = dZ H_{L-1}ᵀ,   dH_{L-1} = W_Lᵀ dZ
+    for l = L-1, ..., 1:
+        norm_act:  dA_l = normᵀ( g_l · act'(P_l) ⊙ dH_l ),     P_l = g_l · norm(A_l)
+        act_norm:  dA_l = g_l · act'(P_l) ⊙ normᵀ(dH_l),       P_l = g_l · A_l
+        ∇W_l = dA_l H_{l-1}ᵀ  (× γ with residual)
+        dH_{l-1} = W_lᵀ dA_l  (residual: dA_l + γ W_lᵀ dA_l)
+    where normᵀ is ``norms.norm_backward`` (the row-wise Jacobians documented in depthcheck.kernels.nn.norms).
+
+Batching: ``X`` is ``(d0, n)`` or ``(B, d0, n)``; the weights are all ``(d_{l+1}, d_l)`` or all
+``(B, d_{l+1}, d_l)``. An unbatched ``X`` with batched weights is broadcast (the same inputs in
+every trial); a batched ``X`` requires batched weights with the same B (per-trial gradients of
+shared weights would be ambiguous). For a batched output, ``Y`` may be batched or unbatched
+(shared targets). Every product is a batched ``@``, so the B trials run vectorised.
+"""
+from __future__ import annotations
+
+import numbers
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from depthcheck.theory._checks import as_float_array, check_choice, check_finite
+from depthcheck.kernels.nn import activations as _act
+from depthcheck.kernels.nn import norms as _norms
+
+__all__ = ["forward_backward", "forward", "LOSSES", "ORDERS"]
+
+LOSSES = ("mse", "xent")
+ORDERS = ("norm_act", "act_norm")
+
+
+class _Net(NamedTuple):
+    X: np.ndarray
+    weights: list
+    gains: np.ndarray  # one per hidden layer
+    residual: Optional[float]
+    batch: Optional[int]  # B, or None when nothing is batched
+
+
+def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", loss: str = "mse",
+                     order: str = "norm_act", gains=None, gain_exponent=None, residual=None):
+    """Loss and exact gradients w.r.t. every weight matrix of the network in the module docstring.
+
+    Parameters
+    ----------
+    X : array ``(d0, n)`` or ``(B, d0, n)``, columns are samples.
+    weights : list of arrays ``(d_{l+1}, d_l)`` or ``(B, d_{l+1}, d_l)``; the last one is the
+        output layer, the others are hidden layers.
+    Y : ``mse``: targets of the output's shape ``(d_L, n)`` / ``(B, d_L, n)``; ``xent``: integer
+        labels in ``[0, d_L)`` of shape ``(n,)`` / ``(B, n)``.
+    norm : one of ``depthcheck.kernels.nn.norms.NORMS``; activation : one of ``depthcheck.kernels.nn.activations.ACTIVATIONS``;
+    loss : ``"mse"`` or ``"xent"``; order : ``"norm_act"`` or ``"act_norm"``.
+    gains : None or one gain per hidden layer; gain_exponent : r giving g_l = l^{-r}
+        (seed 001 activation shaping, bn_orthogonal.md §6.2); at most one of the two.
+    residual : None or γ: hidden layers use H + γ W H (square hidden weights required).
+
+    Returns
+    -------
+    (loss, grads): loss of shape ``()`` or ``(B,)``; grads a list with the weights' shapes.
+    Raises ValueError naming the offending argument for any bad input, and naming the layer and
+    row when a hidden batch is degenerate for the norm (e.g. a constant row before ``bn``).
+    """
+    net = _validate(X, weights, norm, activation, order, gains, gain_exponent, residual)
+    check_choice(loss, "loss", LOSSES)
+    L = len(net.weights)
+    d_out, n = net.weights[-1].shape[-2], net.X.shape[-1]
+    Y = _validate_targets(Y, loss, d_out, n, net.batch)
+
+    Hs, tape = _run(net, norm, activation, order, keep=True)
+    H = Hs[-1]
+    W_out = net.weights[-1]
+    Z = W_out @ H
+
+    if loss == "mse":
+        R = Z - Y
+        value = np.mean(R * R, axis=(-2, -1))
+        dZ = (2.0 / (d_out * n)) * R
+    else:
+        m = Z.max(axis=-2, keepdims=True)
+        E = np.exp(Z - m)
+        S = E.sum(axis=-2, keepdims=True)
+        lse = (m + np.log(S))[..., 0, :]  # (..., n)
+        z_true = np.take_along_axis(Z, Y[..., None, :], axis=-2)[..., 0, :]
+        value = np.mean(lse - z_true, axis=-1)
+        dZ = E / S
+        np.put_along_axis(dZ, Y[..., None, :],
+                          np.take_along_axis(dZ, Y[..., None, :], axis=-2) - 1.0, axis=-2)
+        dZ /= n
+
+    grads = [None] * L
+    grads[-1] = dZ @ _T(H)
+    dH = _T(W_out) @ dZ
+    for l in range(L - 2, -1, -1):
+        W, g = net.weights[l], float(net.gains[l])
+        P, cache = tape[l]
+        if order == "norm_act":
+            dA = _norms._backward(cache, g * (_act._derivative(activation, P) * dH))
+        else:
+            dA = g * (_act._derivative(activation, P) * _norms._backward(cache, dH))
+        H_prev = Hs[l]
+        gW = dA @ _T(H_prev)
+        if net.residual is not None:
+            gW = net.residual * gW
+        grads[l] = gW
+        if l > 0:  # the input X needs no gradient
+            dWA = _T(W) @ dA
+            dH = dA + net.residual * dWA if net.residual is not None else dWA
+    return value, grads
+
+
+def forward(X, weights, norm: str = "bn", activation: str = "relu", order: str = "norm_act",
+            gains=None, gain_exponent=None, residual=None) -> np.ndarray:
+    """Output ``Z = W_L H_{L-1}`` of the network in the module docstring (same arguments and
+    validation as ``forward_backward``, without targets). Shape ``(d_L, n)`` or ``(B, d_L, n)``.
+    """
+    net = _validate(X, weights, norm, activation, order, gains, gain_exponent, residual)
+    Hs, _ = _run(net, norm, activation, order, keep=False)
+    return net.weights[-1] @ Hs[-1]
+
+
+# --------------------------------------------------------------------------------------------
+def _T(a):
+    return np.swapaxes(a, -1, -2)
+
+
+def _run(net: _Net, norm, activation, order, keep):
+    """Hidden layers. Returns (H list [H_0..H_{L-1}] or [H_{L-1}], tape of (P_l, norm cache))."""
+    H = net.X
+    Hs, tape = [H], []
+    for l, W in enumerate(net.weights[:-1]):
+        A = W @ H
+        if net.residual is not None:
+            A = H + net.residual * A
+        g = float(net.gains[l])  # a Python float keeps float32 inputs float32 (NEP 50)
+        try:
+            if order == "norm_act":
+                N, cache = _norms._forward(norm, A)
+                P = g * N
+                H = _act._forward(activation, P)
+            else:
+                P = g * A
+                H, cache = _norms._forward(norm, _act._forward(activation, P))
+        except ValueError as exc:
+            raise ValueError(f"hidden layer {l + 1} (weights[{l}]): {exc}; the inputs X / "
+                             f"weights give a degenerate hidden batch") from exc
+        if keep:
+            Hs.append(H)
+            tape.append((P, cache))
+        else:
+            Hs = [H]
+    return Hs, tape
+
+
+def _is_real_scalar(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) or (
+        isinstance(v, np.ndarray) and v.ndim == 0 and np.issubdtype(v.dtype, np.floating))
+
+
+def _validate(X, weights, norm, activation, order, gains, gain_exponent, residual) -> _Net:
+    check_choice(norm, "norm", _norms.NORMS)
+    check_choice(activation, "activation", _act.ACTIVATIONS)
+    check_choice(order, "order", ORDERS)
+    X = as_float_array(X, "X", ndim=(2, 3))
+    if not isinstance(weights, (list, tuple)):
+        raise ValueError(f"weights must be a list or tuple of weight matrices, got "
+                         f"{type(weights).__name__}")
+    if len(weights) == 0:
+        raise ValueError("weights must hold at least one weight matrix (the output layer)")
+    Ws = [as_float_array(w, f"weights[{i}]", ndim=(2, 3)) for i, w in enumerate(weights)]
+    w_ndim = Ws[0].ndim
+    for i, W in enumerate(Ws):
+        if W.ndim != w_ndim:
+            raise ValueError(f"weights[{i}] has ndim {W.ndim} but weights[0] has ndim {w_ndim}; "
+                             f"weights must be all batched (B, out, in) or all unbatched")
+    batch = None
+    if w_ndim == 3:
+        batch = Ws[0].shape[0]
+        for i, W in enumerate(Ws):
+            if W.shape[0] != batch:
+                raise ValueError(f"weights[{i}] has batch size {W.shape[0]}, weights[0] has "
+                                 f"{batch}")
+        if X.ndim == 3 and X.shape[0] != batch:
+            raise ValueError(f"X has batch size {X.shape[0]} but the weights have {batch}")
+    elif X.ndim == 3:
+        raise ValueError(f"X is batched (shape {X.shape}) but weights are unbatched; pass weights "
+                         f"of shape (B, out, in) with B = {X.shape[0]}")
+    width = X.shape[-2]
+    for i, W in enumerate(Ws):
+        if W.shape[-1] != width:
+            src = "X rows" if i == 0 else f"weights[{i - 1}] rows"
+            raise ValueError(f"weights[{i}] has {W.shape[-1]} columns but {src} = {width}; "
+                             f"consecutive widths must match")
+        width = W.shape[-2]
+    n_hidden = len(Ws) - 1
+
+    if residual is not None:
+        if not _is_real_scalar(residual) or not np.isfinite(residual):
+            raise ValueError(f"residual must be None or a finite real number, got {residual!r}")
+        residual = float(residual)
+        for i, W in enumerate(Ws[:-1]):
+            if W.shape[-2] != W.shape[-1]:
+                raise ValueError(f"residual requires square hidden layers, but weights[{i}] has "
+                                 f"shape {W.shape}")
+
+    if gains is not None and gain_exponent is not None:
+        raise ValueError("give at most one of gains and gain_exponent, not both")
+    if gains is not None:
+        g = np.asarray(gains)
+        if g.ndim != 1 or g.shape[0] != n_hidden:
+            raise ValueError(f"gains must be a sequence with one gain per hidden layer "
+                             f"({n_hidden}), got shape {g.shape}")
+        if n_hidden > 0:
+            g = as_float_array(g, "gains", ndim=1)
+        else:
+            g = np.zeros(0)
+    elif gain_exponent is not None:
+        if not _is_real_scalar(gain_exponent) or not np.isfinite(gain_exponent):
+            raise ValueError(f"gain_exponent must be a finite real number, got {gain_exponent!r}")
+        g = np.arange(1, n_hidden + 1, dtype=np.float64) ** (-float(gain_exponent))
+    else:
+        g = np.ones(n_hidden)
+    return _Net(X, Ws, g, residual, batch)
+
+
+def _validate_targets(Y, loss, d_out, n, batch):
+    if loss == "mse":
+        Y = as_float_array(Y, "Y", ndim=(2, 3))
+        ok = {(d_out, n)} | ({(batch, d_out, n)} if batch is not None else set())
+        if Y.shape not in ok:
+            raise ValueError(f"Y must have the output's shape {sorted(ok, key=len)}, "
+                             f"got {Y.shape}")
+        return Y
+    # xent: integer class labels, one per sample (column)
+    y = np.asarray(Y)
+    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer)
+                               or np.issubdtype(y.dtype, np.floating)):
+        raise ValueError(f"Y must hold integer class labels for loss='xent', got dtype {y.dtype}")
+    ok = {(n,)} | ({(batch, n)} if batch is not None else set())
+    if y.shape not in ok:
+        raise ValueError(f"Y (labels) must have shape {sorted(ok, key=len)}, got {y.shape}")
+    if np.issubdtype(y.dtype, np.floating):
+        check_finite(y, "Y")
+        if np.any(y != np.round(y)):
+            raise ValueError("Y holds non-integer labels; loss='xent' needs integer class labels")
+    if np.any(y < 0) or np.any(y >= d_out):
+        raise ValueError(f"Y holds labels outside [0, {d_out}) (min {y.min()}, max {y.max()}); "
+                         f"labels index the {d_out} output rows")
+    y = y.astype(np.intp)
+    if batch is not None and y.ndim == 1:
+        y = np.broadcast_to(y, (batch, n))
+    return y

@@ -1,0 +1,141 @@
+"""Batch-normalisation variants and their vector-Jacobian products, by hand.
+
+Arrays have shape ``(..., d, n)``: each ROW (one feature / hidden unit) is normalised over the
+``n`` samples of the batch (the last axis); leading axes are independent Monte Carlo trials.
+
+Kinds (``NORMS``):
+
+``"none"``
+    identity.
+``"bn"``
+    standard batch norm in training mode: subtract the row's batch mean, divide by the biased
+    (1/n) batch standard deviation; no eps, no affine. Equals ``torch.nn.BatchNorm1d(d,
+    affine=False, eps=0)`` in training mode applied to ``Zᵀ``. Seed 001's "standard BN" variant
+    (bn_orthogonal.md §1.4, Fig. G6) and the centred BN of seed 002's Fig. 2 code.
+``"bn_nomean"``
+    Bn(H) = diag((1/n) H Hᵀ)^{-1/2} H: each row divided by its root-mean-square over the batch,
+    so every row has Euclidean norm sqrt(n). Seed 002's BN, eq. (2) with α = 1, β = 0 and no mean
+    correction (rank_lnn_lcw.md A.1).
+``"rownorm"``
+    Bn(X) = diag(X Xᵀ)^{-1/2} X: unit row norms. Seed 001, eq. (4) (bn_orthogonal.md §1.3).
+
+Jacobians (per row x ∈ R^n, the map acts on each row independently):
+
+* ``rownorm`` / ``bn_nomean``: y = s x/‖x‖ with s = 1 / s = sqrt(n). Then
+  J = ∂y/∂x = (s/‖x‖)(I − y yᵀ/s²), symmetric, so the VJP is
+  dx = (s/‖x‖)(dy − y (yᵀdy)/s²). Batched over rows: ``dZ = (dY − Y·Σ(Y⊙dY)/s²) / r`` with
+  r = ‖x‖/s the per-row divisor (Y = Z/r).
+* ``bn``: with the centring P = I − 11ᵀ/n, y = sqrt(n) P x/‖P x‖ and
+  J = (sqrt(n)/‖Px‖)(I − y yᵀ/n) P, so dx = Jᵀdy = (sqrt(n)/‖Px‖) P (I − y yᵀ/n) dy. Batched:
+  with σ = ‖Px‖/sqrt(n) (the biased std), ``dC = (dY − Y·mean(Y⊙dY))/σ`` and
+  ``dZ = dC − mean(dC)`` (means over the last axis).
+
+Degenerate batches: a row with zero variance (``bn``; detected exactly, or when the std is at
+the rounding level of the row's magnitude) or zero/non-finite norm (``bn_nomean``, ``rownorm``)
+raises ``ValueError`` naming the first such row, never a NaN.
+"""
+from __future__ import annotations
+
+from typing import NamedTuple, Optional
+
+import numpy as np
+
+from depthcheck.theory._checks import as_float_array, check_choice
+
+__all__ = ["NORMS", "NormCache", "norm_forward", "norm_backward"]
+
+NORMS = ("none", "bn", "bn_nomean", "rownorm")
+
+# bn: a std below this many ulps of the row's largest entry is rounding noise of a constant row.
+_BN_ULPS = 8.0
+
+
+class NormCache(NamedTuple):
+    """What ``norm_backward`` needs: the kind, the output ``Y`` and the per-row divisor.
+
+    ``scale`` has shape ``(..., d, 1)``: ‖x‖ (rownorm), ‖x‖/sqrt(n) (bn_nomean), the biased std
+    (bn); ``None`` for ``"none"``.
+    """
+    kind: str
+    Y: np.ndarray
+    scale: Optional[np.ndarray]
+
+
+def norm_forward(kind: str, Z) -> tuple[np.ndarray, NormCache]:
+    """Normalise each row of ``Z`` (shape ``(..., d, n)``) over its last axis.
+
+    Returns ``(Y, cache)``; see the module docstring for the formulas and sources. Raises
+    ``ValueError`` naming ``norm kind`` for an unknown kind, ``Z`` for bad shape/NaN/inf, and
+    naming the row for a degenerate batch (zero variance / zero norm).
+    """
+    check_choice(kind, "norm kind", NORMS)
+    Z = as_float_array(Z, "Z", min_ndim=2)
+    return _forward(kind, Z)
+
+
+def norm_backward(kind: str, cache: NormCache, dY) -> np.ndarray:
+    """Vector-Jacobian product dZ = Jᵀ dY of ``norm_forward(kind, Z)`` (formulas in module doc).
+
+    ``cache`` is the second output of ``norm_forward`` with the same ``kind``; ``dY`` has the
+    shape of the forward output (no broadcasting).
+    """
+    check_choice(kind, "norm kind", NORMS)
+    if not isinstance(cache, NormCache):
+        raise ValueError(f"cache must be the NormCache returned by norm_forward, got "
+                         f"{type(cache).__name__}")
+    if cache.kind != kind:
+        raise ValueError(f"cache was produced by norm kind {cache.kind!r}, not {kind!r}")
+    dY = as_float_array(dY, "dY", min_ndim=2)
+    if dY.shape != cache.Y.shape:
+        raise ValueError(f"dY must have the forward output's shape {cache.Y.shape}, "
+                         f"got {dY.shape}")
+    return _backward(cache, dY)
+
+
+# Unchecked versions for the engine's inner loops (inputs already validated).
+def _forward(kind: str, Z: np.ndarray) -> tuple[np.ndarray, NormCache]:
+    if kind == "none":
+        return Z, NormCache(kind, Z, None)
+    n = Z.shape[-1]
+    if kind == "bn":
+        C = Z - Z.mean(axis=-1, keepdims=True)
+        scale = np.sqrt(np.mean(C * C, axis=-1, keepdims=True))
+        zmax = Z.max(axis=-1, keepdims=True)
+        zmin = Z.min(axis=-1, keepdims=True)
+        tol = _BN_ULPS * np.finfo(Z.dtype).eps * np.maximum(np.abs(zmax), np.abs(zmin))
+        bad = (zmax == zmin) | ~(scale > tol)
+        if np.any(bad):
+            _raise_degenerate(kind, bad, "zero variance over the batch")
+        Y = C / scale
+        return Y, NormCache(kind, Y, scale)
+    # rownorm / bn_nomean: divide by ‖x‖ / s
+    scale = np.sqrt(np.sum(Z * Z, axis=-1, keepdims=True))
+    if kind == "bn_nomean":
+        scale = scale / np.sqrt(n)
+    bad = ~((scale > 0) & np.isfinite(scale))
+    if np.any(bad):
+        _raise_degenerate(kind, bad, "zero (or under/overflowing) norm over the batch")
+    Y = Z / scale
+    return Y, NormCache(kind, Y, scale)
+
+
+def _backward(cache: NormCache, dY: np.ndarray) -> np.ndarray:
+    kind, Y, scale = cache
+    if kind == "none":
+        return dY
+    if kind == "rownorm":  # s = 1
+        return (dY - Y * np.sum(Y * dY, axis=-1, keepdims=True)) / scale
+    if kind == "bn_nomean":  # s² = n
+        return (dY - Y * np.mean(Y * dY, axis=-1, keepdims=True)) / scale
+    if kind == "bn":
+        dC = (dY - Y * np.mean(Y * dY, axis=-1, keepdims=True)) / scale
+        return dC - dC.mean(axis=-1, keepdims=True)
+    raise ValueError(f"norm kind={kind!r} is not one of {NORMS}")
+
+
+def _raise_degenerate(kind: str, bad: np.ndarray, what: str):
+    idx = np.argwhere(bad[..., 0])
+    first = tuple(int(i) for i in idx[0])
+    where = f"row {first[-1]}" + (f" of trial {first[:-1]}" if len(first) > 1 else "")
+    raise ValueError(f"norm {kind!r}: degenerate batch, {where} of Z has {what} "
+                     f"({len(idx)} such row(s)); the normalisation is undefined there")

@@ -1,0 +1,1 @@
+"""depthcheck.validation.papers."""

@@ -1,0 +1,166 @@
+"""The verdict table (terminal and Markdown), ``report.md`` and the claims' figures."""
+from __future__ import annotations
+
+import math
+import traceback
+from pathlib import Path
+
+from depthcheck.validation.claims import stats
+
+__all__ = ["REPORT_NAME", "FIGURE_DIR", "format_table", "markdown_table", "write_report",
+           "regenerate"]
+
+REPORT_NAME = "report.md"
+FIGURE_DIR = "figures"
+
+
+def _num(x) -> str:
+    if x is None:
+        return "-"
+    x = float(x)
+    return f"{x:.4g}" if math.isfinite(x) else ("inf" if x > 0 else "-inf")
+
+
+def _ci(ci) -> str:
+    if ci is None or ci[0] is None:
+        return "-"
+    return f"[{_num(ci[0])}, {_num(ci[1])}]"
+
+
+def _control_cell(rec: dict) -> str:
+    cv = rec.get("control_verdict", "-")
+    if rec["status"] == "BROKEN":
+        return f"{cv}: BROKEN (control did not fail)"
+    if cv == "ERROR":
+        return "ERROR"
+    return f"{cv} (ok)"
+
+
+def _verdict_cell(rec: dict) -> str:
+    if rec["status"] == "BROKEN":
+        return f"BROKEN ({rec['verdict']})"
+    return rec["verdict"]
+
+
+def _pairs(records: list[dict]) -> list[tuple[dict, dict | None]]:
+    controls = {r["id"]: r for r in records if r["control"]}
+    return [(r, controls.get(r["id"])) for r in records if not r["control"]]
+
+
+def _rows(records):
+    header = ["claim", "verdict", "statistic", "CI", "prediction", "trials", "control"]
+    rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]), _ci(c["ci"]),
+             _num(c["prediction"]), str(c["trials"]), _control_cell(c)]
+            for c, _ in _pairs(records)]
+    return header, rows
+
+
+def format_table(records: list[dict]) -> str:
+    """Plain-text verdict table, one row per claim, with its control's status."""
+    header, rows = _rows(records)
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
+    out = [line(header), line("-" * w for w in widths)] + [line(r) for r in rows]
+    n = {s: sum(1 for c, _ in _pairs(records) if _verdict_cell(c).split()[0] == s)
+         for s in ("PASS", "FAIL", "INCONCLUSIVE", "BROKEN", "ERROR")}
+    out.append("  ".join(f"{k} {v}" for k, v in n.items()))
+    return "\n".join(out)
+
+
+def markdown_table(records: list[dict]) -> str:
+    header, rows = _rows(records)
+    esc = lambda s: str(s).replace("|", "\\|")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _draw_figures(out: Path, results: dict, claims: dict) -> tuple[dict, list[str]]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figdir = out / FIGURE_DIR
+    links, errors = {}, []
+    for cid, claim in claims.items():
+        res, ctrl = results.get(cid, (None, None))
+        if claim.figure is None or res is None:
+            continue
+        figdir.mkdir(parents=True, exist_ok=True)
+        try:
+            paths = claim.figure(res.config, res, ctrl, figdir) or []
+            rel = []
+            for p in paths:
+                p = Path(p).resolve()
+                if not p.is_file():
+                    raise ValueError(f"figure callback returned {p}, which is not a file")
+                rel.append(p.relative_to(out.resolve()).as_posix())
+            links[cid] = rel
+        except Exception as exc:
+            errors.append(f"figure of {cid}: {type(exc).__name__}: {exc}\n"
+                          f"{traceback.format_exc()}")
+        finally:
+            plt.close("all")
+    return links, errors
+
+
+def _section(claim, rec: dict, ctrl: dict | None, figs: list[str]) -> str:
+    s = [f"### {rec['id']}: {rec['title']}", "",
+         f"*Source:* {rec['source']}  ", f"*Statement:* {claim.statement if claim else '-'}  ",
+         f"*Assumptions:* {claim.assumptions if claim else '-'}", "",
+         f"**Claim: {_verdict_cell(rec)}** (statistic {_num(rec['statistic'])}, CI {_ci(rec['ci'])},"
+         f" prediction {_num(rec['prediction'])}, {rec['trials']} trials, alpha {rec['alpha']:g})."
+         f" {rec['detail']}", ""]
+    if ctrl is not None:
+        desc = claim.control_description if claim else ""
+        s += [f"**Negative control ({ctrl['verdict']}{', BROKEN: it should FAIL' if ctrl['status'] == 'BROKEN' else ''})**: {desc} "
+              f"Statistic {_num(ctrl['statistic'])}, CI {_ci(ctrl['ci'])}, prediction "
+              f"{_num(ctrl['prediction'])}, {ctrl['trials']} trials. {ctrl['detail']}", ""]
+    if rec["extra"]:
+        s += ["<details><summary>extra numbers</summary>", "", "```",
+              "\n".join(f"{k}: {v}" for k, v in rec["extra"].items()), "```", "</details>", ""]
+    s += [f"Configuration: `{_compact(rec['config'])}`", ""]
+    s += [f"![{rec['id']}]({f})" for f in figs]
+    return "\n".join(s) + "\n"
+
+
+def _compact(cfg) -> str:
+    import json
+    return json.dumps(cfg, sort_keys=True, separators=(", ", ": "))
+
+
+def write_report(out: str | Path, records: list[dict], manifest: dict, results: dict,
+                 claims: dict, figures: bool = True) -> list[str]:
+    """Draw every claim's figures into ``out/figures`` and write ``out/report.md``.
+
+    Returns the errors of figure callbacks (also listed in the report); they do not stop the
+    report.
+    """
+    out = Path(out)
+    links, errors = _draw_figures(out, results, claims) if figures else ({}, [])
+    md = ["# depthcheck validation report", "",
+          f"Mode **{manifest['mode']}**, seed {manifest['seed']}, backend {manifest['backend']}, "
+          f"per-statement error rate alpha = {manifest['alpha']:g} (two-sided intervals; "
+          f"Bonferroni over {stats.CLAIM_BUDGET} judged statements keeps a false FAIL of the "
+          f"whole suite below {stats.SUITE_FALSE_FAIL:g}). Every claim ships a negative control "
+          f"that runs through the same code and must FAIL; a claim whose control does not FAIL "
+          f"is BROKEN.", ""]
+    n_stat = stats.statements_judged(records)
+    md += [f"This run judged {n_stat} statements (budget {stats.CLAIM_BUDGET})." +
+           (" **Over budget: the suite's false-FAIL guarantee does not hold; lower alpha or "
+            "judge fewer statements.**" if n_stat > stats.CLAIM_BUDGET else ""), ""]
+    md += ["## Verdicts", "", markdown_table(records), ""]
+    if errors:
+        md += ["## Figure errors", ""] + [f"```\n{e}\n```" for e in errors] + [""]
+    md += ["## Claims", ""]
+    for rec, ctrl in _pairs(records):
+        md.append(_section(claims.get(rec["id"]), rec, ctrl, links.get(rec["id"], [])))
+    (out / REPORT_NAME).write_text("\n".join(md))
+    return errors
+
+
+def regenerate(out: str | Path, figures: bool = True) -> list[str]:
+    """Rewrite ``report.md`` and the figures of a finished run from its store and results."""
+    from depthcheck.validation.run.runner import load_claim_results
+    records, manifest, results, claims = load_claim_results(out)
+    return write_report(out, records, manifest, results, claims, figures=figures)

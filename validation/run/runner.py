@@ -1,0 +1,516 @@
+"""Run claims: plan independent tasks, execute them anywhere, store them, judge, write outputs.
+
+A task is (claim id, variant "claim"|"control", chunk index). Its random stream is
+
+    SeedSequence([seed, crc32(claim id), variant]).spawn(n_chunks)[chunk]
+
+so a task's evidence depends only on (seed, claim, variant, chunk, configuration, backend): not on
+which other claims were selected, on the number or kind of workers, nor on completion order.
+Tasks run in this process (default), on a local process pool (``workers > 1``) or on an existing
+Dask cluster (``scheduler="tcp://..."``); workers receive a :class:`TaskSpec` (module name, claim
+id, variant, chunk, mode, seed, backend) and import the claim themselves. The main process writes
+every finished task to the :class:`~depthcheck.validation.run.store.Store` at once, so rerunning the same command
+after a crash or Ctrl-C skips the stored tasks and produces an identical ``results.json``.
+
+Aggregation concatenates each evidence key over chunks in chunk order and calls
+``judge(cfg, predict(cfg), evidence, ALPHA)``. A negative control must come out FAIL; otherwise
+the claim's status is BROKEN. A claim whose tasks, prediction or judgement raise has status ERROR.
+
+Outputs in the run directory: ``results.json`` (deterministic: a pure function of the code, the
+selection, mode, seed and backend, so two runs can be compared byte for byte; timings therefore
+live in ``timings.json``), ``manifest.json`` (mode, seed, backend, modules), ``report.md`` and
+``figures/*.png`` (:mod:`depthcheck.validation.run.report`), ``errors.log`` (tracebacks), ``store.sqlite``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import multiprocessing
+import signal
+import sys
+import time
+import traceback
+import zlib
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+from depthcheck.theory._checks import check_choice, check_positive_int
+from depthcheck.validation.run import registry
+from depthcheck.validation.claims.claim import (Claim, ClaimResult, Verdict, chunk_sizes, config_hash)
+from depthcheck.validation.claims.stats import ALPHA
+from depthcheck.validation.run.store import Store, TaskKey, pack_evidence, unpack_evidence
+
+__all__ = ["VARIANTS", "MODES", "BACKENDS", "TaskSpec", "TaskOutput", "TaskError", "RunResult",
+           "chunk_seed", "execute_task", "run", "default_out", "load_claim_results",
+           "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
+
+VARIANTS = ("claim", "control")
+MODES = ("quick", "full")
+BACKENDS = ("numpy", "numba", "cupy")
+
+RESULTS_NAME = "results.json"
+MANIFEST_NAME = "manifest.json"
+TIMINGS_NAME = "timings.json"
+ERRORS_NAME = "errors.log"
+
+
+class TaskError(RuntimeError):
+    """A task failed; the message names claim, variant, chunk, seed and configuration."""
+
+    def __init__(self, message: str, tb: str = ""):
+        super().__init__(message)
+        self.tb = tb
+
+    def __reduce__(self):  # keep the traceback text across process / Dask boundaries
+        return (TaskError, (self.args[0], self.tb))
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """Everything a worker needs to run one task (picklable, small)."""
+    module: str
+    claim_id: str
+    variant: str
+    chunk: int
+    n_chunks: int
+    n_trials: int
+    mode: str
+    seed: int
+    backend: str
+    config_hash: str
+
+    @property
+    def key(self) -> TaskKey:
+        return TaskKey(self.claim_id, self.variant, self.chunk, self.mode, self.seed,
+                       self.backend, self.config_hash)
+
+    def seed_description(self) -> str:
+        return (f"SeedSequence(entropy=[{self.seed}, crc32({self.claim_id!r})="
+                f"{_crc(self.claim_id)}, {VARIANTS.index(self.variant)}], "
+                f"spawn_key=({self.chunk},))")
+
+
+@dataclass(frozen=True)
+class TaskOutput:
+    spec: TaskSpec
+    evidence: bytes
+    elapsed_s: float
+
+
+def _crc(claim_id: str) -> int:
+    return zlib.crc32(claim_id.encode("utf-8"))
+
+
+def chunk_seed(seed: int, claim_id: str, variant: str, chunk: int, n_chunks: int
+               ) -> np.random.SeedSequence:
+    """The seed sequence of one task (see module doc)."""
+    check_choice(variant, "variant", VARIANTS)
+    base = np.random.SeedSequence([int(seed), _crc(claim_id), VARIANTS.index(variant)])
+    return base.spawn(n_chunks)[chunk]
+
+
+def _where(spec: TaskSpec, cfg: dict) -> str:
+    return (f"claim {spec.claim_id} [{spec.variant}] chunk {spec.chunk}/{spec.n_chunks} "
+            f"({spec.mode}, backend {spec.backend}, chunk seed {spec.seed_description()}, "
+            f"config {json.dumps(cfg, sort_keys=True)})")
+
+
+def check_evidence(evidence, spec: TaskSpec, cfg: dict) -> dict[str, np.ndarray]:
+    """Validate one chunk's evidence: dict of numeric arrays, leading axis n_trials, finite.
+
+    Keys listed in ``cfg["allow_inf"]`` may hold +-inf; NaN is never accepted.
+    """
+    if not isinstance(evidence, dict) or not evidence:
+        raise ValueError(f"simulate must return a non-empty dict of arrays, got "
+                         f"{type(evidence).__name__} from {_where(spec, cfg)}")
+    allow_inf = set(cfg.get("allow_inf", []))
+    out = {}
+    for k, v in evidence.items():
+        if not isinstance(k, str) or not k or "/" in k:
+            raise ValueError(f"evidence key {k!r} must be a non-empty str without '/' "
+                             f"({_where(spec, cfg)})")
+        a = np.asarray(v)
+        if a.dtype.kind not in "biufc":
+            raise ValueError(f"evidence {k!r} must be numeric, got dtype {a.dtype} "
+                             f"({_where(spec, cfg)})")
+        if a.ndim < 1 or a.shape[0] != spec.n_trials:
+            raise ValueError(f"evidence {k!r} must have leading axis n_trials={spec.n_trials}, "
+                             f"got shape {a.shape} ({_where(spec, cfg)})")
+        if a.dtype.kind in "fc":
+            nan = int(np.count_nonzero(np.isnan(a)))
+            inf = int(np.count_nonzero(np.isinf(a))) if k not in allow_inf else 0
+            if nan or inf:
+                raise ValueError(f"non-finite evidence {k!r} ({nan} NaN, {inf} inf of {a.size}) "
+                                 f"from {_where(spec, cfg)}")
+        out[k] = a
+    return out
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """One BLAS thread per task: simulations multiply stacks of small matrices, where BLAS
+    threads on a 2-core machine cost far more than they save (a batched (8,32,32)@(8,32,1348)
+    product measured 0.39 s threaded vs 8 ms single-threaded under load). Parallelism comes
+    from tasks (``--workers``), never from BLAS; results do not depend on it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl is a runtime dependency
+        yield
+        return
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+def execute_task(spec: TaskSpec) -> TaskOutput:
+    """Run one task: import the claim, simulate its chunk, validate and pack the evidence."""
+    claim = registry.get_claim(spec.module, spec.claim_id)
+    cfg = claim.config(spec.mode, spec.variant == "control")
+    if config_hash(cfg) != spec.config_hash:
+        raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration "
+                        f"differs from the planner's (different code versions?)")
+    rng = np.random.default_rng(chunk_seed(spec.seed, spec.claim_id, spec.variant, spec.chunk,
+                                           spec.n_chunks))
+    t0 = time.perf_counter()
+    try:
+        with _one_blas_thread():
+            ev = claim.simulate(cfg, rng, spec.n_trials, spec.backend)
+    except Exception as exc:
+        raise TaskError(f"{type(exc).__name__} in simulate of {_where(spec, cfg)}: {exc}",
+                        traceback.format_exc()) from exc
+    ev = check_evidence(ev, spec, cfg)
+    return TaskOutput(spec, pack_evidence(ev), time.perf_counter() - t0)
+
+
+# ----------------------------------------------------------------------------------- executors
+
+def _ignore_sigint():  # pool workers: let the main process handle Ctrl-C and shut them down
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _run_inprocess(specs) -> Iterator[tuple[TaskSpec, TaskOutput | None, BaseException | None]]:
+    for s in specs:
+        try:
+            out = execute_task(s)
+        except Exception as exc:
+            yield s, None, exc
+        else:
+            yield s, out, None
+
+
+def _run_pool(specs, workers: int):
+    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_ignore_sigint)
+    ok = False
+    try:
+        futs = {ex.submit(execute_task, s): s for s in specs}
+        for f in as_completed(futs):
+            try:
+                out = f.result()
+            except Exception as exc:
+                yield futs[f], None, exc
+            else:
+                yield futs[f], out, None
+        ok = True
+    finally:
+        if ok:
+            ex.shutdown(wait=True)
+        else:  # interrupted: drop queued tasks and stop the running ones now
+            procs = list((getattr(ex, "_processes", None) or {}).values())
+            ex.shutdown(wait=False, cancel_futures=True)
+            for p in procs:
+                p.terminate()
+
+
+def _run_dask(specs, address: str):
+    try:
+        from distributed import Client
+        from distributed import as_completed as dask_as_completed
+    except ImportError as exc:
+        raise RuntimeError("--scheduler needs dask.distributed: pip install 'depthcheck[dist]'"
+                           ) from exc
+    try:
+        client = Client(address, set_as_default=False, timeout=30)
+    except OSError as exc:
+        raise RuntimeError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from exc
+    futs = []
+    try:
+        by_key = {}
+        for s in specs:
+            f = client.submit(execute_task, s, pure=False)
+            by_key[f.key] = s
+            futs.append(f)
+        for f in dask_as_completed(futs, loop=client.loop):
+            try:
+                out = f.result()
+            except Exception as exc:
+                yield by_key[f.key], None, exc
+            else:
+                yield by_key[f.key], out, None
+    finally:
+        if futs:
+            client.cancel(futs)
+        client.close()
+
+
+# ----------------------------------------------------------------------------------- planning
+
+@dataclass
+class _Plan:
+    module: str
+    claim: Claim
+    variant: str
+    cfg: dict
+    specs: list[TaskSpec]
+    error: str | None = None
+    tb: str = ""
+    elapsed_s: float = 0.0
+
+
+def _plan(module: str, claim: Claim, variant: str, mode: str, seed: int, backend: str) -> _Plan:
+    cfg = claim.config(mode, variant == "control")
+    h = config_hash(cfg)
+    sizes = chunk_sizes(cfg)
+    specs = [TaskSpec(module, claim.id, variant, i, len(sizes), n, mode, seed, backend, h)
+             for i, n in enumerate(sizes)]
+    return _Plan(module, claim, variant, cfg, specs)
+
+
+def default_out(mode: str, seed: int) -> Path:
+    """Default output directory ``results/{mode}-seed{seed}`` (fixed, so a rerun resumes)."""
+    return Path("results") / f"{mode}-seed{seed}"
+
+
+# ----------------------------------------------------------------------------------- aggregation
+
+def _load_evidence(store: Store, specs: list[TaskSpec], cfg: dict) -> dict[str, np.ndarray]:
+    chunks = []
+    for s in specs:
+        rec = store.get(s.key)
+        if rec is None:
+            raise RuntimeError(f"task {s.claim_id} [{s.variant}] chunk {s.chunk} is not in the "
+                               f"store {store.path}")
+        ev = check_evidence(unpack_evidence(rec.evidence), s, cfg)
+        if chunks and set(ev) != set(chunks[0]):
+            raise ValueError(f"claim {s.claim_id} [{s.variant}]: chunk {s.chunk} has evidence "
+                             f"keys {sorted(ev)}, chunk 0 has {sorted(chunks[0])}")
+        chunks.append(ev)
+    return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
+
+
+def _judge(plan: _Plan, evidence: dict, alpha: float) -> ClaimResult:
+    pred = plan.claim.predict(plan.cfg)
+    verdict = plan.claim.judge(plan.cfg, pred, evidence, alpha)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(f"judge of {plan.claim.id} must return a Verdict, got "
+                        f"{type(verdict).__name__}")
+    return ClaimResult(plan.claim.id, plan.variant == "control", plan.cfg, pred, evidence, verdict,
+                       int(plan.cfg["trials"]))
+
+
+def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
+    c = plan.claim
+    v = res.verdict if res is not None else None
+    return {
+        "id": c.id,
+        "title": c.title,
+        "module": plan.module,
+        "source": c.source,
+        "control": plan.variant == "control",
+        "status": "ERROR" if v is None else "OK",
+        "verdict": "ERROR" if v is None else v.verdict,
+        "statistic": None if v is None else v.statistic,
+        "ci": [None, None] if v is None else list(v.ci),
+        "prediction": None if v is None else v.prediction,
+        "alpha": alpha if v is None else v.alpha,
+        "trials": int(plan.cfg["trials"]),
+        "config": plan.cfg,
+        "detail": f"ERROR: {plan.error}" if v is None else v.detail,
+        "extra": {} if v is None else v.extra,
+    }
+
+
+def _link_control(claim_rec: dict, control_rec: dict) -> None:
+    """Claim status: ERROR if either run errored, BROKEN if the control did not FAIL."""
+    claim_rec["control_verdict"] = control_rec["verdict"]
+    if control_rec["status"] == "ERROR":
+        claim_rec["status"] = "ERROR"
+    elif control_rec["verdict"] != "FAIL":
+        control_rec["status"] = "BROKEN"
+        if claim_rec["status"] == "OK":
+            claim_rec["status"] = "BROKEN"
+
+
+# ----------------------------------------------------------------------------------- the run
+
+@dataclass
+class RunResult:
+    out: Path
+    records: list[dict]
+    executed: int
+    reused: int
+    wall_s: float
+    figure_errors: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every claim ran and every control failed; 1 on any BROKEN or ERROR."""
+        bad = any(r["status"] in ("BROKEN", "ERROR") for r in self.records)
+        return 1 if bad or self.figure_errors else 0
+
+
+def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int = 0,
+        out: str | Path | None = None, backend: str = "numpy", workers: int = 1,
+        scheduler: str | None = None, modules: Iterable[str] = (), progress: bool = True,
+        alpha: float = ALPHA, figures: bool = True) -> RunResult:
+    """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
+
+    ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
+    with ``workers > 1``). ``out`` defaults to :func:`default_out`. Raises ``ValueError`` for an
+    unknown claim, mode or backend; ``KeyboardInterrupt`` propagates after every finished task has
+    been stored.
+    """
+    from tqdm import tqdm
+
+    from depthcheck.validation.run import report
+
+    t_start = time.perf_counter()
+    check_choice(mode, "mode", MODES)
+    check_choice(backend, "backend", BACKENDS)
+    seed = check_positive_int(seed, "seed", minimum=0)
+    workers = check_positive_int(workers, "workers")
+    if scheduler and workers > 1:
+        raise ValueError("workers and scheduler are exclusive: choose a process pool or a Dask "
+                         "cluster")
+    modules = list(modules)
+    table = registry.entries(modules)
+    claims = registry.select(patterns, modules)
+    if not claims:
+        raise ValueError("no claims to run: depthcheck.validation.run.registry.CLAIM_MODULES is empty and no "
+                         "--module was given")
+    out = Path(default_out(mode, seed) if out is None else out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    plans: list[tuple[_Plan, _Plan]] = []
+    for c in claims:
+        mod = table[c.id][0]
+        plans.append(tuple(_plan(mod, c, v, mode, seed, backend) for v in VARIANTS))
+    by_variant = {(p.claim.id, p.variant): p for pair in plans for p in pair}
+
+    store = Store(out)
+    try:
+        specs = [s for pair in plans for p in pair for s in p.specs]
+        pending = [s for s in specs if not store.has(s.key)]
+        reused = len(specs) - len(pending)
+        if scheduler and pending:
+            stream = _run_dask(pending, scheduler)
+        elif workers > 1 and pending:
+            stream = _run_pool(pending, workers)
+        else:
+            stream = _run_inprocess(pending)
+        bar = tqdm(total=len(pending), desc=f"{mode} tasks", unit="task", file=sys.stderr,
+                   delay=3.0, disable=not progress, dynamic_ncols=True)
+        try:
+            for spec, output, exc in stream:
+                bar.update(1)
+                if exc is not None:
+                    p = by_variant[(spec.claim_id, spec.variant)]
+                    if p.error is None:
+                        p.error = (str(exc) if isinstance(exc, TaskError)
+                                   else f"{type(exc).__name__}: {exc}")
+                        p.tb = getattr(exc, "tb", "") or "".join(
+                            traceback.format_exception(type(exc), exc, exc.__traceback__))
+                    continue
+                store.put(spec.key, spec.n_trials, output.evidence, output.elapsed_s)
+        finally:
+            bar.close()
+            stream.close()
+
+        records: list[dict] = []
+        results: dict[str, tuple[ClaimResult | None, ClaimResult | None]] = {}
+        timings: dict[str, dict] = {}
+        for pair in plans:
+            recs, res = [], []
+            for p in pair:
+                r = None
+                if p.error is None:
+                    try:
+                        ev = _load_evidence(store, p.specs, p.cfg)
+                        r = _judge(p, ev, alpha)
+                    except Exception as exc:
+                        p.error = f"{type(exc).__name__}: {exc}"
+                        p.tb = traceback.format_exc()
+                p.elapsed_s = sum(t.elapsed_s for t in (store.get(s.key) for s in p.specs) if t)
+                res.append(r)
+                recs.append(_record(p, r, alpha))
+                timings.setdefault(p.claim.id, {})[p.variant] = {
+                    "tasks": len(p.specs), "elapsed_s": p.elapsed_s}
+            _link_control(*recs)
+            records.extend(recs)
+            results[pair[0].claim.id] = (res[0], res[1])
+    finally:
+        store.close()
+
+    errors = [f"{p.claim.id} [{p.variant}]: {p.error}\n{p.tb}" for pair in plans for p in pair
+              if p.error]
+    manifest = {"mode": mode, "seed": seed, "backend": backend, "alpha": alpha,
+                "modules": sorted({p.module for pair in plans for p in pair}),
+                "claims": [pair[0].claim.id for pair in plans]}
+    _write_json(out / RESULTS_NAME, records)
+    _write_json(out / MANIFEST_NAME, manifest)
+    fig_errors = report.write_report(out, records, manifest, results,
+                                     {c.id: c for c in claims}, figures=figures)
+    (out / ERRORS_NAME).write_text("\n\n".join(errors + fig_errors))
+    wall = time.perf_counter() - t_start
+    _write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
+                                     "reused_tasks": reused, "workers": workers,
+                                     "scheduler": scheduler, "claims": timings})
+    return RunResult(out, records, len(pending), reused, wall, fig_errors)
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def load_claim_results(out: str | Path) -> tuple[list[dict], dict, dict, dict]:
+    """Rebuild (records, manifest, results, claims) of a finished run from ``out``.
+
+    ``results`` maps claim id to (claim ClaimResult, control ClaimResult) rebuilt from the stored
+    evidence; verdicts come from results.json, predictions are recomputed with the current
+    ``predict``. Used by ``python -m depthcheck report DIR``.
+    """
+    out = Path(out)
+    try:
+        records = json.loads((out / RESULTS_NAME).read_text())
+        manifest = json.loads((out / MANIFEST_NAME).read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"{out} holds no finished run ({exc.filename} missing)") from exc
+    claims, results = {}, {}
+    store = Store(out)
+    try:
+        for rec in records:
+            claim = registry.get_claim(rec["module"], rec["id"])
+            claims[rec["id"]] = claim
+            pair = results.setdefault(rec["id"], [None, None])
+            if rec["status"] == "ERROR" and rec["verdict"] == "ERROR":
+                continue
+            cfg = rec["config"]
+            variant = "control" if rec["control"] else "claim"
+            h = config_hash(cfg)
+            sizes = chunk_sizes(cfg)
+            specs = [TaskSpec(rec["module"], rec["id"], variant, i, len(sizes), n,
+                              manifest["mode"], manifest["seed"], manifest["backend"], h)
+                     for i, n in enumerate(sizes)]
+            ev = _load_evidence(store, specs, cfg)
+            v = Verdict(rec["verdict"], rec["statistic"], tuple(rec["ci"]), rec["prediction"],
+                        rec["alpha"], rec["detail"], rec["extra"])
+            pair[1 if rec["control"] else 0] = ClaimResult(
+                rec["id"], rec["control"], cfg, claim.predict(cfg), ev, v, rec["trials"])
+    finally:
+        store.close()
+    return records, manifest, {k: tuple(v) for k, v in results.items()}, claims
