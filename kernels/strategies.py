@@ -163,7 +163,7 @@ def network_specs(*, max_depth: int = 4, min_width: int = 2, max_width: int = 8,
     * ``norm`` in ("none", "bn", "bn_nomean", "rownorm"), ``activation`` in ("identity", "relu",
       "leaky_relu", "tanh", "sin", "sigmoid"), ``order`` in ("norm_act", "act_norm");
     * ``residual``: None (no skip) or the branch strength γ in [0.1, 2] of H + γ W H
-      (seed 002, eq. 1);
+      (Daneshmand et al., arXiv:2003.01652, eq. (1));
     * ``gains``: tuple of L - 1 per-hidden-layer pre-activation gains in [0.5, 2].
 
     Use as ``forward_backward(X, weights, Y, **{k: spec[k] for k in ("norm", "activation",

@@ -1,7 +1,7 @@
 """Input validation shared by every public function.
 
 Bad input must raise a ``ValueError`` that names the offending argument, never return a
-silent NaN (brief, "Standards"). Every check here returns the validated array so callers can
+silent NaN. Every check here returns the validated array so callers can
 write ``H = as_float_array(H, "H", min_ndim=2)``.
 """
 from __future__ import annotations

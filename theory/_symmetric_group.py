@@ -159,8 +159,39 @@ def pairing_coset_type(p, q) -> tuple[int, ...]:
 
 
 def coset_type(perm) -> tuple[int, ...]:
-    """Coset type of sigma in S_2k (0-based images): components of the graph with edges
-    {2i, 2i+1} and {sigma(2i), sigma(2i+1)} (Matsumoto 2012; Macdonald VII.2)."""
+    """Coset type of sigma in S_2k (0-based images).
+
+    The components of the graph with edges {2i, 2i+1} and {sigma(2i), sigma(2i+1)} are loops of
+    lengths 2 mu_1 >= 2 mu_2 >= ...; mu is a partition of k.
+
+    Parameters
+    ----------
+    perm : sequence of int
+        A permutation of range(2k) as its images.
+
+    Returns
+    -------
+    tuple of int
+
+    Raises
+    ------
+    ValueError
+        If ``perm`` has odd length.
+
+    References
+    ----------
+    .. [1] S. Matsumoto (2012), arXiv:1109.2409; I. G. Macdonald, Symmetric Functions and Hall
+       Polynomials, 2nd ed. (1995), VII.2.
+
+    Examples
+    --------
+    The identity of S_4 maps {0,1}, {2,3} onto themselves: two loops of length 2, type (1, 1).
+    sigma = (0, 2, 1, 3) adds the edges {0,2}, {1,3}: one loop 0-1-3-2 of length 4, type (2,).
+
+    >>> from depthcheck.theory.weingarten import coset_type
+    >>> coset_type((0, 1, 2, 3)), coset_type((0, 2, 1, 3))
+    ((1, 1), (2,))
+    """
     n = len(perm)
     if n % 2:
         raise ValueError(f"perm must have even length 2k, got length {n}")

@@ -1,9 +1,17 @@
 """Isometry I(H), isometry gap φ(H) and the paper's row normalisation Bn.
 
-Source: seed 001 (Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand 2023,
-arXiv:2310.02012), eq. (4) and eq. (5); research notes shared/research/bn_orthogonal.md §1.3, §2.
+The objects of A. Meterez, A. Joudaki, F. Orabona, A. Immer, G. Rätsch, H. Daneshmand, "Towards
+Training Without Depth Limits: Batch Normalization Without Gradient Explosion", ICLR 2024,
+arXiv:2310.02012 (numbering of arXiv v1): eq. (4), the normalisation Bn, and eq. (5), the
+isometry gap. The normalisation 1/n inside I is that of Joudaki, Daneshmand & Bach, NeurIPS 2023,
+arXiv:2305.18399, whose isometry of a PSD matrix M is det(M)^{1/n} / (tr(M)/n).
 
 Shapes follow the paper: H is ``(d, n)`` (columns are the n samples) or a stack ``(..., d, n)``.
+
+Confidence tags: [P] stated in the paper; [D] derived in this repository from the paper's
+proof sketch and checked numerically (the paper's printed form is not confirmed). Derivations:
+``docs/derivations/isometry_bn.md``. BibTeX: ``docs/references.bib`` (keys ``meterez2024bn``,
+``joudaki2023impact``, ``daneshmand2020rank``).
 """
 from __future__ import annotations
 
@@ -50,12 +58,29 @@ def _cholesky_logdet(G: np.ndarray, tol: float) -> np.ndarray:
 
 
 def isometry_gap(H) -> np.ndarray:
-    """Isometry gap φ(H) = -log( det(G)^{1/n} / (tr(G)/n) ),  G = HᵀH  (seed 001, eq. 5).
+    """Isometry gap φ(H) = -log( det(G)^{1/n} / (tr(G)/n) ),  G = HᵀH.
 
     φ = log AM(λ(G)) - log GM(λ(G)) >= 0 (AM-GM), with φ = 0 iff G is a multiple of I_n
-    (orthogonal columns of equal norm); φ is invariant to H -> cH (c != 0) and H -> W H for
-    orthogonal W (bn_orthogonal.md §2.2).
+    (orthogonal columns of equal norm) and φ = +inf iff the columns are linearly dependent. φ is
+    invariant to H -> cH (c != 0) and to H -> W H for orthogonal W (det and trace of G are unchanged).
 
+    Parameters
+    ----------
+    H : array_like, shape (..., d, n)
+        One matrix or a stack; columns are samples. Finite real numbers.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.float64
+        float64 of shape ``H.shape[:-2]`` (a numpy scalar for a single ``(d, n)`` H), in [0, inf].
+
+    Raises
+    ------
+    ValueError
+        If ``H`` has fewer than 2 dimensions, is empty, or holds NaN/inf (the message names ``H``).
+
+    Notes
+    -----
     Computation: H is rescaled by an exact power of two, G is divided by tr(G)/n (so tr = n and
     nothing over/underflows) and log det comes from a batched Cholesky factor, never from
     eigenvalues: φ = -(2/n) Σ_k log L_kk of the scaled G.
@@ -65,8 +90,24 @@ def isometry_gap(H) -> np.ndarray:
     i.e. a column lies within ~sqrt(10 n eps) in angle of the span of the previous ones).
     Because G squares the condition number, finite values are reliable for cond(H) ≲ 1e7.
 
-    Returns float64 of shape ``H.shape[:-2]`` (a numpy scalar for a single ``(d, n)`` H).
-    NaN/inf entries raise ``ValueError`` naming ``H``.
+    References
+    ----------
+    .. [1] Meterez et al. (2024), arXiv:2310.02012, eq. (5) and the remarks after it [P]; the 1/n
+       normalisation as in Joudaki et al. (2023), arXiv:2305.18399.
+
+    Examples
+    --------
+    Orthogonal columns of norms 1 and 2: G = diag(1, 4), AM = 5/2, GM = 2, so φ = log(5/4).
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.isometry import isometry_gap
+    >>> bool(np.isclose(isometry_gap(np.diag([1.0, 2.0])), np.log(5 / 4)))
+    True
+
+    Equal-norm orthogonal columns give 0, collinear columns +inf, and a stack gives one value each:
+
+    >>> print(isometry_gap(np.stack([np.eye(3), np.ones((3, 3))])))
+    [ 0. inf]
     """
     H = as_float_array(H, "H", min_ndim=2).astype(np.float64, copy=False)
     d, n = H.shape[-2:]
@@ -86,31 +127,124 @@ def isometry_gap(H) -> np.ndarray:
 
 
 def log_isometry(H) -> np.ndarray:
-    """log I(H) = -φ(H) (seed 001, eq. 5); -inf for rank-deficient batch elements."""
+    """log I(H) = -φ(H), the log of the isometry; -inf for rank-deficient batch elements.
+
+    Parameters
+    ----------
+    H : array_like, shape (..., d, n)
+        As for :func:`isometry_gap`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.float64
+        float64 of shape ``H.shape[:-2]``, in [-inf, 0].
+
+    Raises
+    ------
+    ValueError
+        As :func:`isometry_gap` (names ``H``).
+
+    References
+    ----------
+    .. [1] Meterez et al. (2024), arXiv:2310.02012, eq. (5).
+
+    Examples
+    --------
+    For H = diag(1, 2), I = GM/AM of (1, 4) = 2 / (5/2) = 4/5:
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.isometry import log_isometry
+    >>> bool(np.isclose(log_isometry(np.diag([1.0, 2.0])), np.log(0.8)))
+    True
+    """
     return -isometry_gap(H)
 
 
 def isometry(H) -> np.ndarray:
-    """Isometry I(H) = det(HᵀH)^{1/n} / (tr(HᵀH)/n) = GM(λ)/AM(λ) in [0, 1]  (seed 001, eq. 5).
+    """Isometry I(H) = det(HᵀH)^{1/n} / (tr(HᵀH)/n) = GM(λ)/AM(λ), in [0, 1].
 
-    The normalisation is Joudaki et al. 2023a's I(M) = det(M)^{1/n}/(tr(M)/n) for M = HᵀH
-    (bn_orthogonal.md §2.1). I = exp(-φ): 1 iff HᵀH ∝ I_n, 0 for rank-deficient H (see
-    ``isometry_gap`` for the numerical rank rule). float64, shape ``H.shape[:-2]``.
+    I = exp(-φ): 1 iff HᵀH ∝ I_n, 0 for rank-deficient H (see :func:`isometry_gap` for the
+    numerical rank rule).
+
+    Parameters
+    ----------
+    H : array_like, shape (..., d, n)
+        As for :func:`isometry_gap`.
+
+    Returns
+    -------
+    numpy.ndarray or numpy.float64
+        float64 of shape ``H.shape[:-2]``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`isometry_gap` (names ``H``).
+
+    References
+    ----------
+    .. [1] Meterez et al. (2024), arXiv:2310.02012, eq. (5) [P]: "a scale-invariant notion of volume
+       and isometry".
+    .. [2] Joudaki, Daneshmand & Bach (2023), arXiv:2305.18399: I(M) = det(M)^{1/n} / (tr(M)/n).
+
+    Examples
+    --------
+    H = diag(1, 2): the eigenvalues of HᵀH are 1 and 4, GM = 2, AM = 5/2, so I = 0.8.
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.isometry import isometry
+    >>> print(round(float(isometry(np.diag([1.0, 2.0]))), 12))
+    0.8
+    >>> print(isometry(np.ones((2, 2))))            # two equal columns: no volume
+    0.0
     """
     return np.exp(-isometry_gap(H))
 
 
 def row_normalize(H) -> np.ndarray:
-    """The paper's batch normalisation Bn(H) = diag(H Hᵀ)^{-1/2} H  (seed 001, eq. 4).
+    """The paper's batch normalisation Bn(H) = diag(H Hᵀ)^{-1/2} H.
 
     Each row (feature) is divided by its Euclidean norm over the batch: no centring and no 1/n
-    factor, so every row of Bn(H) has unit norm and tr(Bn(H) Bn(H)ᵀ) = d. Lemma A.1
-    (= Joudaki et al. 2023a, Cor. 3): for non-degenerate square H, I(Bn(H)) >= I(H); exactly
-    I(Bn(H)) = I(H)·AM(a)/GM(a) with a_i = ‖h_i‖² (bn_orthogonal.md §2.3, [D]).
-    Seed 002's BN is sqrt(n)·Bn(H) (rows of norm sqrt(n)).
+    factor, so every row of Bn(H) has unit norm and tr(Bn(H) Bn(H)ᵀ) = d. Daneshmand et al.'s BN
+    (arXiv:2003.01652, eq. (2)) is sqrt(n)·Bn(H) (rows of norm sqrt(n)).
 
-    Rows are rescaled by their max-abs entry first, so any finite H works without overflow.
-    A zero row raises ``ValueError`` naming ``H``. float32 input stays float32.
+    Parameters
+    ----------
+    H : array_like, shape (..., d, n)
+        Finite real numbers; float32 input stays float32.
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape as ``H``.
+
+    Raises
+    ------
+    ValueError
+        If ``H`` has a zero row (Bn is undefined there), is not at least 2-D, or holds NaN/inf; the
+        message names ``H``.
+
+    Notes
+    -----
+    Lemma A.1 of Meterez et al. (which they take from Joudaki et al.): for non-degenerate square H,
+    I(Bn(H)) >= I(H). Exactly, I(Bn(H)) = I(H)·AM(a)/GM(a) with a_i = ‖h_i‖² ([D]; see
+    :func:`depthcheck.theory.bn_orthogonal.lemma_a1_log_factor` and
+    ``docs/derivations/isometry_bn.md``). Rows are rescaled by their max-abs entry first, so any
+    finite H works without overflow.
+
+    References
+    ----------
+    .. [1] Meterez et al. (2024), arXiv:2310.02012, eq. (4) [P] and Lemma A.1.
+
+    Examples
+    --------
+    The row (3, 4) has norm 5; the row (0, 2) has norm 2:
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.isometry import row_normalize
+    >>> print(row_normalize(np.array([[3.0, 4.0], [0.0, 2.0]])))
+    [[0.6 0.8]
+     [0.  1. ]]
     """
     H = as_float_array(H, "H", min_ndim=2)
     m = np.max(np.abs(H), axis=-1, keepdims=True)

@@ -1,22 +1,23 @@
 """Lyapunov spectrum of products of i.i.d. Ginibre matrices: the exact rate of rank collapse.
 
-Source: ground-truth note shared/research/rank_lnn_lcw.md §D, used for seed 002 (Daneshmand et
-al. 2020, ``002_6dd6d02ae2b33d9a.txt``), Lemma 3 and §3.2 ("the gap between the top and the
-second largest singular value increases with the number of products at an exponential rate
-[11, 20]"). Formulas: Newman (1986) for real Ginibre matrices, Forrester (2013, J. Stat. Phys.
-151:796, ref. [11] of seed 002) for complex ones; both re-checked numerically in the research
-note (QR method) and in tests/theory/test_lyapunov.py.
-
 P_L = A_L ⋯ A_1 with A_i i.i.d. d×d, entries i.i.d. N(0, σ²) (real) or complex Gaussian with
 E|a|² = σ². The Lyapunov exponents μ_k = lim_L (1/L) log s_k(P_L), μ_1 >= ... >= μ_d
 (s_k the singular values), exist a.s. (Oseledec) and equal
 
-    real:     μ_k = ½ [log 2 + ψ((d − k + 1)/2)] + log σ
-    complex:  μ_k = ½ ψ(d − k + 1) + log σ                      (ψ = digamma)
+    real:     μ_k = ½ [log 2 + ψ((d − k + 1)/2)] + log σ      (Newman 1986)
+    complex:  μ_k = ½ ψ(d − k + 1) + log σ                    (Forrester 2013)
 
-so the normalised product P_L / ‖P_L‖ collapses to rank one with
-s_k(P_L)/s_1(P_L) ≈ exp(L (μ_k − μ_1)) — the vanilla (γ = ∞, Gaussian) case of seed 002's
-Lemma 3, with a known rate. Newman's own normalisation (variance 1/d) is σ = d^{-1/2}.
+with ψ the digamma function, so the normalised product P_L / ‖P_L‖ collapses to rank one with
+s_k(P_L)/s_1(P_L) ≈ exp(L (μ_k − μ_1)). This is the vanilla (γ = ∞, Gaussian) case of Lemma 3
+of Daneshmand, Kohler, Bach, Hofmann & Lucchi (NeurIPS 2020, arXiv:2003.01652), whose §3.2
+notes that the gap between the top singular values grows at an exponential rate (their refs
+[11, 20]); here the rate is known exactly. Newman's own normalisation (variance 1/d) is
+σ = d^{-1/2}. Both formulas are re-checked by Monte Carlo (QR method) in
+``tests/theory/test_lyapunov.py``; the Bartlett-decomposition argument behind
+:func:`log_abs_det_mean` is in ``docs/derivations/lyapunov.md``.
+
+BibTeX keys (``docs/references.bib``): ``newman1986lyapunov``, ``forrester2013lyapunov``,
+``daneshmand2020rank``.
 """
 from __future__ import annotations
 
@@ -52,11 +53,55 @@ def lyapunov_exponents_ginibre(d, sigma=1.0, complex=False) -> np.ndarray:
     real (``complex=False``), entries N(0, σ²):   μ_k = ½ [log 2 + ψ((d − k + 1)/2)] + log σ
     complex, E|a|² = σ²:                           μ_k = ½ ψ(d − k + 1) + log σ
 
-    Source: Newman (1986) / Forrester (2013) as collected in rank_lnn_lcw.md §D (tag [STD],
-    verified there by the QR method). Assumptions: i.i.d. centred Gaussian entries (the formula is
-    Gaussian-specific; uniform entries give different exponents), no residual branch. Checks:
-    d = 1 real gives E log|a| = ½(log 2 + ψ(½)) = −(γ_E + log 2)/2; the sum equals
-    E log|det A| (:func:`log_abs_det_mean`).
+    Parameters
+    ----------
+    d : int
+        Matrix size, >= 1.
+    sigma : float, optional
+        Entry standard deviation (> 0).
+    complex : bool, optional
+        Complex Ginibre matrices instead of real ones.
+
+    Returns
+    -------
+    numpy.ndarray, shape (d,)
+
+    Raises
+    ------
+    ValueError
+        If ``d`` is not a positive int, ``sigma`` is not a finite positive number, or ``complex``
+        is not a bool.
+
+    Notes
+    -----
+    Assumptions: i.i.d. centred Gaussian entries (the formula is Gaussian-specific; uniform entries
+    give different exponents), no residual branch. The sum of the exponents equals E log|det A|
+    (:func:`log_abs_det_mean`), computed independently.
+
+    References
+    ----------
+    .. [1] C. M. Newman, "The distribution of Lyapunov exponents: exact results for random
+       matrices", Commun. Math. Phys. 103 (1986) 121-126 (real case).
+    .. [2] P. J. Forrester, "Lyapunov exponents for products of complex Gaussian random matrices",
+       J. Stat. Phys. 151 (2013) 796-808, arXiv:1206.2001 (complex case).
+
+    Examples
+    --------
+    d = 1 real: μ = E log|a| for a ~ N(0, 1); with ψ(1/2) = −γ_E − 2 log 2 the formula gives
+    −(γ_E + log 2)/2. Complex d = 1: |a|² ~ Exp(1), E log|a| = ψ(1)/2 = −γ_E/2.
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.lyapunov import lyapunov_exponents_ginibre
+    >>> bool(np.isclose(lyapunov_exponents_ginibre(1)[0], -(np.euler_gamma + np.log(2)) / 2))
+    True
+    >>> bool(np.isclose(lyapunov_exponents_ginibre(1, complex=True)[0], -np.euler_gamma / 2))
+    True
+
+    Scaling every entry by σ shifts every exponent by log σ:
+
+    >>> mu, mu2 = lyapunov_exponents_ginibre(3), lyapunov_exponents_ginibre(3, sigma=2.0)
+    >>> bool(np.allclose(mu2 - mu, np.log(2.0)))
+    True
     """
     d = check_positive_int(d, "d")
     s = _sigma(sigma)
@@ -71,7 +116,40 @@ def lyapunov_exponents_ginibre(d, sigma=1.0, complex=False) -> np.ndarray:
 def lyapunov_gap(d, k=2, complex=False) -> float:
     """μ_1 − μ_k > 0 (independent of σ); for k = 2, real: ½[ψ(d/2) − ψ((d−1)/2)] ≈ 1/(2d).
 
-    Requires d >= 2 and 2 <= k <= d. Source as :func:`lyapunov_exponents_ginibre`.
+    Parameters
+    ----------
+    d : int
+        Matrix size, >= 2.
+    k : int, optional
+        Index of the second exponent, 2 <= k <= d.
+    complex : bool, optional
+        Complex instead of real Ginibre matrices.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If ``d < 2``, ``k < 2`` or ``k > d``.
+
+    References
+    ----------
+    .. [1] C. M. Newman, "The distribution of Lyapunov exponents: exact results for random
+       matrices", Commun. Math. Phys. 103 (1986) 121-126 (real case).
+    .. [2] P. J. Forrester, "Lyapunov exponents for products of complex Gaussian random matrices",
+       J. Stat. Phys. 151 (2013) 796-808, arXiv:1206.2001 (complex case).
+
+    Examples
+    --------
+    d = 2 real: μ_1 = ½(log 2 + ψ(1)) and μ_2 = ½(log 2 + ψ(1/2)); ψ(1) − ψ(1/2) = 2 log 2, so the
+    gap is log 2.
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.lyapunov import lyapunov_gap
+    >>> bool(np.isclose(lyapunov_gap(2), np.log(2)))
+    True
     """
     d = check_positive_int(d, "d", minimum=2)
     k = check_positive_int(k, "k", minimum=2)
@@ -84,8 +162,39 @@ def lyapunov_gap(d, k=2, complex=False) -> float:
 def collapse_rate(d, k=2, complex=False) -> float:
     """Predicted per-layer rate of log(s_k/s_1) of an unnormalised Gaussian linear net: μ_k − μ_1.
 
-    log(s_k(P_L X)/s_1(P_L X)) = L (μ_k − μ_1) + O(√L) for a fixed full-rank input X (seed 002
-    §3.2 / Lemma 3, quantified by §D of rank_lnn_lcw.md). Negative: the net collapses to rank one.
+    log(s_k(P_L X)/s_1(P_L X)) = L (μ_k − μ_1) + O(√L) for a fixed full-rank input X. Negative:
+    the net collapses to rank one.
+
+    Parameters
+    ----------
+    d, k, complex
+        As for :func:`lyapunov_gap`.
+
+    Returns
+    -------
+    float
+        ``-lyapunov_gap(d, k, complex)``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`lyapunov_gap`.
+
+    References
+    ----------
+    .. [1] C. M. Newman, "The distribution of Lyapunov exponents: exact results for random
+       matrices", Commun. Math. Phys. 103 (1986) 121-126 (real case).
+    .. [2] P. J. Forrester, "Lyapunov exponents for products of complex Gaussian random matrices",
+       J. Stat. Phys. 151 (2013) 796-808, arXiv:1206.2001 (complex case).
+    .. [3] H. Daneshmand et al. (2020), arXiv:2003.01652, Lemma 3 and §3.2 (rank collapse of
+       vanilla linear networks, here with its exact rate).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from depthcheck.theory.lyapunov import collapse_rate
+    >>> bool(np.isclose(collapse_rate(2), -np.log(2)))          # see lyapunov_gap
+    True
     """
     return -lyapunov_gap(d, k, complex)
 
@@ -95,6 +204,38 @@ def singular_value_ratio(L, d, k=2, complex=False) -> np.ndarray:
 
     Only the exponential rate is exact; the O(1) prefactor and O(√L) fluctuations are not
     modelled (compare rates, not values).
+
+    Parameters
+    ----------
+    L : float or array_like
+        Depths, finite and >= 0.
+    d, k, complex
+        As for :func:`lyapunov_gap`.
+
+    Returns
+    -------
+    numpy.ndarray or float
+        Shaped like ``L``.
+
+    Raises
+    ------
+    ValueError
+        If a depth is negative or not finite, or as :func:`lyapunov_gap`.
+
+    References
+    ----------
+    .. [1] C. M. Newman, "The distribution of Lyapunov exponents: exact results for random
+       matrices", Commun. Math. Phys. 103 (1986) 121-126 (real case).
+    .. [2] P. J. Forrester, "Lyapunov exponents for products of complex Gaussian random matrices",
+       J. Stat. Phys. 151 (2013) 796-808, arXiv:1206.2001 (complex case).
+
+    Examples
+    --------
+    For d = 2 the gap is log 2 (:func:`lyapunov_gap`), so three layers divide the ratio by 2³:
+
+    >>> from depthcheck.theory.lyapunov import singular_value_ratio
+    >>> print(round(float(singular_value_ratio(3, 2)), 12))
+    0.125
     """
     L = np.asarray(L, dtype=np.float64)
     if not np.all(np.isfinite(L)) or np.any(L < 0):
@@ -103,11 +244,54 @@ def singular_value_ratio(L, d, k=2, complex=False) -> np.ndarray:
 
 
 def log_abs_det_mean(d, sigma=1.0, complex=False) -> float:
-    """E log|det A| = Σ_k μ_k for one d×d Ginibre matrix A (rank_lnn_lcw.md §D).
+    """E log|det A| = Σ_k μ_k for one d×d Ginibre matrix A.
 
     real: (d/2) log 2 + ½ Σ_{j=1}^d ψ(j/2) + d log σ;  complex: ½ Σ_{j=1}^d ψ(j) + d log σ.
+
+    Parameters
+    ----------
+    d : int
+        Matrix size, >= 1.
+    sigma : float, optional
+        Entry standard deviation (> 0).
+    complex : bool, optional
+        Complex instead of real Ginibre matrices.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        As :func:`lyapunov_exponents_ginibre`.
+
+    Notes
+    -----
     Computed from the Bartlett decomposition independently of the spectrum formula: |det A| is a
-    product of independent χ variables with d, d−1, ..., 1 (real) degrees of freedom.
+    product of independent χ variables with d, d−1, ..., 1 (real) degrees of freedom
+    (``docs/derivations/lyapunov.md``).
+
+    References
+    ----------
+    .. [1] C. M. Newman, "The distribution of Lyapunov exponents: exact results for random
+       matrices", Commun. Math. Phys. 103 (1986) 121-126 (real case).
+    .. [2] P. J. Forrester, "Lyapunov exponents for products of complex Gaussian random matrices",
+       J. Stat. Phys. 151 (2013) 796-808, arXiv:1206.2001 (complex case).
+    .. [3] R. J. Muirhead, Aspects of Multivariate Statistical Theory, Wiley (1982), Theorem 3.2.14
+       (Bartlett decomposition).
+
+    Examples
+    --------
+    d = 1: E log|a| for a ~ N(0, 1) is −(γ_E + log 2)/2. For any d it equals the sum of the
+    Lyapunov exponents (the identity behind the spectrum formula):
+
+    >>> import numpy as np
+    >>> from depthcheck.theory.lyapunov import log_abs_det_mean, lyapunov_exponents_ginibre
+    >>> bool(np.isclose(log_abs_det_mean(1), -(np.euler_gamma + np.log(2)) / 2))
+    True
+    >>> bool(np.isclose(log_abs_det_mean(5), lyapunov_exponents_ginibre(5).sum()))
+    True
     """
     d = check_positive_int(d, "d")
     s = _sigma(sigma)

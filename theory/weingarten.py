@@ -35,20 +35,27 @@ Input of d, for every public function here:
 - an array-like of positive integers: float64 array of the same shape, evaluated without
   catastrophic cancellation through the reduced rational function (exact sums where d < k).
 
-Used for seed 001 (shared/seeds, "BN with orthogonal weights"), proof of Theorem 3: the degree-4
-moments E[O_11^4], E[O_11^2 O_12^2] (see shared/research/bn_orthogonal.md §4.3).
+Used for Meterez et al. (ICLR 2024, arXiv:2310.02012), proof of Theorem 3: the degree-4 moments
+E[O_11^4] = 3/(d(d+2)) and E[O_11^2 O_12^2] = 1/(d(d+2)), which the paper takes from the tables
+of [CM09] §7 (see ``expected_mean_square_row_norm`` and ``docs/derivations/isometry_bn.md``).
 
-References:
+The bracketed keys below are used in the docstrings of this module; BibTeX entries with the same
+content are in ``docs/references.bib`` (keys ``collins2003moments``, ``collins2006integration``,
+``collins2009orthogonal``, ``matsumoto2012general``, ``collins2017weingarten``,
+``macdonald1995symmetric``).
+
+References
+----------
 [C03]  B. Collins, Moments and cumulants of polynomial random variables on unitary groups, the
-       Itzykson-Zuber integral and free probability, IMRN 2003.
+       Itzykson-Zuber integral and free probability, IMRN 2003, arXiv:math-ph/0205010.
 [CS06] B. Collins, P. Śniady, Integration with respect to the Haar measure on unitary,
-       orthogonal and symplectic group, Comm. Math. Phys. 264 (2006).
+       orthogonal and symplectic group, Comm. Math. Phys. 264 (2006), arXiv:math-ph/0402073.
 [CM09] B. Collins, S. Matsumoto, On some properties of orthogonal Weingarten functions,
-       J. Math. Phys. 50 (2009).
+       J. Math. Phys. 50 (2009), arXiv:0903.5143.
 [M12]  S. Matsumoto, General moments of matrix elements from circular orthogonal ensembles,
-       Random Matrices: Theory Appl. 1 (2012).
+       Random Matrices: Theory Appl. 1 (2012), arXiv:1109.2409.
 [CM17] B. Collins, S. Matsumoto, Weingarten calculus via orthogonality relations: new
-       applications, ALEA 14 (2017).
+       applications, ALEA 14 (2017), arXiv:1701.04493.
 Macdonald, Symmetric functions and Hall polynomials, 2nd ed. (1995), VI.10 and VII.2.
 """
 from __future__ import annotations
@@ -318,16 +325,49 @@ def _check_k(k, name="k") -> int:
 def weingarten_orthogonal(coset_type, d):
     """Orthogonal Weingarten function Wg^O(sigma; d) of degree 2k.
 
-    ``coset_type``: a partition mu of k (e.g. ``(2, 1)``), or a permutation sigma of S_2k given as
-    the tuple of its 2k images, 0-based (``sigma[i]`` = image of ``i``; it contains 0, which
-    tells it apart from a partition), reduced to its coset type (loops of the graph with edges
-    {2i, 2i+1} and {sigma(2i), sigma(2i+1)}). ``d``: int (-> Fraction), sympy expression
-    (-> factored rational function), or array of ints (-> float array); see the module docstring.
-
-    Formula [CM09, M12]:
     Wg^O(mu; d) = (2^k k!/(2k)!) sum_{lambda ⊢ k, ell(lambda) <= d} f^{2 lambda} omega^lambda(mu)
-    / prod_{(i,j) in lambda} (d + 2j - i - 1). Examples: Wg^O((1,1); d) = (d+1)/(d(d-1)(d+2)),
-    Wg^O((2,); d) = -1/(d(d-1)(d+2)).
+    / prod_{(i,j) in lambda} (d + 2j - i - 1).
+
+    Parameters
+    ----------
+    coset_type : tuple of int
+        A partition mu of k (e.g. ``(2, 1)``), or a permutation sigma of S_2k given as the tuple of
+        its 2k images, 0-based (``sigma[i]`` = image of ``i``; it contains 0, which tells it apart
+        from a partition), reduced to its coset type (loops of the graph with edges {2i, 2i+1} and
+        {sigma(2i), sigma(2i+1)}).
+    d : int, sympy expression or array_like of int
+        int -> exact Fraction; sympy expression -> factored rational function; array of positive
+        ints -> float array (see the module docstring).
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If ``coset_type`` is neither a partition nor a permutation of even length, or ``d`` is not
+        a positive integer, a sympy expression or an array of positive integers.
+
+    References
+    ----------
+    .. [1] [CM09] Collins & Matsumoto (2009), arXiv:0903.5143, §7; [M12] Matsumoto (2012),
+       arXiv:1109.2409; [CS06] Collins & Śniady (2006), arXiv:math-ph/0402073.
+
+    Examples
+    --------
+    Degree 2 (k = 1): E[O_11²] = Wg^O((1,); d) = 1/d. Degree 4: Wg^O((1,1); d) = (d+1)/(d(d-1)(d+2))
+    and Wg^O((2,); d) = -1/(d(d-1)(d+2)), i.e. 4/30 and -1/30 at d = 3:
+
+    >>> import sympy
+    >>> from depthcheck.theory.weingarten import weingarten_orthogonal
+    >>> weingarten_orthogonal((1,), 5)
+    Fraction(1, 5)
+    >>> weingarten_orthogonal((1, 1), 3), weingarten_orthogonal((2,), 3)
+    (Fraction(2, 15), Fraction(-1, 30))
+    >>> d = sympy.Symbol("d")
+    >>> sympy.simplify(weingarten_orthogonal((1, 1), d) - (d + 1) / (d * (d - 1) * (d + 2)))
+    0
     """
     mu = _parse_class(coset_type, "coset_type", orthogonal=True)
     return _evaluate(_orthogonal_coeffs(sum(mu))[mu], _ORTHOGONAL, d)
@@ -336,24 +376,109 @@ def weingarten_orthogonal(coset_type, d):
 def weingarten_unitary(cycle_type, d):
     """Unitary Weingarten function Wg^U(sigma; d), sigma in S_k.
 
-    ``cycle_type``: a partition rho of k, or a permutation of S_k as its k images, 0-based.
-    Formula [C03, CS06]:
     Wg^U(rho; d) = (1/k!^2) sum_{lambda ⊢ k, ell(lambda) <= d} (f^lambda)^2 chi^lambda(rho) /
-    s_lambda(1^d). Examples: Wg^U((1,); d) = 1/d, Wg^U((1,1); d) = 1/(d^2-1),
-    Wg^U((2,); d) = -1/(d(d^2-1)).
+    s_lambda(1^d).
+
+    Parameters
+    ----------
+    cycle_type : tuple of int
+        A partition rho of k, or a permutation of S_k as its k images, 0-based.
+    d : int, sympy expression or array_like of int
+        As for :func:`weingarten_orthogonal`.
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        As :func:`weingarten_orthogonal`.
+
+    References
+    ----------
+    .. [1] [C03] Collins (2003), arXiv:math-ph/0205010; [CS06] Collins & Śniady (2006),
+       arXiv:math-ph/0402073.
+
+    Examples
+    --------
+    Wg^U((1,); d) = 1/d, Wg^U((1,1); d) = 1/(d²-1), Wg^U((2,); d) = -1/(d(d²-1)):
+
+    >>> from depthcheck.theory.weingarten import weingarten_unitary
+    >>> weingarten_unitary((1,), 4), weingarten_unitary((1, 1), 2), weingarten_unitary((2,), 2)
+    (Fraction(1, 4), Fraction(1, 3), Fraction(-1, 6))
+    >>> weingarten_unitary((1, 0), 2)          # the transposition of S_2, cycle type (2,)
+    Fraction(-1, 6)
     """
     rho = _parse_class(cycle_type, "cycle_type", orthogonal=False)
     return _evaluate(_unitary_coeffs(sum(rho))[rho], _UNITARY, d)
 
 
 def weingarten_orthogonal_table(k: int, d) -> dict:
-    """{mu: Wg^O(mu; d)} for all coset types mu ⊢ k (degree 2k)."""
+    """{mu: Wg^O(mu; d)} for all coset types mu ⊢ k (degree 2k).
+
+    Parameters
+    ----------
+    k : int
+        Half the degree, >= 1.
+    d : int, sympy expression or array_like of int
+        As for :func:`weingarten_orthogonal`.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a positive integer, or ``d`` is invalid.
+
+    References
+    ----------
+    .. [1] [CM09] Collins & Matsumoto (2009), arXiv:0903.5143, §7 (tables of the first Weingarten
+       functions).
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from depthcheck.theory.weingarten import weingarten_orthogonal_table
+    >>> weingarten_orthogonal_table(2, 3) == {(1, 1): Fraction(2, 15), (2,): Fraction(-1, 30)}
+    True
+    """
     k = _check_k(k)
     return {mu: _evaluate(c, _ORTHOGONAL, d) for mu, c in _orthogonal_coeffs(k).items()}
 
 
 def weingarten_unitary_table(k: int, d) -> dict:
-    """{rho: Wg^U(rho; d)} for all cycle types rho ⊢ k."""
+    """{rho: Wg^U(rho; d)} for all cycle types rho ⊢ k.
+
+    Parameters
+    ----------
+    k : int
+        Degree, >= 1.
+    d : int, sympy expression or array_like of int
+        As for :func:`weingarten_unitary`.
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    ValueError
+        If ``k`` is not a positive integer, or ``d`` is invalid.
+
+    References
+    ----------
+    .. [1] [C03] Collins (2003), arXiv:math-ph/0205010.
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from depthcheck.theory.weingarten import weingarten_unitary_table
+    >>> weingarten_unitary_table(2, 2) == {(1, 1): Fraction(1, 3), (2,): Fraction(-1, 6)}
+    True
+    """
     k = _check_k(k)
     return {rho: _evaluate(c, _UNITARY, d) for rho, c in _unitary_coeffs(k).items()}
 
@@ -378,21 +503,91 @@ def _asymptotic(mu, d):
 
 
 def weingarten_orthogonal_asymptotic(coset_type, d):
-    """Leading large-d term of Wg^O: prod_i (-1)^{mu_i - 1} Cat_{mu_i - 1} d^{-k - |sigma|},
-    |sigma| = k - ell(mu); the relative error is O(1/d) [CM09, CS06].
-    Same input conventions as ``weingarten_orthogonal``."""
+    """Leading large-d term of Wg^O: prod_i (-1)^{mu_i - 1} Cat_{mu_i - 1} d^{-k - |sigma|}.
+
+    |sigma| = k - ell(mu); the relative error is O(1/d).
+
+    Parameters
+    ----------
+    coset_type, d
+        As for :func:`weingarten_orthogonal`.
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        As :func:`weingarten_orthogonal`.
+
+    References
+    ----------
+    .. [1] [CM09] Collins & Matsumoto (2009), arXiv:0903.5143; [CS06] Collins & Śniady (2006),
+       arXiv:math-ph/0402073.
+
+    Examples
+    --------
+    (d+1)/(d(d-1)(d+2)) ~ d^{-2} and -1/(d(d-1)(d+2)) ~ -d^{-3}:
+
+    >>> from depthcheck.theory.weingarten import weingarten_orthogonal_asymptotic
+    >>> weingarten_orthogonal_asymptotic((1, 1), 10), weingarten_orthogonal_asymptotic((2,), 10)
+    (Fraction(1, 100), Fraction(-1, 1000))
+    """
     return _asymptotic(_parse_class(coset_type, "coset_type", orthogonal=True), d)
 
 
 def weingarten_unitary_asymptotic(cycle_type, d):
-    """Leading large-d term of Wg^U: prod_i (-1)^{rho_i - 1} Cat_{rho_i - 1} d^{-k - |sigma|},
-    |sigma| = k - ell(rho) [C03, CS06]."""
+    """Leading large-d term of Wg^U: prod_i (-1)^{rho_i - 1} Cat_{rho_i - 1} d^{-k - |sigma|}.
+
+    |sigma| = k - ell(rho).
+
+    Parameters
+    ----------
+    cycle_type, d
+        As for :func:`weingarten_unitary`.
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        As :func:`weingarten_unitary`.
+
+    References
+    ----------
+    .. [1] [C03] Collins (2003), arXiv:math-ph/0205010; [CS06] Collins & Śniady (2006),
+       arXiv:math-ph/0402073.
+
+    Examples
+    --------
+    -1/(d(d²-1)) ~ -d^{-3}; a 3-cycle has Cat_2 = 2: +2 d^{-5}.
+
+    >>> from depthcheck.theory.weingarten import weingarten_unitary_asymptotic
+    >>> weingarten_unitary_asymptotic((2,), 10), weingarten_unitary_asymptotic((3,), 10)
+    (Fraction(-1, 1000), Fraction(1, 50000))
+    """
     return _asymptotic(_parse_class(cycle_type, "cycle_type", orthogonal=False), d)
 
 
 def clear_caches() -> None:
-    """Forget every memoised table (characters, Jack expansions, coefficient tables, moment
-    patterns), so that a benchmark times the cold computation."""
+    """Forget every memoised table (characters, Jack expansions, coefficient tables, moment patterns).
+
+    So that a benchmark times the cold computation; values are unchanged.
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> from depthcheck.theory.weingarten import clear_caches, weingarten_orthogonal
+    >>> clear_caches()
+    >>> weingarten_orthogonal((1, 1), 3)              # recomputed from scratch: (d+1)/(d(d-1)(d+2))
+    Fraction(2, 15)
+    """
     from depthcheck.theory import _symmetric_group as sg
 
     for fn in (sg.partitions, sg.character, sg._mn, sg.pairings, sg._p_to_m, sg._m_in_p,
@@ -440,11 +635,44 @@ def _check_labels(labels, name, d) -> tuple:
 def haar_moment_orthogonal(rows, cols, d):
     """Exact E[prod_m O_{rows[m], cols[m]}] for O Haar-distributed on O(d) (0-based indices).
 
-    [CS06, CM09]: the sum over pairings
-    p compatible with ``rows`` and q compatible with ``cols`` of Wg^O(coset type of p ∨ q; d).
-    Odd degree (or an index that occurs an odd number of times) gives 0. ``d`` as in
-    ``weingarten_orthogonal``; for a symbolic d the labels are abstract distinct indices.
-    Example: E[O_11^4] = 3/(d(d+2)), E[O_11 O_12 O_21 O_22] = -1/(d(d-1)(d+2)).
+    The sum over pairings p compatible with ``rows`` and q compatible with ``cols`` of
+    Wg^O(coset type of p ∨ q; d). Odd degree (or an index that occurs an odd number of times)
+    gives 0. For a symbolic d the labels are abstract distinct indices.
+
+    Parameters
+    ----------
+    rows, cols : sequence of int
+        Row and column indices of the factors (same length), 0-based.
+    d : int, sympy expression or array_like of int
+        As for :func:`weingarten_orthogonal`.
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If the index lists differ in length, hold a negative or out-of-range index, or ``d`` is
+        invalid.
+
+    References
+    ----------
+    .. [1] [CS06] Collins & Śniady (2006), arXiv:math-ph/0402073; [CM09] Collins & Matsumoto
+       (2009), arXiv:0903.5143.
+
+    Examples
+    --------
+    E[O_11^4] = 3/(d(d+2)): at d = 1 (O = ±1) it is 1, at d = 3 it is 1/5. Four entries of a 2×2
+    block: E[O_11 O_12 O_21 O_22] = -1/(d(d-1)(d+2)) = -1/30 at d = 3.
+
+    >>> from depthcheck.theory.weingarten import haar_moment_orthogonal
+    >>> haar_moment_orthogonal((0, 0, 0, 0), (0, 0, 0, 0), 1), haar_moment_orthogonal((0,) * 4, (0,) * 4, 3)
+    (Fraction(1, 1), Fraction(1, 5))
+    >>> haar_moment_orthogonal((0, 0, 1, 1), (0, 1, 0, 1), 3)
+    Fraction(-1, 30)
+    >>> haar_moment_orthogonal((0, 0, 0), (0, 0, 0), 3)             # odd degree
+    Fraction(0, 1)
     """
     if not (_is_symbolic(d) or isinstance(d, numbers.Integral)):
         _check_d_array(d)
@@ -490,12 +718,44 @@ def _unitary_moment_coeffs(i, j, i2, j2) -> dict:
 
 
 def haar_moment_unitary(i, j, i2, j2, d):
-    """Exact E[U_{i_1 j_1} ... U_{i_k j_k} conj(U_{i'_1 j'_1} ... U_{i'_k' j'_k'})] for U Haar on
-    U(d), 0-based indices (``i2``, ``j2`` = i', j'). Zero unless k == k'.
+    """Exact E[U_{i_1 j_1} ... U_{i_k j_k} conj(U_{i'_1 j'_1} ... U_{i'_k' j'_k'})] for U Haar on U(d).
 
-    [C03, CS06]: sum over sigma, tau in S_k with
-    i_m = i'_{sigma(m)}, j_m = j'_{tau(m)} of Wg^U(tau sigma^{-1}; d). Example:
-    E[|U_11|^4] = 2/(d(d+1)), E[U_11 U_22 conj(U_12 U_21)] = -1/(d(d^2-1)).
+    Sum over sigma, tau in S_k with i_m = i'_{sigma(m)}, j_m = j'_{tau(m)} of
+    Wg^U(tau sigma^{-1}; d). Zero unless k == k'.
+
+    Parameters
+    ----------
+    i, j : sequence of int
+        Row and column indices of the U factors, 0-based.
+    i2, j2 : sequence of int
+        Row and column indices (i', j') of the conjugated factors.
+    d : int, sympy expression or array_like of int
+        As for :func:`weingarten_unitary`.
+
+    Returns
+    -------
+    fractions.Fraction, sympy expression or numpy.ndarray
+
+    Raises
+    ------
+    ValueError
+        If index lists of one kind differ in length, hold a negative or out-of-range index, or ``d``
+        is invalid.
+
+    References
+    ----------
+    .. [1] [C03] Collins (2003), arXiv:math-ph/0205010; [CS06] Collins & Śniady (2006),
+       arXiv:math-ph/0402073.
+
+    Examples
+    --------
+    E|U_11|² = 1/d and E|U_11|^4 = 2/(d(d+1)) (= 1 for d = 1, where |U| = 1):
+
+    >>> from depthcheck.theory.weingarten import haar_moment_unitary
+    >>> haar_moment_unitary((0,), (0,), (0,), (0,), 3)
+    Fraction(1, 3)
+    >>> haar_moment_unitary((0, 0), (0, 0), (0, 0), (0, 0), 1), haar_moment_unitary((0, 0), (0, 0), (0, 0), (0, 0), 3)
+    (Fraction(1, 1), Fraction(1, 6))
     """
     if not (_is_symbolic(d) or isinstance(d, numbers.Integral)):
         _check_d_array(d)
@@ -516,19 +776,48 @@ def haar_moment_unitary(i, j, i2, j2, d):
     return _evaluate(coeffs, _UNITARY, d)
 
 
-# ------------------------------------------------------------------ use in seed 001, Theorem 3
+# ------------------------------------------------------------------ use in Meterez et al., Theorem 3
 
 def expected_mean_square_row_norm(eigenvalues, d):
-    """E_W[(1/d) sum_i a_i^2] for a_i = ||e_i^T W X||^2, W Haar on O(d), where ``eigenvalues`` are
-    the eigenvalues lambda_k of X X^T (the zero ones may be left out, so at most d values).
+    """E_W[(1/d) sum_i a_i^2] for a_i = ||e_i^T W X||^2, W Haar on O(d).
 
-    By Haar invariance a_i = sum_k lambda_k O_ik^2 with O Haar, hence (seed 001, proof of
-    Theorem 3; shared/research/bn_orthogonal.md §4.1)
+    By Haar invariance a_i = sum_k lambda_k O_ik^2 with O Haar, hence
         E[a_1^2] = E[O_11^4] sum_k lambda_k^2 + E[O_11^2 O_12^2] ((sum lambda)^2 - sum lambda^2)
                  = ((sum_k lambda_k)^2 + 2 sum_k lambda_k^2) / (d (d+2)),
     which is (d^2 + 2 sum_k lambda_k^2)/(d(d+2)) under BN's trace condition sum_k lambda_k = d.
-    The two moments are computed here with ``haar_moment_orthogonal``, not hard-coded.
-    ``d``: int or sympy expression; eigenvalues may be ints/Fractions (exact), floats, or sympy.
+    The two moments are computed here with :func:`haar_moment_orthogonal`, not hard-coded.
+
+    Parameters
+    ----------
+    eigenvalues : sequence
+        The eigenvalues lambda_k of X X^T (the zero ones may be left out, so at most d values):
+        ints/Fractions (exact), floats, or sympy expressions.
+    d : int or sympy expression
+
+    Returns
+    -------
+    fractions.Fraction, float or sympy expression
+
+    Raises
+    ------
+    ValueError
+        If ``eigenvalues`` is empty, longer than d, or holds a non-finite value, or ``d`` is not a
+        positive int or sympy expression.
+
+    References
+    ----------
+    .. [1] Meterez et al. (2024), arXiv:2310.02012, proof of Theorem 3 (= Theorem A.4) [P words,
+       D formula; ``docs/derivations/isometry_bn.md``].
+    .. [2] [CM09] Collins & Matsumoto (2009), arXiv:0903.5143, §7.
+
+    Examples
+    --------
+    Orthogonal X (lambda = (1, 1, 1)): a_i = 1, mean square 1. Rank one (lambda = (3,)):
+    a_i = 3 O_i1^2, E a_i^2 = 9 · 3/(3·5) = 9/5.
+
+    >>> from depthcheck.theory.weingarten import expected_mean_square_row_norm
+    >>> expected_mean_square_row_norm([1, 1, 1], 3), expected_mean_square_row_norm([3], 3)
+    (Fraction(1, 1), Fraction(9, 5))
     """
     lam = list(eigenvalues)
     if not lam:

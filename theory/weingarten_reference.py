@@ -2,14 +2,15 @@
 
 Orthogonal: G(p, q) = d^{loops(p ∨ q)} over the (2k-1)!! pairings of {0..2k-1}; unitary:
 G(sigma, tau) = d^{#cycles(sigma^-1 tau)} over S_k. The Weingarten matrix is G^{-1} for d >= k
-and the Moore–Penrose pseudo-inverse G^+ for d < k (Collins & Matsumoto 2017). Only
-the column of the reference element (the pairing {0,1}{2,3}... resp. the identity) is needed;
-Wg(mu) is read off at any element of coset/cycle type mu, and the reference checks that every
-element of the same type gives the same value.
+and the Moore–Penrose pseudo-inverse G^+ for d < k (Collins & Matsumoto, "Weingarten calculus via
+orthogonality relations: new applications", ALEA 14 (2017), arXiv:1701.04493). Only the column of
+the reference element (the pairing {0,1}{2,3}... resp. the identity) is needed; Wg(mu) is read
+off at any element of coset/cycle type mu, and the reference checks that every element of the
+same type gives the same value.
 
-Deliberately independent of ``depthcheck.theory.weingarten`` (no characters, no zonal polynomials): it is
-the oracle of the tests and the baseline of the benchmark. Cost is cubic in (2k-1)!!, so
-k <= 4 (105 pairings) with Fractions; the symbolic version is practical for k <= 3.
+Deliberately independent of ``depthcheck.theory.weingarten`` (no characters, no zonal
+polynomials): it is the oracle of the tests and the baseline of the benchmark. Cost is cubic in
+(2k-1)!!, so k <= 4 (105 pairings) with Fractions; the symbolic version is practical for k <= 3.
 """
 from __future__ import annotations
 
@@ -29,13 +30,61 @@ __all__ = [
 
 
 def gram_matrix_orthogonal(k: int, d):
-    """(elements, G) with elements the pairings of {0..2k-1} and G[a][b] = d^{loops}."""
+    """(elements, G) with elements the pairings of {0..2k-1} and G[a][b] = d^{loops(a ∨ b)}.
+
+    Parameters
+    ----------
+    k : int
+        Half the degree.
+    d : int or sympy expression
+
+    Returns
+    -------
+    tuple
+        (tuple of pairings as involutions, list of lists G).
+
+    References
+    ----------
+    .. [1] B. Collins, P. Śniady (2006), arXiv:math-ph/0402073, §3 (the Gram matrix of pairings).
+
+    Examples
+    --------
+    k = 1 has the single pairing {0, 1} with one loop: G = [[d]].
+
+    >>> from depthcheck.theory.weingarten_reference import gram_matrix_orthogonal
+    >>> gram_matrix_orthogonal(1, 3)
+    (((1, 0),), [[3]])
+    """
     elems = pairings(2 * k)
     return elems, [[d ** len(pairing_coset_type(p, q)) for q in elems] for p in elems]
 
 
 def gram_matrix_unitary(k: int, d):
-    """(elements, G) with elements S_k (0-based images) and G[a][b] = d^{#cycles(a^-1 b)}."""
+    """(elements, G) with elements S_k (0-based images) and G[a][b] = d^{#cycles(a^-1 b)}.
+
+    Parameters
+    ----------
+    k : int
+        Degree.
+    d : int or sympy expression
+
+    Returns
+    -------
+    tuple
+        (list of permutations, list of lists G).
+
+    References
+    ----------
+    .. [1] B. Collins (2003), arXiv:math-ph/0205010 (Wg^U as the inverse of this Gram matrix).
+
+    Examples
+    --------
+    S_2 = {identity (2 cycles), transposition (1 cycle)}: G = [[d², d], [d, d²]].
+
+    >>> from depthcheck.theory.weingarten_reference import gram_matrix_unitary
+    >>> gram_matrix_unitary(2, 2)
+    ([(0, 1), (1, 0)], [[4, 2], [2, 4]])
+    """
     elems = list(permutations(range(k)))
     inv = [tuple(sorted(range(k), key=s.__getitem__)) for s in elems]
     return elems, [[d ** len(cycle_type(tuple(si[t[m]] for m in range(k)))) for t in elems]
@@ -95,6 +144,32 @@ def pseudo_inverse_column(G: list[list], col: int) -> list[Fraction]:
 
     With B a maximal independent set of columns, C = G[:, B] and M = G[B, B] (nonsingular for a
     PSD matrix), G = C M^{-1} C^T and G^+ = C (C^T C)^{-1} M (C^T C)^{-1} C^T.
+
+    Parameters
+    ----------
+    G : list of list of int
+        Symmetric positive semi-definite integer matrix.
+    col : int
+        Column index.
+
+    Returns
+    -------
+    list of fractions.Fraction
+
+    References
+    ----------
+    .. [1] B. Collins, S. Matsumoto (2017), arXiv:1701.04493 (Wg as the pseudo-inverse for d < k).
+
+    Examples
+    --------
+    [[4, 2], [2, 4]]^{-1} = (1/12)[[4, -2], [-2, 4]]: its first column (1/3, -1/6) is
+    (Wg^U((1,1); 2), Wg^U((2,); 2)). The singular [[1, 1], [1, 1]] has pseudo-inverse G/4:
+
+    >>> from depthcheck.theory.weingarten_reference import pseudo_inverse_column
+    >>> pseudo_inverse_column([[4, 2], [2, 4]], 0)
+    [Fraction(1, 3), Fraction(-1, 6)]
+    >>> pseudo_inverse_column([[1, 1], [1, 1]], 0)
+    [Fraction(1, 4), Fraction(1, 4)]
     """
     n = len(G)
     B = _rref_pivots(G)
@@ -138,7 +213,37 @@ def _symbolic_solve(G, col):
 
 def weingarten_orthogonal_naive(k: int, d) -> dict:
     """{coset type mu: Wg^O(mu; d)} from the Gram matrix of pairings (pseudo-inverse if d < k).
-    ``d``: positive int (exact Fractions) or a sympy Symbol (generic G^{-1}, valid for d >= k)."""
+
+    Parameters
+    ----------
+    k : int
+        Half the degree.
+    d : int or sympy Symbol
+        Positive int (exact Fractions) or a sympy Symbol (generic G^{-1}, valid for d >= k).
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    AssertionError
+        If the computed column is not a function of the coset type (an internal consistency check).
+
+    References
+    ----------
+    .. [1] B. Collins, P. Śniady (2006), arXiv:math-ph/0402073; B. Collins, S. Matsumoto (2017),
+       arXiv:1701.04493.
+
+    Examples
+    --------
+    The closed forms (d+1)/(d(d-1)(d+2)) and -1/(d(d-1)(d+2)) at d = 3:
+
+    >>> from fractions import Fraction
+    >>> from depthcheck.theory.weingarten_reference import weingarten_orthogonal_naive
+    >>> weingarten_orthogonal_naive(2, 3) == {(1, 1): Fraction(2, 15), (2,): Fraction(-1, 30)}
+    True
+    """
     elems, G = gram_matrix_orthogonal(k, d)
     eps = elems[0]
     column = _symbolic_solve(G, 0) if not isinstance(d, int) else pseudo_inverse_column(G, 0)
@@ -146,7 +251,41 @@ def weingarten_orthogonal_naive(k: int, d) -> dict:
 
 
 def weingarten_unitary_naive(k: int, d) -> dict:
-    """{cycle type rho: Wg^U(rho; d)} from the Gram matrix over S_k (pseudo-inverse if d < k)."""
+    """{cycle type rho: Wg^U(rho; d)} from the Gram matrix over S_k (pseudo-inverse if d < k).
+
+    Parameters
+    ----------
+    k : int
+        Degree.
+    d : int or sympy Symbol
+
+    Returns
+    -------
+    dict
+
+    Raises
+    ------
+    AssertionError
+        If the computed column is not a function of the cycle type (an internal consistency check).
+
+    References
+    ----------
+    .. [1] B. Collins (2003), arXiv:math-ph/0205010; B. Collins, S. Matsumoto (2017),
+       arXiv:1701.04493.
+
+    Examples
+    --------
+    1/(d²-1) and -1/(d(d²-1)) at d = 2; at d = 1 < k = 2 the pseudo-inverse gives
+    E|U_11|^4 = Wg(1,1) + Wg(2) = 1 for U(1):
+
+    >>> from fractions import Fraction
+    >>> from depthcheck.theory.weingarten_reference import weingarten_unitary_naive
+    >>> weingarten_unitary_naive(2, 2) == {(1, 1): Fraction(1, 3), (2,): Fraction(-1, 6)}
+    True
+    >>> w = weingarten_unitary_naive(2, 1)
+    >>> 2 * (w[(1, 1)] + w[(2,)])
+    Fraction(1, 1)
+    """
     elems, G = gram_matrix_unitary(k, d)
     assert elems[0] == tuple(range(k))
     column = _symbolic_solve(G, 0) if not isinstance(d, int) else pseudo_inverse_column(G, 0)

@@ -1,65 +1,47 @@
-"""One layer of ``depthcheck.kernels.simulate_chain``, forward and backward: the numpy reference backend.
+"""One layer of ``depthcheck.kernels.simulate_chain``, forward and backward: the numpy reference engine.
 
 The chain driver (``depthcheck.kernels.chain.driver``) runs this engine layer by layer; the
 other engines are registered in ``depthcheck.kernels.backends`` and run whole chains
-(``fused``/``run_fused``). Every array here is batched
-over the Monte Carlo trials: ``H`` is ``(B, d, n)``, a weight ``W`` is ``(B, d, d)``.
+(``fused``/``run_fused``). Every array here is batched over the Monte Carlo trials: ``H`` is
+``(B, d, n)``, a weight ``W`` is ``(B, d, d)``.
 
-Layer l (1-based), as in ``depthcheck.kernels.nn.network`` (seed 001 eq. (3) with the options of §1.6/§6 of
-bn_orthogonal.md; residual form = seed 002 recursion (1), rank_lnn_lcw.md A.1)::
+Layer l (1-based), as in ``depthcheck.kernels.nn.network`` (Meterez et al. [1]_ eq. (3) with
+a norm, an activation and a gain; residual form: Daneshmand et al. [2]_ recursion (1))::
 
     A_l = W_l H_{l-1}                     (residual=γ:  A_l = H_{l-1} + γ W_l H_{l-1})
     norm_act:  P_l = g_l · norm(A_l),   H_l = act(P_l)
     act_norm:  P_l = g_l · A_l,         H_l = norm(act(P_l))
 
+The norm / gain / activation part and its vector-Jacobian product are those of
+``depthcheck.kernels.nn.layer`` (written once for every numpy engine).
+
 Randomness: layer l draws everything from its own generator ``layer_generator(root, l)``
 (PCG64 seeded by ``SeedSequence(root, spawn_key=(l,))``; the readout uses ``spawn_key=(0,)``),
 so W_l can be re-created at will: the backward pass regenerates the weights of a segment
 instead of storing all L of them.
+
+References
+----------
+.. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+   Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012.
+.. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids Rank
+   Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652.
 """
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 from scipy.linalg import lapack as _lapack
 
-from depthcheck.kernels.nn import activations as _act
-from depthcheck.kernels.nn import norms as _norms
+from depthcheck.kernels.chain.spec import HOMOGENEOUS_ACTIVATIONS, ORDERS, WEIGHTS, ChainSpec
+from depthcheck.kernels.nn.layer import LayerOutput, layer_backward, layer_forward
 from depthcheck.kernels.random.haar import (apply_householder_haar, haar_householder_vectors, sample_stiefel)
 
+# ChainSpec, WEIGHTS, ORDERS, HOMOGENEOUS_ACTIVATIONS (depthcheck.kernels.chain.spec) and
+# LayerOutput (depthcheck.kernels.nn.layer) are re-exported here for existing callers.
 __all__ = ["ChainSpec", "LayerOutput", "NumpyChainBackend", "layer_generator", "readout_generator",
            "HOMOGENEOUS_ACTIVATIONS", "WEIGHTS", "ORDERS", "householder_matrix"]
-
-WEIGHTS = ("haar", "gaussian", "uniform")
-ORDERS = ("norm_act", "act_norm")
-#: act(c x) = c act(x) for c > 0: a norm-free chain can then be rescaled without changing it.
-HOMOGENEOUS_ACTIVATIONS = ("identity", "relu", "leaky_relu")
-
-
-class ChainSpec(NamedTuple):
-    """Validated, static description of the chain (built by ``depthcheck.kernels.chain.driver``)."""
-    trials: int
-    d: int
-    n: int
-    depth: int
-    weights: str
-    weight_std: float          # 1.0 for haar (unused)
-    norm: str
-    activation: str
-    order: str
-    gains: np.ndarray          # (depth,), g_l at index l-1
-    residual: Optional[float]
-    matrix_free: bool          # haar only: apply W_l to H without forming it (see weight())
-    rescale: bool              # divide H by its Frobenius norm after every layer (norm="none")
-    n_out: int
-
-
-class LayerOutput(NamedTuple):
-    H: np.ndarray              # H_l
-    pre_norm: np.ndarray       # the input of the normalisation (A_l, or act(P_l) for act_norm)
-    P: np.ndarray              # the activation's argument
-    cache: _norms.NormCache    # what norm_backward needs
 
 
 def layer_generator(root: tuple, l: int) -> np.random.Generator:
@@ -144,7 +126,7 @@ class NumpyChainBackend:
 
     def readout(self, spec: ChainSpec, gen: np.random.Generator) -> np.ndarray:
         """W_out ``(B, n_out, d)`` with orthonormal rows: a uniform Stiefel frame, transposed
-        (seed 001 Fig. 3: semi-orthogonal readout d -> #classes, bn_orthogonal.md §1.2)."""
+        (the semi-orthogonal readout d -> #classes of [1]_ Fig. 3)."""
         return _T(sample_stiefel((spec.trials,), spec.d, spec.n_out, gen))
 
     # ---- forward ---------------------------------------------------------------------------
@@ -162,31 +144,28 @@ class NumpyChainBackend:
         return WH
 
     def nonlinear(self, spec: ChainSpec, l: int, A: np.ndarray) -> LayerOutput:
-        """norm / gain / activation part of layer ``l`` (1-based) applied to A_l."""
-        g = spec.gains[l - 1]
-        if spec.order == "norm_act":
-            N, cache = _norms._forward(spec.norm, A)
-            P = g * N
-            return LayerOutput(_act._forward(spec.activation, P), A, P, cache)
-        P = g * A
-        Q = _act._forward(spec.activation, P)
-        Y, cache = _norms._forward(spec.norm, Q)
-        return LayerOutput(Y, Q, P, cache)
+        """norm / gain / activation part of layer ``l`` (1-based) applied to A_l
+        (``depthcheck.kernels.nn.layer.layer_forward`` with the gain g_l)."""
+        return layer_forward(A, norm=spec.norm, activation=spec.activation, order=spec.order,
+                             gain=spec.gains[l - 1])
 
     # ---- backward --------------------------------------------------------------------------
     def backward(self, spec: ChainSpec, l: int, W: np.ndarray, out: LayerOutput,
-                       dH: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 dH: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(dA_l, dH_{l-1}) from dH_l = ∂loss/∂H_l, for layer ``l`` (1-based).
 
-        norm_act: dA = normᵀ(g · act'(P) ⊙ dH);  act_norm: dA = g · act'(P) ⊙ normᵀ(dH);
-        dH_{l-1} = Wᵀ dA (residual: dA + γ Wᵀ dA). Linear in dH, so a positive scale factor
-        dropped from dH carries over to both outputs.
+        norm_act: dA = normᵀ(g · act'(P) ⊙ dH);  act_norm: dA = g · act'(P) ⊙ normᵀ(dH)
+        (``depthcheck.kernels.nn.layer.layer_backward``); dH_{l-1} = Wᵀ dA (residual:
+        dA + γ Wᵀ dA). Linear in dH, so a positive scale factor dropped from dH carries over
+        to both outputs.
         """
-        g = spec.gains[l - 1]
-        if spec.order == "norm_act":
-            dA = _norms._backward(out.cache, g * (_act._derivative(spec.activation, out.P) * dH))
-        else:
-            dA = g * (_act._derivative(spec.activation, out.P) * _norms._backward(out.cache, dH))
+        dA = self.delta(spec, l, out, dH)
         dWA = _T(W) @ dA
         dH_prev = dA + spec.residual * dWA if spec.residual is not None else dWA
         return dA, dH_prev
+
+    @staticmethod
+    def delta(spec: ChainSpec, l: int, out: LayerOutput, dH: np.ndarray) -> np.ndarray:
+        """dA_l = ∂loss/∂A_l from dH_l = ∂loss/∂H_l (the backward pass without the Wᵀ)."""
+        return layer_backward(out, dH, activation=spec.activation, order=spec.order,
+                              gain=spec.gains[l - 1])[0]

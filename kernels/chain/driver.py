@@ -3,36 +3,31 @@
 Runs B independent random networks of depth L (thousands of layers) on a shared or per-trial
 input, drawing each layer's weights on the fly, and records scale-free statistics of the hidden
 representations every k layers, and optionally the log-norm of the loss gradient with respect
-to the hidden weights (seed 001 Figure 3 / Theorem 5), backpropagated in log scale.
+to the hidden weights (Meterez et al., arXiv:2310.02012, Fig. 3 / Theorem 5), backpropagated
+in log scale.
 
-The layer algebra and the per-layer random streams are in ``depthcheck.kernels.backends.numpy`` (the numpy
-reference backend; the engines are listed in ``depthcheck.kernels.backends``), the statistics in
-``depthcheck.kernels.chain.statistics``.
+The arguments are checked once, into a ``depthcheck.kernels.chain.spec.ChainSpec``, which is
+all an engine receives; the engines are listed in ``depthcheck.kernels.backends``. The numpy
+reference engine's layer is ``depthcheck.kernels.backends.numpy`` (its algebra:
+``depthcheck.kernels.nn.layer``), the statistics are ``depthcheck.kernels.chain.statistics``.
 """
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
-from depthcheck.theory._checks import (as_float_array, check_choice, check_generator, check_positive_int)
-from depthcheck.kernels import backends as _engines
-from depthcheck.kernels.nn import activations as _act
-from depthcheck.kernels.nn import norms as _norms
+from depthcheck.theory._checks import check_positive_int
+from depthcheck.kernels.chain.codes import LOG_SCALE_CAP
 from depthcheck.kernels.chain.errors import ChainBreakdownError, UnsupportedEngineError
-from depthcheck.kernels.chain.statistics import STATISTICS, compute_statistic
-from depthcheck.kernels.backends.numpy import (HOMOGENEOUS_ACTIVATIONS, ORDERS, WEIGHTS,
-                                               ChainSpec, NumpyChainBackend, layer_generator,
-                                               readout_generator)
+from depthcheck.kernels.chain.spec import ChainSpec
+from depthcheck.kernels.chain.statistics import DEFAULT_RECORD, STATISTICS, compute_statistic
+from depthcheck.kernels.backends.numpy import layer_generator, readout_generator
 
-__all__ = ["simulate_chain", "chain_weights", "ChainBreakdownError", "UnsupportedEngineError",
-           "STATISTICS", "DEFAULT_RECORD"]
+__all__ = ["simulate_chain", "chain_weights", "ChainSpec", "ChainBreakdownError",
+           "UnsupportedEngineError", "STATISTICS", "DEFAULT_RECORD"]
 
-DEFAULT_RECORD = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv")
-
-# exp(700) < max float64 / e^10: logits scaled by a capped factor stay finite (see _readout_grad).
-_LOG_SCALE_CAP = 700.0
+# LOG_SCALE_CAP (codes.py): logits scaled by a capped factor stay finite (see _readout_grad).
 
 
 def simulate_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
@@ -42,113 +37,201 @@ def simulate_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
                    method="full", backend="numpy", n_singular=10, progress=False) -> dict:
     """Simulate ``trials`` random networks of ``depth`` square layers and record statistics.
 
-    Network (as ``depthcheck.kernels.forward_backward``, all hidden layers d×d with d = X.shape[-2]; seed 001
-    eq. (3) for ``weights="haar", norm="rownorm", activation="identity"``)::
+    Network (as ``depthcheck.kernels.forward_backward``, all hidden layers d×d with
+    d = ``X.shape[-2]``; Meterez et al. [1]_ eq. (3) for ``weights="haar", norm="rownorm",
+    activation="identity"``)::
 
-        H_0 = X,   A_l = W_l H_{l-1}   (residual=γ: A_l = H_{l-1} + γ W_l H_{l-1}, seed 002 eq. (1))
+        H_0 = X,   A_l = W_l H_{l-1}   (residual=γ: A_l = H_{l-1} + γ W_l H_{l-1}, [2]_ eq. (1))
         norm_act:  H_l = act(g_l · norm(A_l));   act_norm:  H_l = norm(act(g_l · A_l))
 
-    for l = 1..L, with g_l from ``gains`` (one per layer) or g_l = l^(-r) for ``gain_exponent=r``
-    (seed 001 §5, activation shaping; bn_orthogonal.md §6.2), default g_l = 1.
+    for l = 1..L, with g_l from ``gains`` (one per layer) or g_l = l^(-r) for
+    ``gain_exponent=r`` (activation shaping, [1]_ Sec. 5 eq. (11)), default g_l = 1.
 
     Parameters
     ----------
-    X : ``(d, n)`` input shared by all trials, or ``(trials, d, n)``; columns are samples.
-    depth : L >= 1 hidden layers.  trials : B >= 1.  rng : ``numpy.random.Generator``.
-    weights : ``"haar"`` (Haar O(d): Stewart's Householder construction of ``depthcheck.kernels.random.haar``;
-        applied matrix-free, as ``apply_haar`` (~4d²n flops, but a Python loop over d), when
-        ``gradients=False``, d >= 64 and n <= d/4, where measured numpy timings favour it;
-        otherwise the same W_l is formed by LAPACK orgqr (~(4/3)d³ flops) and multiplied),
-        ``"gaussian"`` (i.i.d. N(0, std²)) or
-        ``"uniform"`` (i.i.d. uniform[-√3, √3]·std). ``weight_std``: default 1/√d (variance
-        preserving); seed 002 uses 1.0 with a residual γ. Not allowed with ``"haar"``.
-    norm : ``depthcheck.kernels.nn.norms.NORMS``. ``"none"`` (vanilla chain) with a positively homogeneous
-        activation (identity, relu, leaky_relu) divides H by its Frobenius norm after every
-        layer (and X at layer 0), which changes the chain only by a scalar, so thousands of
-        layers never overflow; bounded activations (tanh, sin, sigmoid) need no rescaling and
-        the chain runs unscaled. Either way ``"log_scale"`` = log‖H_l‖_F of the *unrescaled*
-        network is returned (Lyapunov growth: ``np.diff(log_scale) / record_every``).
-    activation, order : as in ``depthcheck.kernels.nn.network``.
-    record : names from ``STATISTICS`` (see ``depthcheck.kernels.chain.statistics``): ``isometry_gap`` (seed
-        001 eq. (5); +inf when H is rank deficient, e.g. n > d: allowed, not an error),
-        ``rank_lower_bound`` r(H), ``soft_rank`` rank_τ(cH) with ``tau`` and c such that
-        tr(c²HHᵀ/n) = d (seed 002's BN scale; c = 1 for bn_nomean + identity), ``row_norm_cv``
-        (CV of the row norms of the normalisation's input: A_l for norm_act or norm="none",
+    X : array_like, shape ``(d, n)`` or ``(trials, d, n)``
+        Input shared by all trials, or one per trial; columns are the n samples.
+    depth : int
+        L >= 1 hidden layers.
+    trials : int
+        B >= 1 independent networks, run vectorised.
+    rng : numpy.random.Generator
+        Consumed for two 63-bit integers (the root of every weight stream) and then, when
+        ``gradients`` and ``labels is None``, for the labels.
+    weights : {"haar", "gaussian", "uniform"}
+        ``"haar"``: Haar on O(d), Stewart's Householder construction
+        (``depthcheck.kernels.random.haar``), applied matrix-free (~4d²n flops, a Python
+        loop over d) when ``gradients=False``, d >= 64 and n <= d/4, where measured numpy
+        timings favour it, otherwise the same W_l formed by LAPACK orgqr and multiplied;
+        ``"gaussian"``: i.i.d. N(0, std²); ``"uniform"``: i.i.d. uniform[-√3, √3]·std.
+    norm : str
+        One of ``depthcheck.kernels.nn.norms.NORMS``. ``"none"`` (vanilla chain) with a
+        positively homogeneous activation (identity, relu, leaky_relu) divides H by its
+        Frobenius norm after every layer (and X at layer 0), which changes the chain only by
+        a scalar, so thousands of layers never overflow; bounded activations (tanh, sin,
+        sigmoid) run unscaled. Either way ``out["log_scale"]`` = log‖H_l‖_F of the
+        *unrescaled* network (Lyapunov growth: ``np.diff(log_scale) / record_every``).
+    activation : str
+        One of ``depthcheck.kernels.nn.activations.ACTIVATIONS``.
+    order : {"norm_act", "act_norm"}
+        Where the norm sits (``depthcheck.kernels.nn.layer``).
+    gains, gain_exponent : array_like of shape ``(depth,)``, float, optional
+        Per-layer gains g_l, or r for g_l = l^(-r); at most one of the two.
+    residual : float, optional
+        γ != 0 of the residual form.
+    weight_std : float, optional
+        Standard deviation of gaussian/uniform entries, default 1/√d (variance preserving;
+        [2]_ uses 1.0 with a residual γ). Not allowed with ``"haar"``.
+    record_every : int
+        k: statistics are recorded at layers 0, k, 2k, ... <= L (layer 0 = the input X; the
+        last layer L only when k divides L). ``out["layers"]`` lists them.
+    record : sequence of str
+        Names from ``depthcheck.kernels.chain.statistics.STATISTICS``: ``isometry_gap``
+        φ(H) ([1]_ eq. (5); +inf when H is rank deficient, e.g. n > d: allowed, not an
+        error), ``rank_lower_bound`` r(H) ([2]_ eq. (4)), ``soft_rank`` rank_τ(cH) ([2]_
+        eq. (3), with ``tau`` and c such that tr(c²HHᵀ/n) = d), ``row_norm_cv`` (CV of the
+        row norms of the normalisation's input: A_l for norm_act or norm="none",
         act(g_l A_l) for act_norm; of X at layer 0), ``frobenius_M`` ‖HHᵀ/n‖_F², and
-        ``top_singular_values`` (the ``n_singular`` largest). The last two depend on scale: for
-        ``norm="none"`` they refer to the rescaled H with ‖H‖_F = 1 (when rescaling applies).
-    record_every : statistics are recorded at layers 0, k, 2k, ... <= L (layer 0 = the input
-        X; the last layer L only when k divides L). ``out["layers"]`` lists them.
-    gradients : also backpropagate a cross-entropy loss (below) and return its weight-gradient
-        log-norms.  labels : ``(n,)`` ints in [0, n_out) (shared by all trials), drawn
-        uniformly from ``rng`` when None.  n_out : number of classes, <= d.
-    checkpoint_every : k_c, default ceil(√L): H is stored every k_c layers in the forward pass
-        and each segment is recomputed in the backward pass (results do not depend on k_c).
-    method : ``"full"`` (d×d weights applied to H) or ``"reduced"`` (n <= d: W·H replaced by
-        an exactly-in-law O(d n²) step, ``depthcheck.kernels.chain.reduced``).
-    backend : ``"numpy"`` (the reference, always available), ``"numba"`` (fused CPU kernels)
-        or ``"cuda"`` (alias ``"cupy"``; fused CUDA kernels, needs a GPU). The support table of
-        every (method, backend) pair is in ``depthcheck.kernels.backends``; a pair that cannot
-        run the request raises ``UnsupportedEngineError`` naming what is unsupported (never a
-        silent fallback to another engine). ``backend="reduced"`` / ``"reduced_numba"`` are the
-        earlier spellings of ``method="reduced"`` with numpy / numba. The fused backends draw
-        Philox random numbers: same law as numpy, other samples.
-    progress : show a tqdm bar over layers.
-
-    Gradients (seed 001 Fig. 3 / Theorem 5, bn_orthogonal.md §5, §7.3): a readout W_out
-    ``(n_out, d)`` with orthonormal rows (a uniform Stiefel frame, transposed), logits
-    Z = W_out H_L, loss = mean over the n samples of the softmax cross-entropy on ``labels``.
-    ``out["log_grad_norm"][:, j]`` = log‖∂loss/∂W_l‖_F for l = ``out["grad_layers"][j]``, where
-    ∂loss/∂W_l = δ_l H_{l-1}ᵀ with δ_l = ∂loss/∂A_l (× γ with a residual, since A_l =
-    H_{l-1} + γ W_l H_{l-1}). ``grad_layers`` = layer 1 (seed 001 Fig. 3's W_1) and every
-    recorded layer >= 1. The backward signal ∂loss/∂H_l is carried with unit Frobenius norm per
-    trial and its log-norm accumulated separately, so neither exploding nor vanishing
-    gradients over/underflow; an exactly zero gradient gives -inf (allowed).
-
-    Randomness: ``rng`` is consumed for two 63-bit integers (the root of all weight streams)
-    and then, if gradients and labels is None, for the labels; layer l's weights come from
-    ``depthcheck.kernels.backends.numpy.layer_generator(root, l)`` (the readout from spawn key 0), so W_l is
-    regenerated bit-identically in the backward pass (only one layer's weights, or one
-    segment's, exist at any time). The matrix-free and the explicit Haar path apply the same
-    W_l (same random numbers), so statistics agree between ``gradients=True`` and ``False`` to
-    rounding; the same seed gives identical outputs. ``chain_weights`` returns the matrices for
-    an independent check.
-
-    Memory (float64 words, B trials, L layers, width d, batch n): without gradients
-    O(B·d·(n + d)) — independent of L (one layer's arrays and one layer's weights) plus the
-    recorded statistics O(B·L/k). With gradients O(B·(L/k_c)·d·n) for the checkpoints plus
-    O(B·k_c·d·(3n + d)) for one recomputed segment (inputs, activation arguments, norm outputs,
-    weights), i.e. O(B·√L·d·(n + d)) with the default k_c = ceil(√L); compute is about 2x the
-    forward pass plus the backward pass.
+        ``top_singular_values`` (the ``n_singular`` largest). The last two depend on scale:
+        for ``norm="none"`` they refer to the rescaled H with ‖H‖_F = 1.
+    tau : float
+        Threshold of ``soft_rank``, in [0, 1).
+    gradients : bool
+        Also backpropagate a cross-entropy loss (Notes) and return the weight-gradient
+        log-norms ([1]_ Fig. 3 / Theorem 5).
+    labels : array_like of int, shape ``(n,)``, optional
+        Classes in [0, n_out) shared by all trials; drawn uniformly from ``rng`` when None.
+    n_out : int
+        Number of classes of the readout, <= d.
+    checkpoint_every : int, optional
+        k_c, default ceil(√L): H is stored every k_c layers in the forward pass and each
+        segment is recomputed in the backward pass (results do not depend on k_c).
+    method : {"full", "reduced"}
+        ``"full"`` applies d×d weights; ``"reduced"`` (n <= d, Haar or Gaussian weights)
+        replaces W·H by an exactly-in-law O(d n²) step (``depthcheck.kernels.chain.reduced``).
+    backend : {"numpy", "numba", "cuda"}
+        ``"numpy"`` is the reference (always available), ``"numba"`` fused CPU kernels,
+        ``"cuda"`` (alias ``"cupy"``) fused CUDA kernels. The support table of every
+        (method, backend) pair is in the docstring of ``depthcheck.kernels.backends``.
+        ``"reduced"`` / ``"reduced_numba"`` are the earlier spellings of ``method="reduced"``
+        with numpy / numba. The fused backends draw Philox random numbers: same law as numpy,
+        other samples.
+    n_singular : int
+        How many singular values ``top_singular_values`` keeps.
+    progress : bool
+        Show a tqdm bar over layers.
 
     Returns
     -------
-    dict of numpy arrays: ``"layers"`` ``(R,)``; each recorded statistic ``(B, R)``
-    (``top_singular_values``: ``(B, R, min(n_singular, d, n))``); ``"log_scale"`` ``(B, R)``
-    when ``norm="none"``; with gradients ``"grad_layers"`` ``(G,)``, ``"log_grad_norm"``
-    ``(B, G)`` and ``"labels"`` ``(n,)``.
+    dict of numpy.ndarray
+        ``"layers"`` ``(R,)``; each recorded statistic ``(B, R)`` (``top_singular_values``:
+        ``(B, R, min(n_singular, d, n))``); ``"log_scale"`` ``(B, R)`` when ``norm="none"``;
+        with gradients ``"grad_layers"`` ``(G,)``, ``"log_grad_norm"`` ``(B, G)`` and
+        ``"labels"`` ``(n,)``.
 
-    Raises ``ValueError`` naming the argument for bad input, and ``ChainBreakdownError``
-    naming the layer when a statistic is NaN (or a non-φ statistic infinite), a norm meets a
-    zero row, or a norm-free layer becomes identically zero.
+    Raises
+    ------
+    ValueError
+        Naming the argument, for bad input (``depthcheck.kernels.chain.spec.ChainSpec``).
+    UnsupportedEngineError
+        When (``method``, ``backend``) has no engine, cannot run on this machine or cannot
+        run this request; it names what is unsupported (never a silent fallback).
+    ChainBreakdownError
+        Naming the layer and trial, when a statistic is NaN (or a statistic other than φ is
+        infinite), a norm meets a zero row, or a norm-free layer becomes identically zero.
+
+    See Also
+    --------
+    chain_weights : the explicit weights of a chain, for an independent check.
+    depthcheck.kernels.chain.spec.ChainSpec.from_arguments : the argument checks.
+
+    Notes
+    -----
+    Gradients ([1]_ Fig. 3 / Theorem 5): a readout W_out ``(n_out, d)`` with orthonormal rows
+    (a uniform Stiefel frame, transposed), logits Z = W_out H_L, loss = mean over the n samples
+    of the softmax cross-entropy on ``labels``. ``out["log_grad_norm"][:, j]`` =
+    log‖∂loss/∂W_l‖_F for l = ``out["grad_layers"][j]``, where ∂loss/∂W_l = δ_l H_{l-1}ᵀ with
+    δ_l = ∂loss/∂A_l (× γ with a residual). ``grad_layers`` = layer 1 (the W_1 of [1]_ Fig. 3)
+    and every recorded layer >= 1. The backward signal ∂loss/∂H_l is carried with unit
+    Frobenius norm per trial and its log-norm accumulated separately, so neither exploding nor
+    vanishing gradients over/underflow; an exactly zero gradient gives -inf (allowed).
+
+    Randomness: layer l's weights come from
+    ``depthcheck.kernels.backends.numpy.layer_generator(root, l)`` (the readout from spawn
+    key 0), so W_l is regenerated bit-identically in the backward pass (only one layer's
+    weights, or one segment's, exist at any time). The matrix-free and the explicit Haar path
+    apply the same W_l (same random numbers), so statistics agree between ``gradients=True``
+    and ``False`` to rounding; the same seed gives identical outputs.
+
+    Memory (float64 words, B trials, L layers, width d, batch n): without gradients
+    O(B·d·(n + d)), independent of L, plus the recorded statistics O(B·L/k). With gradients
+    O(B·(L/k_c)·d·n) for the checkpoints plus O(B·k_c·d·(3n + d)) for one recomputed segment,
+    i.e. O(B·√L·d·(n + d)) with the default k_c; compute is about 2x the forward pass plus
+    the backward pass.
+
+    References
+    ----------
+    .. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without
+       Depth Limits: Batch Normalization Without Gradient Explosion", ICLR 2024,
+       arXiv:2310.02012: eq. (3) (the chain), eq. (5) (φ), Theorem 1 (φ decays with depth,
+       Fig. 1), Theorem 5 (bounded gradients, Fig. 3), Sec. 5 eq. (11) (shaping gains).
+    .. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids
+       Rank Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652:
+       eq. (1) (residual recursion), eqs. (3)-(4) (soft rank, r(H)).
+
+    Examples
+    --------
+    Theorem 1 of [1]_: with Haar weights and row normalisation the isometry gap of a batch
+    decays with depth.
+
+    >>> import numpy as np
+    >>> from depthcheck.kernels import simulate_chain
+    >>> X = np.random.default_rng(0).standard_normal((16, 4))
+    >>> out = simulate_chain(X, 40, trials=3, rng=np.random.default_rng(1), record_every=20)
+    >>> out["layers"]
+    array([ 0, 20, 40])
+    >>> out["isometry_gap"].shape
+    (3, 3)
+    >>> bool(np.all(out["isometry_gap"][:, -1] < out["isometry_gap"][:, 0]))
+    True
+
+    With gradients (log-norms of ∂loss/∂W_l at layer 1 and at the recorded layers):
+
+    >>> g = simulate_chain(X, 40, trials=3, rng=np.random.default_rng(1), record_every=20,
+    ...                    gradients=True, n_out=4)
+    >>> g["grad_layers"], g["log_grad_norm"].shape
+    (array([ 1, 20, 40]), (3, 3))
+    >>> bool(np.all(np.isfinite(g["log_grad_norm"])))
+    True
     """
-    spec, X, record, labels, k_c, backend_obj, tau = _validate(
-        X, depth, trials, rng, weights, norm, activation, order, gains, gain_exponent, residual,
-        weight_std, record_every, record, tau, gradients, labels, n_out, checkpoint_every,
-        method, backend, n_singular, progress)
+    spec = ChainSpec.from_arguments(
+        X, depth, trials=trials, rng=rng, weights=weights, norm=norm, activation=activation,
+        order=order, gains=gains, gain_exponent=gain_exponent, residual=residual,
+        weight_std=weight_std, record_every=record_every, record=record, tau=tau,
+        gradients=gradients, labels=labels, n_out=n_out, checkpoint_every=checkpoint_every,
+        method=method, backend=backend, n_singular=n_singular, progress=progress)
+    return run_spec(spec, rng)
+
+
+def run_spec(spec: ChainSpec, rng) -> dict:
+    """Run the chain described by a validated ``spec`` on its engine, drawing the root of the
+    weight streams (and the labels, when needed) from ``rng``."""
+    engine = spec.engine()
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
-    if gradients and labels is None:
-        labels = rng.integers(0, spec.n_out, size=spec.n)
+    if spec.gradients and spec.labels is None:
+        spec = spec._replace(labels=rng.integers(0, spec.n_out, size=spec.n))
 
     # A fused engine (numba, cuda, reduced) runs the whole chain itself; the numpy reference
-    # runs the per-layer driver below. An engine that cannot run the request refused it in
-    # _validate, before any random number was drawn.
-    if getattr(backend_obj, "fused", None) and backend_obj.fused(spec, record, gradients):
-        return backend_obj.run_fused(spec, X, root, record=record, record_every=record_every,
-                                     tau=tau, n_singular=n_singular, gradients=gradients,
-                                     labels=labels, checkpoint_every=k_c)
-    runner = _Chain(spec, backend_obj, root, record, record_every, tau, n_singular)
-    return run_driver(runner, X, gradients=gradients, labels=labels, k_c=k_c, progress=progress)
+    # runs the per-layer driver below. An engine that cannot run the request refused it when
+    # the spec was built, before any random number was drawn.
+    if getattr(engine, "fused", None) and engine.fused(spec, spec.record, spec.gradients):
+        return engine.run_fused(spec, spec.X, root, record=spec.record,
+                                record_every=spec.record_every, tau=spec.tau,
+                                n_singular=spec.n_singular, gradients=spec.gradients,
+                                labels=spec.labels, checkpoint_every=spec.checkpoint_every)
+    runner = _Chain(spec, engine, root)
+    return run_driver(runner, spec.X, gradients=spec.gradients, labels=spec.labels,
+                      k_c=spec.checkpoint_every, progress=spec.progress)
 
 
 def run_driver(runner, X, *, gradients, labels, k_c, progress) -> dict:
@@ -168,21 +251,58 @@ def run_driver(runner, X, *, gradients, labels, k_c, progress) -> dict:
 
 def chain_weights(d, n, depth, *, trials, rng, weights="haar", weight_std=None, n_out=10,
                   labels=None) -> dict:
-    """The explicit weights ``simulate_chain(..., gradients=True)`` uses for the same ``rng``
-    state: ``{"hidden": [W_1, ..., W_L] each (B, d, d), "readout": (B, n_out, d), "labels": (n,)}``.
+    """The explicit weights ``simulate_chain(..., gradients=True)`` uses for the same ``rng``.
 
-    For checking the chain against an explicit network (e.g. ``depthcheck.kernels.forward_backward(X,
-    hidden + [readout], labels, loss="xent", ...)``). Stores all L weights: small depths only.
+    For checking the chain against an explicit network (e.g.
+    ``depthcheck.kernels.forward_backward(X, hidden + [readout], labels, loss="xent", ...)``).
+    Stores all L weights: small depths only.
+
+    Parameters
+    ----------
+    d, n : int
+        Width and batch size of the chain's input X ``(d, n)``.
+    depth, trials, rng, weights, weight_std, n_out, labels
+        As in ``simulate_chain`` (same checks; ``rng`` is consumed the same way).
+
+    Returns
+    -------
+    dict
+        ``{"hidden": [W_1, ..., W_L] each (B, d, d), "readout": (B, n_out, d),
+        "labels": (n,)}``.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for bad input.
+
+    References
+    ----------
+    .. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without
+       Depth Limits: Batch Normalization Without Gradient Explosion", ICLR 2024,
+       arXiv:2310.02012: eq. (3) (Haar weights), Fig. 3 (the orthonormal readout).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from depthcheck.kernels.chain.driver import chain_weights
+    >>> w = chain_weights(5, 3, 2, trials=2, rng=np.random.default_rng(0), n_out=2)
+    >>> [W.shape for W in w["hidden"]], w["readout"].shape, w["labels"].shape
+    ([(2, 5, 5), (2, 5, 5)], (2, 2, 5), (3,))
+    >>> W = w["hidden"][0][0]
+    >>> np.allclose(W @ W.T, np.eye(5))
+    True
     """
     X = np.zeros((check_positive_int(d, "d"), check_positive_int(n, "n")))
-    spec, _, _, labels, _, backend_obj, _ = _validate(
-        X, depth, trials, rng, weights, "none", "identity", "norm_act", None, None, None,
-        weight_std, 1, (), 0.5, True, labels, n_out, None, "full", "numpy", 1, False)
+    spec = ChainSpec.from_arguments(X, depth, trials=trials, rng=rng, weights=weights,
+                                    norm="none", weight_std=weight_std, record=(),
+                                    gradients=True, labels=labels, n_out=n_out)
+    engine = spec.engine()
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
+    labels = spec.labels
     if labels is None:
         labels = rng.integers(0, spec.n_out, size=spec.n)
-    hidden = [backend_obj.weight(spec, layer_generator(root, l)) for l in range(1, depth + 1)]
-    return {"hidden": hidden, "readout": backend_obj.readout(spec, readout_generator(root)),
+    hidden = [engine.weight(spec, layer_generator(root, l)) for l in range(1, spec.depth + 1)]
+    return {"hidden": hidden, "readout": engine.readout(spec, readout_generator(root)),
             "labels": np.asarray(labels, dtype=np.intp)}
 
 
@@ -227,10 +347,10 @@ def _progress_bar(progress, total):
 class _Chain:
     """Driver: forward pass with recording and checkpoints, then a segmented backward pass."""
 
-    def __init__(self, spec: ChainSpec, backend, root, record, record_every, tau, n_singular):
+    def __init__(self, spec: ChainSpec, backend, root):
         self.spec, self.backend, self.root = spec, backend, root
-        self.record, self.record_every = record, record_every
-        self.tau, self.n_singular = tau, n_singular
+        self.record, self.record_every = spec.record, spec.record_every
+        self.tau, self.n_singular = spec.tau, spec.n_singular
         self.checkpoints = {}
         self.H_last = None
 
@@ -357,7 +477,7 @@ class _Chain:
         W_out = self.backend.readout(spec, readout_generator(self.root))
         Z = W_out @ self.H_last
         if spec.rescale:
-            Z = Z * np.exp(np.minimum(self.log_c_last, _LOG_SCALE_CAP))[:, None, None]
+            Z = Z * np.exp(np.minimum(self.log_c_last, LOG_SCALE_CAP))[:, None, None]
         Z = Z - Z.max(axis=-2, keepdims=True)
         with np.errstate(under="ignore"):
             E = np.exp(Z)
@@ -380,106 +500,3 @@ def _normalise(dH, lg, layer):
 
 
 # --------------------------------------------------------------------------------------------
-def _is_real(v) -> bool:
-    return (isinstance(v, numbers.Real) and not isinstance(v, bool)) or (
-        isinstance(v, np.ndarray) and v.ndim == 0 and np.issubdtype(v.dtype, np.floating))
-
-
-def _validate(X, depth, trials, rng, weights, norm, activation, order, gains, gain_exponent,
-              residual, weight_std, record_every, record, tau, gradients, labels, n_out,
-              checkpoint_every, method, backend, n_singular, progress):
-    depth = check_positive_int(depth, "depth")
-    trials = check_positive_int(trials, "trials")
-    check_generator(rng, "rng")
-    check_choice(weights, "weights", WEIGHTS)
-    check_choice(norm, "norm", _norms.NORMS)
-    check_choice(activation, "activation", _act.ACTIVATIONS)
-    check_choice(order, "order", ORDERS)
-    method, backend = _engines.resolve(method, backend)
-    record_every = check_positive_int(record_every, "record_every")
-    n_singular = check_positive_int(n_singular, "n_singular")
-    if not isinstance(gradients, (bool, np.bool_)):
-        raise ValueError(f"gradients must be True or False, got {gradients!r}")
-    if not isinstance(progress, (bool, np.bool_)):
-        raise ValueError(f"progress must be True or False, got {progress!r}")
-
-    X = as_float_array(X, "X", ndim=(2, 3), dtype=np.float64)
-    if X.ndim == 3 and X.shape[0] != trials:
-        raise ValueError(f"X is batched with {X.shape[0]} trials but trials={trials}; pass X of "
-                         f"shape (d, n) or (trials, d, n)")
-    d, n = X.shape[-2], X.shape[-1]
-
-    if weight_std is not None:
-        if weights == "haar":
-            raise ValueError("weight_std applies to gaussian/uniform weights only; Haar weights "
-                             "are orthogonal (pass weight_std=None)")
-        if not _is_real(weight_std) or not np.isfinite(weight_std) or weight_std <= 0:
-            raise ValueError(f"weight_std must be a finite positive number, got {weight_std!r}")
-        std = float(weight_std)
-    else:
-        std = 1.0 if weights == "haar" else 1.0 / math.sqrt(d)
-
-    if gains is not None and gain_exponent is not None:
-        raise ValueError("give at most one of gains and gain_exponent, not both")
-    if gains is not None:
-        g = as_float_array(gains, "gains", ndim=1, dtype=np.float64)
-        if g.shape[0] != depth:
-            raise ValueError(f"gains must hold one gain per layer ({depth}), got {g.shape[0]}")
-    elif gain_exponent is not None:
-        if not _is_real(gain_exponent) or not np.isfinite(gain_exponent):
-            raise ValueError(f"gain_exponent must be a finite real number, got {gain_exponent!r}")
-        g = np.arange(1, depth + 1, dtype=np.float64) ** (-float(gain_exponent))
-    else:
-        g = np.ones(depth)
-
-    if residual is not None:
-        if not _is_real(residual) or not np.isfinite(residual) or residual == 0:
-            raise ValueError(f"residual must be None or a finite nonzero real γ, got {residual!r}")
-        residual = float(residual)
-
-    if isinstance(record, str):
-        record = (record,)
-    try:
-        record = tuple(dict.fromkeys(record))
-    except TypeError as exc:
-        raise ValueError(f"record must be a sequence of statistic names, got {record!r}") from exc
-    for name in record:
-        if name not in STATISTICS:
-            raise ValueError(f"record: unknown statistic {name!r}; choose from {STATISTICS}")
-
-    if not _is_real(tau) or not (0.0 <= tau < 1.0):
-        raise ValueError(f"tau must be a real number in [0, 1), got {tau!r}")
-    tau = float(tau)
-
-    n_out = check_positive_int(n_out, "n_out")
-    if gradients and n_out > d:
-        raise ValueError(f"n_out={n_out} exceeds the width d={d}: the readout needs orthonormal "
-                         f"rows (n_out <= d)")
-    if labels is not None:
-        y = np.asarray(labels)
-        if y.shape != (n,):
-            raise ValueError(f"labels must have shape (n,) = ({n},), got {y.shape}")
-        if y.dtype == bool or not np.issubdtype(y.dtype, np.integer):
-            raise ValueError(f"labels must be integers, got dtype {y.dtype}")
-        if np.any(y < 0) or np.any(y >= n_out):
-            raise ValueError(f"labels must lie in [0, n_out) = [0, {n_out}), got min {y.min()}, "
-                             f"max {y.max()}")
-        labels = y.astype(np.intp)
-
-    if checkpoint_every is None:
-        k_c = max(1, math.ceil(math.sqrt(depth)))
-    else:
-        k_c = check_positive_int(checkpoint_every, "checkpoint_every")
-
-    spec = ChainSpec(trials=trials, d=d, n=n, depth=depth, weights=weights, weight_std=std,
-                     norm=norm, activation=activation, order=order, gains=g, residual=residual,
-                     matrix_free=(weights == "haar" and not gradients and d >= 64
-                                  and 4 * n <= d),
-                     rescale=(norm == "none" and activation in HOMOGENEOUS_ACTIVATIONS),
-                     n_out=n_out)
-    engine = _engines.get_engine(method, backend)
-    why = engine.unsupported(spec, record, gradients)
-    if why is not None:
-        raise UnsupportedEngineError(f"method={method!r}, backend={backend!r} cannot run this "
-                                     f"request: {why}")
-    return spec, X, record, labels, k_c, engine, tau

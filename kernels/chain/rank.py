@@ -1,7 +1,9 @@
 """Seed-002 simulations: BN residual chains, the covariance chain, vanilla products, QR Lyapunov.
 
-Source: seed 002 (Daneshmand et al. 2020, ``002_6dd6d02ae2b33d9a.txt``), recursion (1), (6),
-Figs. 2, 3a, 3b, 8, 9; set-ups in shared/research/rank_lnn_lcw.md §A.1, §A.9, §D.
+Source: Daneshmand, Kohler, Bach, Hofmann & Lucchi, "Batch normalization provably avoids rank
+collapse for randomly initialised deep networks" (NeurIPS 2020, arXiv:2003.01652), recursion (1)
+(BN chain) and (6) (vanilla chain), Figs. 2, 3a, 3b, 8, 9; the Markov-chain view is derived in
+``docs/derivations/rank_markov.md``.
 
 Lean, seed-specific chains (the Markov-chain experiments need 10^4–10^6 cheap steps); every
 function is vectorised over a leading trials axis B and draws all randomness from the
@@ -274,8 +276,8 @@ def covariance_chain(M0, depth, *, rng, trials=1, gamma=0.01, weights="gaussian"
     """The d×d covariance chain of the Fig. 3a/3b code: M ← D (I+γW) M (I+γW)ᵀ D,
     D = diag((I+γW) M (I+γW)ᵀ)^{-1/2}.
 
-    Propagating M itself loses positive semi-definiteness in floating point (rank_lnn_lcw.md
-    §E.2), so the chain runs on a factor: M0 = F Fᵀ (eigen-factor, F d×d), H_0 = √d F, and
+    Propagating M itself loses positive semi-definiteness in floating point (rounding in
+    D M̃ D accumulates over thousands of steps), so the chain runs on a factor: M0 = F Fᵀ (eigen-factor, F d×d), H_0 = √d F, and
     H ← Bn(H + γWH) with n = d gives exactly M(H_l) = M_l. ``M0`` must be symmetric PSD (d, d).
     Returns what :func:`rank_chain` returns (statistics of M_l).
     """
@@ -302,7 +304,9 @@ def lyapunov_qr(d, depth, *, trials, rng, gamma=math.inf, weights="gaussian", si
     (diag R_l > 0 after sign fixing); μ̂_k = (1/(depth − burn_in)) Σ_{l > burn_in} log R_l[k, k].
     The first ``burn_in`` steps let Q align with the Oseledec filtration (removes the O(1/L)
     bias of the initial frame). Returns (trials, d) estimates, decreasing in k on average.
-    Reference: rank_lnn_lcw.md §D (QR method).
+    References: C. M. Newman, "The distribution of Lyapunov exponents: exact results for
+    random matrices", Comm. Math. Phys. 103, 1986 (the Gaussian spectrum); the QR method is
+    described in ``docs/derivations/lyapunov.md``.
     """
     rng = check_generator(rng)
     d = check_positive_int(d, "d")

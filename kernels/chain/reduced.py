@@ -3,7 +3,7 @@
 ``simulate_reduced_chain`` takes the arguments of ``depthcheck.kernels.simulate_chain`` (``weights`` "haar"
 or "gaussian") and returns the same dictionary, with the same law; it never forms a d×d matrix.
 
-Forward (ARCHITECTURE.md, "reduced chain"). Let H = Q_H R_H be a thin QR (Q_H d×n orthonormal,
+Forward. Let H = Q_H R_H be a thin QR (Q_H d×n orthonormal,
 any Householder QR: H need not have full rank). For W Haar on O(d), W Q_H is a uniform n-frame
 (Stiefel) independent of H, so
 
@@ -61,10 +61,10 @@ import math
 
 import numpy as np
 
-from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.chain import driver as _chain
-from depthcheck.kernels.nn import norms as _norms
-from depthcheck.kernels.chain.driver import (DEFAULT_RECORD, ChainBreakdownError, _safe_log, finish_layer)
+from depthcheck.kernels.chain.driver import ChainBreakdownError, _safe_log, finish_layer
+from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
+from depthcheck.kernels.chain.statistics import DEFAULT_RECORD
 from depthcheck.kernels.backends.numpy import LayerOutput, NumpyChainBackend, layer_generator
 from depthcheck.kernels.random.householder import apply_haar_blocked
 
@@ -157,38 +157,27 @@ def conditional_transpose(layer: ReducedLayer, delta: np.ndarray, weights: str,
     return known + EH @ apply_haar_blocked(_T(EZ) @ C, gen)
 
 
-def simulate_reduced_chain(X, depth, *, trials, rng, weights="haar", norm="rownorm",
-                           activation="identity", order="norm_act", gains=None,
-                           gain_exponent=None, residual=None, weight_std=None, record_every=1,
-                           record=DEFAULT_RECORD, tau=0.5, gradients=False, labels=None,
-                           n_out=10, checkpoint_every=None, n_singular=10,
-                           progress=False) -> dict:
-    """``depthcheck.kernels.simulate_chain`` for n <= d in O(d n²) per layer and trial, exact in law.
+def simulate_reduced_chain(X, depth, *, rng, **chain_args) -> dict:
+    """``depthcheck.kernels.simulate_chain(..., method="reduced")``: n <= d in O(d n²) per layer
+    and trial, exact in law.
 
-    Arguments, outputs, randomness conventions (``rng`` consumed for the root of the weight
-    streams, then for the labels) and errors are those of ``depthcheck.kernels.simulate_chain``, except:
-    ``weights`` must be ``"haar"`` or ``"gaussian"`` (the reduction needs a rotation-invariant
-    weight law; ``"uniform"`` raises ``ValueError``), and n <= d (``X`` of shape ``(d, n)``
-    or ``(trials, d, n)``). The hidden weights are never formed: each layer costs two or
-    three thin QRs of d×n matrices forward and about as much backward (module docstring for
-    the derivation), against O(d³) (formed Haar) or O(d² n) (Householder) for the full chain.
-    Statistics agree with ``simulate_chain`` in distribution, not sample by sample (different
-    random numbers). Memory: O(B d n) without gradients (independent of the depth L), plus
-    O(B (L/k_c + 8 k_c) d n) with gradients (k_c = ``checkpoint_every``, default ceil(√L)).
+    Every keyword argument of ``depthcheck.kernels.simulate_chain`` except ``method`` and
+    ``backend`` is accepted, with the same names, defaults and checks (one signature, checked
+    once by ``ChainSpec.from_arguments``).
+
+    Outputs, randomness conventions (``rng`` consumed for the root of the weight streams, then
+    for the labels) and errors are those of ``simulate_chain``, except: ``weights`` must be
+    ``"haar"`` or ``"gaussian"`` (the reduction needs a rotation-invariant weight law) and
+    n <= d; anything else raises ``UnsupportedEngineError`` naming it. The hidden weights are
+    never formed: each layer costs two or three thin QRs of d×n matrices forward and about as
+    much backward (module docstring for the derivation), against O(d³) (formed Haar) or
+    O(d² n) (Householder) for the full chain. Statistics agree with ``method="full"`` in
+    distribution, not sample by sample (different random numbers). Memory: O(B d n) without
+    gradients (independent of the depth L), plus O(B (L/k_c + 8 k_c) d n) with gradients
+    (k_c = ``checkpoint_every``, default ceil(√L)).
     """
-    if weights not in REDUCED_WEIGHTS:
-        raise ValueError(f"weights={weights!r}: the reduced chain needs a rotation-invariant "
-                         f"weight law, one of {REDUCED_WEIGHTS}")
-    spec, X, record, labels, k_c, _, tau = _chain._validate(
-        X, depth, trials, rng, weights, norm, activation, order, gains, gain_exponent, residual,
-        weight_std, record_every, record, tau, gradients, labels, n_out, checkpoint_every,
-        "full", "numpy", n_singular, progress)
-    root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
-    if gradients and labels is None:
-        labels = rng.integers(0, spec.n_out, size=spec.n)
-    return run_reduced(spec, X, root, record=record, record_every=record_every, tau=tau,
-                       n_singular=n_singular, gradients=gradients, labels=labels,
-                       checkpoint_every=k_c, progress=progress)
+    return _chain.simulate_chain(X, depth, rng=rng,
+                                 **engine_arguments(chain_args, "reduced", "numpy"))
 
 
 def run_reduced(spec, X, root, *, record, record_every, tau, n_singular, gradients=False,
@@ -202,7 +191,9 @@ def run_reduced(spec, X, root, *, record, record_every, tau, n_singular, gradien
         raise ValueError(f"X must have n <= d for the reduced chain (columns are samples), got "
                          f"d={spec.d}, n={spec.n}")
     k_c = checkpoint_every or max(1, math.ceil(math.sqrt(spec.depth)))
-    runner = _Reduced(spec, root, record, record_every, tau, n_singular)
+    spec = spec._replace(record=tuple(record), record_every=record_every, tau=tau,
+                         n_singular=n_singular)
+    runner = _Reduced(spec, root)
     return _chain.run_driver(runner, X, gradients=gradients, labels=labels, k_c=k_c,
                              progress=progress)
 
@@ -239,8 +230,8 @@ class _Reduced(_chain._Chain):
     """``depthcheck.kernels.chain.driver._Chain`` (forward pass, recording, checkpoints, readout gradient) with the
     reduced linear step and the conditional backward."""
 
-    def __init__(self, spec, root, record, record_every, tau, n_singular):
-        super().__init__(spec, NumpyChainBackend(), root, record, record_every, tau, n_singular)
+    def __init__(self, spec, root):
+        super().__init__(spec, NumpyChainBackend(), root)
 
     def layer(self, l, H, log_c, W=None):
         """The forward step for ``_Chain.forward``: (LayerOutput, new log_c)."""
@@ -268,11 +259,7 @@ class _Reduced(_chain._Chain):
 
     def _dA(self, l, o: LayerOutput, dH):
         """∂loss/∂A_l from ∂loss/∂H_l (``NumpyChainBackend.backward`` without the Wᵀ)."""
-        spec = self.spec
-        g = spec.gains[l - 1]
-        if spec.order == "norm_act":
-            return _norms._backward(o.cache, g * (_act._derivative(spec.activation, o.P) * dH))
-        return g * (_act._derivative(spec.activation, o.P) * _norms._backward(o.cache, dH))
+        return self.backend.delta(self.spec, l, o, dH)
 
     def backward(self, labels, k_c, *, bar):
         spec = self.spec

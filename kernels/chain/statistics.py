@@ -2,24 +2,32 @@
 
 Each statistic maps the batch of hidden representations ``H`` ``(B, d, n)`` (and the input of
 the layer's normalisation, ``pre``) to one number per trial ``(B,)`` (``top_singular_values``:
-``(B, k)``). Definitions live in ``theory``; this module only dispatches and guards against
-non-finite values.
+``(B, k)``). Definitions live in ``depthcheck.theory``; this module only dispatches and guards
+against non-finite values.
 
-* ``isometry_gap``: φ(H) = log(tr(G)/n) − (1/n) log det G, G = HᵀH (seed 001 eq. (5),
-  ``depthcheck.theory.isometry.isometry_gap``). +inf for a rank-deficient H (n > d always): allowed.
-* ``rank_lower_bound``: r(H) = tr(M)²/‖M‖_F², M = HHᵀ/n (seed 002 eq. (4),
+* ``isometry_gap``: φ(H) = log(tr(G)/n) − (1/n) log det G, G = HᵀH ([1]_ eq. (5),
+  ``depthcheck.theory.isometry.isometry_gap``). +inf for a rank-deficient H (n > d always):
+  allowed.
+* ``rank_lower_bound``: r(H) = tr(M)²/‖M‖_F², M = HHᵀ/n ([2]_ eq. (4),
   ``depthcheck.theory.rank.rank_lower_bound``).
-* ``soft_rank``: rank_τ(c·H) (seed 002 eq. (3), ``depthcheck.theory.rank.soft_rank``, default "eigen"
-  convention: #{i : λ_i(M) > τ}) with c chosen so that tr M = d, i.e. the mean eigenvalue of M
-  is 1 as on seed 002's BN manifold (rows of norm √n). rank_τ's threshold is absolute, so the
-  rescaling makes it scale free; for ``bn_nomean`` + identity chains c = 1 (seed 002 exactly),
-  for ``rownorm`` c = √n.
+* ``soft_rank``: rank_τ(c·H) ([2]_ eq. (3), ``depthcheck.theory.rank.soft_rank``, default
+  "eigen" convention: #{i : λ_i(M) > τ}) with c chosen so that tr M = d, i.e. the mean
+  eigenvalue of M is 1 as on the BN manifold of [2]_ (rows of norm √n). rank_τ's threshold is
+  absolute, so the rescaling makes it scale free; for ``bn_nomean`` + identity chains c = 1
+  ([2]_ exactly), for ``rownorm`` c = √n.
 * ``row_norm_cv``: std/mean (population std) of the row norms b_i = ‖pre_i‖ of the tensor that
-  enters the normalisation; CV² = Var(b)/Mean(b)² is the factor of seed 001 Lemma A.1
-  (I(Bn(H)) ≥ I(H)(1 + Var(b)/Mean(b)²), bn_orthogonal.md §2.3).
-* ``frobenius_M``: ‖M‖_F², M = HHᵀ/n (seed 002 Lemma 7 / 13). Scale dependent: for
+  enters the normalisation; CV² = Var(b)/Mean(b)² is the factor of [1]_ Lemma A.1
+  (I(Bn(H)) ≥ I(H)(1 + Var(b)/Mean(b)²)).
+* ``frobenius_M``: ‖M‖_F², M = HHᵀ/n ([2]_ Lemmas 7 and 13). Scale dependent: for
   ``norm="none"`` it refers to the rescaled H (‖H‖_F = 1).
-* ``top_singular_values``: the k largest singular values of H, descending (seed 002 Fig. 3b).
+* ``top_singular_values``: the k largest singular values of H, descending ([2]_ Fig. 3b).
+
+References
+----------
+.. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+   Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012.
+.. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids Rank
+   Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652.
 """
 from __future__ import annotations
 
@@ -28,10 +36,12 @@ import numpy as np
 from depthcheck.theory.isometry import isometry_gap
 from depthcheck.theory.rank import rank_lower_bound, second_moment, soft_rank
 
-__all__ = ["STATISTICS", "compute_statistic"]
+__all__ = ["STATISTICS", "DEFAULT_RECORD", "compute_statistic"]
 
 STATISTICS = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
               "top_singular_values")
+#: what ``simulate_chain`` records unless told otherwise
+DEFAULT_RECORD = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv")
 
 
 def compute_statistic(name: str, H: np.ndarray, pre: np.ndarray, *, tau: float,

@@ -1,32 +1,62 @@
-"""Data sets of the training experiments in the papers' layout: X ``(features, n)``, labels (n,).
+"""Synthetic data sets in the papers' layout: X ``(features, n)`` (columns are samples),
+labels ``(n,)``.
 
-* :func:`gaussian_mixture` and :func:`linear_teacher`: seed 003's synthetic set-up (Basu et al.,
-  Sec. 4; research ``rank_lnn_lcw.md`` B.6): 10-dimensional samples from a mixture of 3
-  Gaussians, 400 samples per Gaussian, "each Gaussian with randomly scaled and rotated
-  covariance"; 3-dimensional targets = a randomly initialised linear map of the samples. The
-  seed gives no means, scales or teacher law: the defaults below are our reconstruction
-  ([UNCONFIRMED], documented per argument).
-* :func:`whiten`: exact whitening ``(1/n) X Xᵀ = I`` (Saxe et al.'s Σ_xx = I, research B.4/B.7).
-* :func:`load_digits_data`: scikit-learn's bundled 8×8 digits (1797 images, 64 features, 10
-  classes; shipped inside the package, never downloaded), with standardisation options and a
-  deterministic train/test split drawn from an explicit ``rng``. Used for seed 000 Sec. 6.1
-  (deep sigmoid MLPs) and seed 003's ReLU experiments (the papers used MNIST/CIFAR; digits is the
-  offline stand-in).
+* :func:`gaussian_mixture` and :func:`linear_teacher`: the synthetic set-up of Basu et al. [1]_
+  Sec. 4: 10-dimensional samples from a mixture of 3 Gaussians, 400 samples per Gaussian, "each
+  Gaussian with randomly scaled and rotated covariance"; 3-dimensional targets = a randomly
+  initialised linear map of the samples. The paper gives no means, scales or teacher law: the
+  defaults below are our reconstruction (unconfirmed, documented per argument).
+* :func:`whiten`: exact whitening ``(1/n) X Xᵀ = I`` (the Σ_xx = I of Saxe et al. [2]_).
+* :func:`haar_orthogonal`, :func:`one_hot`: small helpers; :class:`Dataset`: a labelled set
+  with an optional test split (``depthcheck.kernels.data.images.load_digits_data`` returns one).
+
+References
+----------
+.. [1] Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets",
+   arXiv:1904.10689, Sec. 4.
+.. [2] Saxe, McClelland, Ganguli, "Exact solutions to the nonlinear dynamics of learning in
+   deep linear neural networks", ICLR 2014, arXiv:1312.6120.
+.. [3] Mezzadri, "How to generate random matrices from the classical compact groups",
+   Notices of the AMS 54 (2007), arXiv:math-ph/0609050.
+
+Examples
+--------
+>>> import numpy as np
+>>> from depthcheck.kernels.data import gaussian_mixture, linear_teacher, whiten
+>>> X, y = gaussian_mixture(np.random.default_rng(0), n_per_class=50)
+>>> X.shape, y.shape, np.bincount(y).tolist()
+((10, 150), (150,), [50, 50, 50])
+>>> Y, T = linear_teacher(np.random.default_rng(1), X)
+>>> Y.shape, T.shape
+((3, 150), (3, 10))
+>>> Xw, M, m = whiten(X)
+>>> np.allclose(Xw @ Xw.T / X.shape[1], np.eye(10))
+True
 """
 from __future__ import annotations
 
+import importlib
 import math
-from functools import lru_cache
 from typing import NamedTuple, Optional
 
 import numpy as np
 
-from depthcheck.theory._checks import (as_float_array, check_choice, check_generator, check_positive_int)
+from depthcheck.theory._checks import as_float_array, check_generator, check_positive_int
 
-__all__ = ["Dataset", "STANDARDISE", "gaussian_mixture", "linear_teacher", "whiten",
-           "load_digits_data", "one_hot", "haar_orthogonal"]
+__all__ = ["Dataset", "gaussian_mixture", "linear_teacher", "whiten", "one_hot",
+           "haar_orthogonal"]
 
-STANDARDISE = ("none", "unit", "feature", "global")
+#: names that moved to ``depthcheck.kernels.data.images`` (served lazily below until every
+#: caller imports them from ``depthcheck.kernels.data``)
+_MOVED = ("load_digits_data", "STANDARDISE")
+
+
+def __getattr__(name):
+    # Deprecated location; importlib (not an import statement) keeps the module graph acyclic:
+    # images imports Dataset from here.
+    if name in _MOVED:
+        return getattr(importlib.import_module("depthcheck.kernels.data.images"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class Dataset(NamedTuple):
@@ -46,7 +76,7 @@ class Dataset(NamedTuple):
 
 def haar_orthogonal(rng, d: int) -> np.ndarray:
     """A Haar-distributed d × d orthogonal matrix (QR of a Gaussian with the sign fix of
-    Mezzadri 2007); a small local helper so the data module stays self-contained."""
+    Mezzadri [3]_); a small local helper so the data module stays self-contained."""
     rng = check_generator(rng)
     d = check_positive_int(d, "d")
     Q, R = np.linalg.qr(rng.standard_normal((d, d)))
@@ -55,12 +85,12 @@ def haar_orthogonal(rng, d: int) -> np.ndarray:
 
 def gaussian_mixture(rng, *, n_per_class: int = 400, dim: int = 10, n_classes: int = 3,
                      mean_scale: float = 1.0, scale_range=(0.5, 2.0), shuffle: bool = False):
-    """Samples of a mixture of ``n_classes`` Gaussians in ``dim`` dimensions (seed 003, Sec. 4).
+    """Samples of a mixture of ``n_classes`` Gaussians in ``dim`` dimensions ([1]_ Sec. 4).
 
     Component k: mean ``μ_k ~ N(0, mean_scale² I)``; covariance ``Σ_k = Q_k diag(s_k²) Q_kᵀ``
     with ``Q_k`` Haar-orthogonal ("rotated") and standard deviations ``s_k`` i.i.d. uniform on
-    ``scale_range`` ("randomly scaled"); ``n_per_class`` samples each (seed: 3 × 400 in 10-D).
-    Means, scale law and ranges are our choice ([UNCONFIRMED] in research B.6).
+    ``scale_range`` ("randomly scaled"); ``n_per_class`` samples each ([1]_: 3 × 400 in 10-D).
+    Means, scale law and ranges are our choice (the paper does not state them).
 
     Returns ``(X, labels)``: X ``(dim, n_classes·n_per_class)`` (columns are samples), labels
     ``(n,)`` int component indices; samples grouped by component unless ``shuffle``.
@@ -91,11 +121,11 @@ def gaussian_mixture(rng, *, n_per_class: int = 400, dim: int = 10, n_classes: i
 
 def linear_teacher(rng, X, *, out_dim: int = 3, scale: Optional[float] = None,
                    noise: float = 0.0):
-    """Targets ``Y = T X (+ noise)`` of a random linear teacher (seed 003, Sec. 4: "3-dimensional
+    """Targets ``Y = T X (+ noise)`` of a random linear teacher ([1]_ Sec. 4: "3-dimensional
     targets = sample × randomly initialised matrix").
 
     ``T`` has i.i.d. N(0, scale²) entries, default ``scale = 1/√p`` (p = rows of X) so that
-    targets have the inputs' per-coordinate scale ([UNCONFIRMED] law); ``noise`` adds i.i.d.
+    targets have the inputs' per-coordinate scale (our choice of law); ``noise`` adds i.i.d.
     N(0, noise²) to every target entry. Returns ``(Y, T)`` with Y ``(out_dim, n)``,
     T ``(out_dim, p)``.
     """
@@ -120,7 +150,7 @@ def whiten(X, *, center: bool = True):
     """ZCA whitening: ``Xw = M (X − m)`` with ``(1/n) Xw Xwᵀ = I_p`` exactly (up to rounding).
 
     ``M = C^{-1/2}``, ``C = (1/n)(X − m)(X − m)ᵀ`` (m the row means if ``center``, else 0). Saxe
-    et al.'s analysis assumes Σ_xx = I (research B.4). Returns ``(Xw, M, m)``. Raises
+    et al.'s analysis [2]_ assumes Σ_xx = I. Returns ``(Xw, M, m)``. Raises
     ``ValueError`` naming ``X`` when C is singular (fewer independent samples than features).
     """
     X = as_float_array(X, "X", ndim=2)
@@ -136,73 +166,6 @@ def whiten(X, *, center: bool = True):
     return M @ Xc, M, m
 
 
-def load_digits_data(rng=None, *, test_fraction: float = 0.25, standardise: str = "feature",
-                     n_samples: Optional[int] = None, classes=None) -> Dataset:
-    """scikit-learn's bundled digits (``sklearn.datasets.load_digits``, no download) as a
-    ``Dataset`` in the papers' layout (X ``(64, n)``, columns are images).
-
-    rng : ``numpy.random.Generator`` for the random subset and the train/test split; required
-        unless ``test_fraction == 0`` and ``n_samples`` is None (then the data keep their order).
-    test_fraction : share of samples held out, in [0, 1); the split is a uniform random
-        permutation (deterministic given the rng state).
-    standardise : fitted on the training part only and applied to both parts —
-        "none" (raw pixel values 0..16), "unit" (divide by 16 → [0, 1]), "feature" (per-feature
-        z-score; constant features get scale 1 so they stay 0), "global" (one mean and one
-        standard deviation over all training pixels).
-    n_samples : use a random subset of this many images (before splitting).
-    classes : keep only these digit classes; labels are re-indexed 0..k−1 in the given order.
-    """
-    check_choice(standardise, "standardise", STANDARDISE)
-    tf = float(test_fraction)
-    if not (0.0 <= tf < 1.0):
-        raise ValueError(f"test_fraction must lie in [0, 1), got {test_fraction}")
-    need_rng = tf > 0 or n_samples is not None
-    if need_rng or rng is not None:
-        rng = check_generator(rng)
-    X, y = _raw_digits()
-    if classes is not None:
-        cls = [int(c) for c in np.atleast_1d(classes)]
-        if len(cls) < 2 or len(set(cls)) != len(cls) or any(c < 0 or c > 9 for c in cls):
-            raise ValueError(f"classes must be >= 2 distinct digits in 0..9, got {classes!r}")
-        keep = np.isin(y, cls)
-        X, y = X[:, keep], y[keep]
-        remap = {c: i for i, c in enumerate(cls)}
-        y = np.array([remap[int(v)] for v in y], dtype=np.intp)
-    n_all = X.shape[1]
-    order = np.arange(n_all)
-    if n_samples is not None:
-        n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
-        if n_samples > n_all:
-            raise ValueError(f"n_samples={n_samples} exceeds the {n_all} available images")
-        order = rng.permutation(n_all)[:n_samples]
-    elif tf > 0:
-        order = rng.permutation(n_all)
-    n = order.size
-    n_test = int(round(tf * n))
-    if tf > 0 and (n_test < 1 or n - n_test < 2):
-        raise ValueError(f"test_fraction={tf} leaves an empty test or training set for n = {n}")
-    tr, te = order[n_test:], order[:n_test]
-    Xtr, ytr = X[:, tr], y[tr]
-    mean, scale = _fit_standardise(Xtr, standardise)
-    Xtr = (Xtr - mean) / scale
-    if n_test:
-        Xte, yte = (X[:, te] - mean) / scale, y[te]
-    else:
-        Xte, yte = None, None
-    return Dataset(Xtr, ytr, Xte, yte, mean, scale)
-
-
-@lru_cache(maxsize=1)
-def _raw_digits():
-    from sklearn.datasets import load_digits  # bundled with scikit-learn; no network access
-    d = load_digits()
-    X = np.asarray(d.data, dtype=np.float64).T  # (64, 1797)
-    y = np.asarray(d.target, dtype=np.intp)
-    X.setflags(write=False)
-    y.setflags(write=False)
-    return X, y
-
-
 def one_hot(labels, n_classes: int) -> np.ndarray:
     """One-hot targets ``(n_classes, n)`` (or ``(B, n_classes, n)``) from integer labels."""
     n_classes = check_positive_int(n_classes, "n_classes")
@@ -212,19 +175,6 @@ def one_hot(labels, n_classes: int) -> np.ndarray:
     if y.size and (y.min() < 0 or y.max() >= n_classes):
         raise ValueError(f"labels must lie in [0, {n_classes}), got range [{y.min()}, {y.max()}]")
     return np.moveaxis(np.eye(n_classes)[y], -1, -2)
-
-
-def _fit_standardise(X, how):
-    if how == "none":
-        return 0.0, 1.0
-    if how == "unit":
-        return 0.0, 16.0
-    if how == "global":
-        s = float(X.std())
-        return float(X.mean()), (s if s > 0 else 1.0)
-    mean = X.mean(axis=1, keepdims=True)
-    sd = X.std(axis=1, keepdims=True)
-    return mean, np.where(sd > 0, sd, 1.0)
 
 
 def _range(r, name):

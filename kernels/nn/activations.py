@@ -1,11 +1,18 @@
 """Elementwise activations and their derivatives, by hand (no autodiff).
 
-Used by the forward/backward engine (``depthcheck.kernels.nn.network``) and by the chain simulators. The
-set follows ARCHITECTURE.md ("activations (identity, relu, tanh, sin, sigmoid, leaky relu)");
-tanh and sin are the centred, bounded-gradient activations of seed 001's shaped MLP
-(bn_orthogonal.md §6.4, eq. 11).
+Used by the one layer of ``depthcheck.kernels.nn.layer`` (hence by the networks, the MLP and the
+chain engines). tanh and sin are the centred, bounded-gradient activations of the shaped MLP of
+Meterez et al. [1]_ (Sec. 5, eq. (11)); sigmoid is the activation of the deep MLPs of Kutsuna
+[2]_.
 
 Conventions at kinks follow PyTorch's backward: relu'(0) = 0, leaky_relu'(0) = 0.01.
+
+References
+----------
+.. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+   Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012.
+.. [2] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster Training
+   of Neural Networks", arXiv:2403.13833.
 """
 from __future__ import annotations
 

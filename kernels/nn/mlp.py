@@ -1,8 +1,7 @@
 """A general trainable MLP, forward and backward by hand, batched over Monte Carlo trials.
 
-Built for the training experiments of seed 000 (LCW, Kutsuna; research ``rank_lnn_lcw.md`` C)
-and usable by any claim that trains a fully connected net (e.g. seed 003's ReLU nets with
-biases). Layers l = 1..L with widths ``spec.widths = (d_0, ..., d_L)``; columns are samples::
+Built for the LCW training experiments of Kutsuna [1]_ and usable by any claim that trains a
+fully connected net (e.g. the ReLU nets with biases of Basu et al. [2]_). Layers l = 1..L with widths ``spec.widths = (d_0, ..., d_L)``; columns are samples::
 
     H_0 = X                                         (d_0, n) or (B, d_0, n)
     Z_l = W_l H_{l−1} + b_l                         pre-activation (b_l optional)
@@ -12,8 +11,9 @@ biases). Layers l = 1..L with widths ``spec.widths = (d_0, ..., d_L)``; columns 
     output:        Z_L = W_L H_{L−1} + b_L          logits / predictions (no norm, no act)
 
 Weights are "standard" (``W_l`` is the parameter) or "lcw" (the parameter is ``V_l`` of shape
-``(d_l, d_{l−1} − 1)`` and ``W_l = V_l B_mᵀ``, rows ``w_i = B_m v_i`` summing to zero, seed 000
-Sec. 3.1; ``depthcheck.kernels.nn.lcw``), per layer.
+``(d_l, d_{l−1} − 1)`` and ``W_l = V_l B_mᵀ``, rows ``w_i = B_m v_i`` summing to zero, [1]_
+Sec. 3.1; ``depthcheck.kernels.nn.lcw``), per layer. The hidden layers' norm / affine /
+activation map and its VJP are those of ``depthcheck.kernels.nn.layer``.
 
 Losses per trial, as in ``depthcheck.kernels.nn.network``: ``mse`` = mean over the d_L·n entries of
 (Z_L − Y)²; ``xent`` = mean over the n samples of −log softmax(Z_L[:, j])[y_j].
@@ -38,6 +38,13 @@ same optional leading trials axis B. Example (training with ``depthcheck.kernels
     f = make_loss_and_grad(spec, X, labels)          # validates X, labels once
     res = train(params, f, steps=500, lr=0.1, rng=rng, n_samples=X.shape[-1], batch_size=64,
                 record={"grad_norms": grad_norm_recorder(spec)})
+
+References
+----------
+.. [1] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster Training
+   of Neural Networks", arXiv:2403.13833.
+.. [2] Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets",
+   arXiv:1904.10689.
 """
 from __future__ import annotations
 
@@ -52,6 +59,7 @@ from depthcheck.theory.lcw import init_variance, variance_preserving_gain
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.nn import lcw as _lcw
+from depthcheck.kernels.nn.layer import layer_backward, layer_forward
 
 __all__ = [
     "LOSSES", "WEIGHT_KINDS", "INITS", "MLPSpec", "MLPForward",
@@ -156,11 +164,56 @@ def init_mlp(spec: MLPSpec, rng, *, trials: Optional[int] = None, init: str = "g
     """Random initial parameters for ``spec`` (flat list in ``spec.layout`` order).
 
     Weights are Gaussian. ``init="gain"``: per-entry variance ``g²/m`` for standard W and
-    ``g²/(m − 1)`` for LCW V (``depthcheck.theory.lcw.init_variance``; both give E‖w_i‖² = g², m the
-    fan-in), with ``g = gain`` (default ``depthcheck.theory.lcw.variance_preserving_gain(activation)``:
-    4 for sigmoid, √2 for relu, 1 for tanh) on hidden layers and ``output_gain`` on the output
-    layer. ``init="xavier"``: variance 2/(fan_in + fan_out) for every W or V entry (Glorot).
-    Biases and shifts start at 0, affine gains at 1. ``trials`` adds a leading axis of that size.
+    ``g²/(m − 1)`` for LCW V (``depthcheck.theory.lcw.init_variance``; both give E‖w_i‖² = g²,
+    m the fan-in), with ``g = gain`` on hidden layers and ``output_gain`` on the output layer.
+    ``init="xavier"``: variance 2/(fan_in + fan_out) for every W or V entry (Glorot [2]_).
+    Biases and shifts start at 0, affine gains at 1.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The architecture.
+    rng : numpy.random.Generator
+        Source of the Gaussian weights (consumed layer by layer, in ``spec.layout`` order).
+    trials : int, optional
+        Adds a leading Monte Carlo axis of that size to every parameter.
+    init : {"gain", "xavier"}
+    gain : float, optional
+        g > 0 of the hidden layers; default
+        ``depthcheck.theory.lcw.variance_preserving_gain(activation)`` (4 for sigmoid, √2 for
+        relu, 1 for tanh).
+    output_gain : float
+        g > 0 of the output layer.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Shapes ``spec.param_shapes()``, with the trials axis first when ``trials`` is given.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: a ``spec`` that is not an ``MLPSpec``, a bad ``rng``, ``init``,
+        ``trials``, ``gain`` or ``output_gain``.
+
+    References
+    ----------
+    .. [1] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster
+       Training of Neural Networks", arXiv:2403.13833, Secs. 3.1 and 4 (LCW, variance
+       amplification).
+    .. [2] Glorot, Bengio, "Understanding the difficulty of training deep feedforward neural
+       networks", AISTATS 2010.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from depthcheck.kernels.nn.mlp import MLPSpec, init_mlp
+    >>> spec = MLPSpec(widths=(5, 4, 3), activation="sigmoid", weights="lcw")
+    >>> params = init_mlp(spec, np.random.default_rng(0), trials=2)
+    >>> spec.layout
+    [('V', 0), ('b', 0), ('V', 1), ('b', 1)]
+    >>> [p.shape for p in params]
+    [(2, 4, 4), (2, 4, 1), (2, 3, 3), (2, 3, 1)]
     """
     if not isinstance(spec, MLPSpec):
         raise ValueError(f"spec must be an MLPSpec, got {type(spec).__name__}")
@@ -206,14 +259,14 @@ def effective_weights(params, spec: MLPSpec) -> list:
 def mlp_forward(params, X, spec: MLPSpec, return_hidden: bool = True):
     """Forward pass. Returns the output ``Z_L`` or, with ``return_hidden``, an ``MLPForward``
     holding every pre-activation, normed pre-activation and hidden layer (for per-layer
-    statistics such as the mean pre-activation per neuron, seed 000 "activation shift")."""
+    statistics such as the mean pre-activation per neuron, the "activation shift" of [1]_)."""
     P = _check_params(params, spec)
     X = _check_X(X, spec, P)
     out, tape = _forward(P, X, spec, keep=return_hidden)
     if not return_hidden:
         return out
-    return MLPForward(out, [t[0] for t in tape] + [out], [t[2] for t in tape],
-                      [X] + [t[4] for t in tape])
+    return MLPForward(out, [t.pre_norm for t in tape] + [out], [t.P for t in tape],
+                      [X] + [t.H for t in tape])
 
 
 def mlp_predict(params, X, spec: MLPSpec) -> np.ndarray:
@@ -254,8 +307,59 @@ def mlp_loss(params, X, Y, spec: MLPSpec, idx=None) -> np.ndarray:
 
 
 def make_loss_and_grad(spec: MLPSpec, X, Y) -> Callable:
-    """``f(params, idx) -> (loss, grads)`` for ``depthcheck.kernels.nn.training.train``; X and Y are validated
-    once here (parameter shapes are checked on every call, cheaply)."""
+    """The closure ``f(params, idx=None) -> (loss, grads)`` that
+    ``depthcheck.kernels.nn.training.train`` drives.
+
+    ``X`` and ``Y`` are validated once here; the parameters' shapes on every call (cheaply).
+    ``idx`` selects the columns (samples) of a minibatch, None for all of them.
+
+    Parameters
+    ----------
+    spec : MLPSpec
+        The architecture.
+    X : array_like, shape ``(d_0, n)`` or ``(B, d_0, n)``
+        Inputs; columns are samples.
+    Y : array_like
+        ``mse``: targets ``(d_L, n)`` or ``(B, d_L, n)``; ``xent``: integer labels in
+        ``[0, d_L)`` of shape ``(n,)`` or ``(B, n)``.
+
+    Returns
+    -------
+    callable
+        ``f(params, idx=None)`` returning the loss ``()``/``(B,)`` and the gradients (a list
+        matching ``params``; for LCW layers ∂loss/∂V = (∂loss/∂W) B_m, [1]_ Sec. 3.1).
+
+    Raises
+    ------
+    ValueError
+        Naming ``spec``, ``X`` or ``Y`` here; ``params``/``idx`` (naming the entry) when
+        ``f`` is called with bad ones.
+
+    References
+    ----------
+    .. [1] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster
+       Training of Neural Networks", arXiv:2403.13833.
+
+    Examples
+    --------
+    The gradient agrees with a central finite difference:
+
+    >>> import numpy as np
+    >>> from depthcheck.kernels.nn.mlp import MLPSpec, init_mlp, make_loss_and_grad
+    >>> rng = np.random.default_rng(0)
+    >>> spec = MLPSpec(widths=(4, 6, 3), activation="tanh", loss="xent", weights="lcw")
+    >>> params = init_mlp(spec, rng)
+    >>> X, y = rng.standard_normal((4, 10)), rng.integers(0, 3, 10)
+    >>> f = make_loss_and_grad(spec, X, y)
+    >>> loss, grads = f(params)
+    >>> E = np.zeros_like(params[0]); E[2, 1] = 1e-6
+    >>> up = f([params[0] + E] + params[1:])[0]
+    >>> down = f([params[0] - E] + params[1:])[0]
+    >>> bool(abs((up - down) / 2e-6 - grads[0][2, 1]) < 1e-7)
+    True
+    >>> f(params, np.array([0, 4, 7]))[0].shape      # a minibatch of 3 samples
+    ()
+    """
     if not isinstance(spec, MLPSpec):
         raise ValueError(f"spec must be an MLPSpec, got {type(spec).__name__}")
     X = as_float_array(X, "X", ndim=(2, 3))
@@ -384,19 +488,9 @@ def _select(X, Y, idx, n):
     return X[..., idx], Y[..., idx]
 
 
-def _act_derivative(name, A, H):
-    """act'(A), reusing the stored output H where that is exact enough and much cheaper:
-    sigmoid σ' = H(1 − H) (absolute error ≤ 1e-16, i.e. only units saturated beyond |A| ≈ 37
-    lose their e^{-|A|} derivative), tanh 1 − H². Otherwise ``depthcheck.kernels.nn.activations``."""
-    if name == "sigmoid":
-        return H * (1.0 - H)
-    if name == "tanh":
-        return 1.0 - H * H
-    return _act._derivative(name, A)
-
-
 def _forward(P, X, spec, keep=True):
-    """Returns (output, tape); tape[l] = (Z, norm cache, P_act, N, H) for hidden layers."""
+    """Returns (output, tape); tape[l] is the ``LayerOutput`` of hidden layer l + 1 (H, the
+    pre-activation Z as ``pre_norm``, the activation's argument P, the norm cache)."""
     L = spec.n_layers
     k = 0
     H = X
@@ -411,20 +505,18 @@ def _forward(P, X, spec, keep=True):
             k += 1
         if l == L - 1:
             return Z, tape
+        gain, shift = (P[k], P[k + 1]) if spec.norm_affine else (None, None)
+        k += 2 if spec.norm_affine else 0
         try:
-            N, cache = _norms._forward(spec.norm, Z)
+            out = layer_forward(Z, norm=spec.norm, activation=spec.activation,
+                                order="norm_act", gain=gain, shift=shift)
         except ValueError as exc:
             raise ValueError(f"hidden layer {l + 1}: {exc}") from exc
-        if spec.norm_affine:
-            A = P[k] * N + P[k + 1]
-            k += 2
-        else:
-            A = N
-        H = _act._forward(spec.activation, A)
+        H = out.H
         if keep:
-            tape.append((Z, cache, A, N, H))
+            tape.append(out)
         else:
-            tape = [(None, cache, A, N, H)]  # keep only what the next layer needs
+            tape = [out]  # keep only what the next layer needs
     raise AssertionError("unreachable")
 
 
@@ -459,7 +551,7 @@ def _loss_and_grad(P, X, Y, spec):
         k += 1 + int(spec.bias) + (2 if spec.norm_affine and l < L - 1 else 0)
     for l in range(L - 1, -1, -1):
         s = starts[l]
-        H_prev = X if l == 0 else tape[l - 1][4]
+        H_prev = X if l == 0 else tape[l - 1].H
         gW = dZ @ _T(H_prev)
         lcw = spec.weights[l] == "lcw"
         grads[s] = _lcw._apply_T(gW) if lcw else gW
@@ -469,13 +561,14 @@ def _loss_and_grad(P, X, Y, spec):
             break
         W = _lcw._apply(P[s]) if lcw else P[s]
         dH = _T(W) @ dZ
-        Zp, cache, A, N, _ = tape[l - 1]
-        dA = _act_derivative(spec.activation, A, tape[l - 1][4]) * dH
-        sp = starts[l - 1]
+        gain = None
         if spec.norm_affine:
-            ig = sp + 1 + int(spec.bias)
-            grads[ig] = np.sum(dA * N, axis=-1, keepdims=True)
-            grads[ig + 1] = dA.sum(axis=-1, keepdims=True)
-            dA = P[ig] * dA
-        dZ = _norms._backward(cache, dA)
+            ig = starts[l - 1] + 1 + int(spec.bias)
+            gain = P[ig]
+        # σ' from the stored output (sigmoid, tanh): cheaper, exact to ~1e-16
+        dZ, dP = layer_backward(tape[l - 1], dH, activation=spec.activation, order="norm_act",
+                                gain=gain, from_output=True)
+        if spec.norm_affine:
+            grads[ig] = np.sum(dP * tape[l - 1].cache.Y, axis=-1, keepdims=True)
+            grads[ig + 1] = dP.sum(axis=-1, keepdims=True)
     return value, grads

@@ -1,6 +1,6 @@
 """Framework-free forward and backward pass of a deep (normalised) MLP, batched over trials.
 
-Network (columns of ``X`` are the n samples; ARCHITECTURE.md "layers and networks")::
+Network (columns of ``X`` are the n samples)::
 
     H_0 = X
     A_l = W_l H_{l-1}                    (or  H_{l-1} + γ W_l H_{l-1}  with residual=γ)
@@ -8,10 +8,11 @@ Network (columns of ``X`` are the n samples; ARCHITECTURE.md "layers and network
     act_norm:  H_l = norm(act(g_l · A_l))
     Z = W_L H_{L-1}                      (output: no norm, no activation, no residual)
 
-``norm_act`` with a per-layer gain g_l = l^{-r} is seed 001's shaped MLP, eq. (11), gain on the
-BN output just before the activation (bn_orthogonal.md §6.1-6.2); the residual form
-Bn(H + γ W H) is seed 002's recursion (1) (rank_lnn_lcw.md A.1). Norms and activations:
-``depthcheck.kernels.nn.norms`` and ``depthcheck.kernels.nn.activations``.
+``norm_act`` with a per-layer gain g_l = l^{-r} is the shaped MLP of Meterez et al. [1]_,
+Sec. 5 eq. (11), gain on the BN output just before the activation; the residual form
+Bn(H + γ W H) is the recursion (1) of Daneshmand et al. [2]_. The norm / gain / activation
+map and its VJP are ``depthcheck.kernels.nn.layer`` (norms: ``depthcheck.kernels.nn.norms``,
+activations: ``depthcheck.kernels.nn.activations``).
 
 Losses (per trial): ``mse`` = mean over all d_L·n entries of (Z − Y)²; ``xent`` = mean over the
 n samples (columns) of the softmax cross-entropy −log softmax(Z[:, j])[y_j], computed with a
@@ -33,6 +34,13 @@ Batching: ``X`` is ``(d0, n)`` or ``(B, d0, n)``; the weights are all ``(d_{l+1}
 every trial); a batched ``X`` requires batched weights with the same B (per-trial gradients of
 shared weights would be ambiguous). For a batched output, ``Y`` may be batched or unbatched
 (shared targets). Every product is a batched ``@``, so the B trials run vectorised.
+
+References
+----------
+.. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+   Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012.
+.. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids Rank
+   Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652.
 """
 from __future__ import annotations
 
@@ -44,11 +52,11 @@ import numpy as np
 from depthcheck.theory._checks import as_float_array, check_choice, check_finite
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
+from depthcheck.kernels.nn.layer import ORDERS, layer_backward, layer_forward
 
 __all__ = ["forward_backward", "forward", "LOSSES", "ORDERS"]
 
 LOSSES = ("mse", "xent")
-ORDERS = ("norm_act", "act_norm")
 
 
 class _Net(NamedTuple):
@@ -65,22 +73,72 @@ def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", 
 
     Parameters
     ----------
-    X : array ``(d0, n)`` or ``(B, d0, n)``, columns are samples.
-    weights : list of arrays ``(d_{l+1}, d_l)`` or ``(B, d_{l+1}, d_l)``; the last one is the
-        output layer, the others are hidden layers.
-    Y : ``mse``: targets of the output's shape ``(d_L, n)`` / ``(B, d_L, n)``; ``xent``: integer
-        labels in ``[0, d_L)`` of shape ``(n,)`` / ``(B, n)``.
-    norm : one of ``depthcheck.kernels.nn.norms.NORMS``; activation : one of ``depthcheck.kernels.nn.activations.ACTIVATIONS``;
-    loss : ``"mse"`` or ``"xent"``; order : ``"norm_act"`` or ``"act_norm"``.
-    gains : None or one gain per hidden layer; gain_exponent : r giving g_l = l^{-r}
-        (seed 001 activation shaping, bn_orthogonal.md §6.2); at most one of the two.
-    residual : None or γ: hidden layers use H + γ W H (square hidden weights required).
+    X : array_like, shape ``(d0, n)`` or ``(B, d0, n)``
+        Inputs; columns are samples.
+    weights : list of array_like
+        Arrays ``(d_{l+1}, d_l)`` or ``(B, d_{l+1}, d_l)``; the last one is the output layer,
+        the others are hidden layers.
+    Y : array_like
+        ``mse``: targets of the output's shape ``(d_L, n)`` / ``(B, d_L, n)``; ``xent``:
+        integer labels in ``[0, d_L)`` of shape ``(n,)`` / ``(B, n)``.
+    norm : str
+        One of ``depthcheck.kernels.nn.norms.NORMS``.
+    activation : str
+        One of ``depthcheck.kernels.nn.activations.ACTIVATIONS``.
+    loss : {"mse", "xent"}
+    order : {"norm_act", "act_norm"}
+    gains : array_like, optional
+        One gain per hidden layer.
+    gain_exponent : float, optional
+        r giving g_l = l^{-r} (activation shaping, [1]_ Sec. 5); at most one of ``gains`` and
+        ``gain_exponent``.
+    residual : float, optional
+        γ: hidden layers use H + γ W H ([2]_ eq. (1); square hidden weights required).
 
     Returns
     -------
-    (loss, grads): loss of shape ``()`` or ``(B,)``; grads a list with the weights' shapes.
-    Raises ValueError naming the offending argument for any bad input, and naming the layer and
-    row when a hidden batch is degenerate for the norm (e.g. a constant row before ``bn``).
+    loss : numpy.ndarray
+        Shape ``()`` or ``(B,)``.
+    grads : list of numpy.ndarray
+        ∂loss/∂W_l, with the weights' shapes.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending argument for any bad input, and naming the layer and row when a
+        hidden batch is degenerate for the norm (e.g. a constant row before ``bn``).
+
+    See Also
+    --------
+    forward : the output only.
+
+    References
+    ----------
+    .. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without
+       Depth Limits: Batch Normalization Without Gradient Explosion", ICLR 2024,
+       arXiv:2310.02012: eq. (3), Sec. 5 eq. (11).
+    .. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids
+       Rank Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652:
+       eq. (1).
+
+    Examples
+    --------
+    The gradient agrees with a central finite difference:
+
+    >>> import numpy as np
+    >>> from depthcheck.kernels import forward_backward
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((4, 6))
+    >>> Ws = [rng.standard_normal((4, 4)) / 2, rng.standard_normal((3, 4)) / 2]
+    >>> Y = rng.standard_normal((3, 6))
+    >>> loss, grads = forward_backward(X, Ws, Y, norm="bn", activation="tanh")
+    >>> loss.shape, [g.shape for g in grads]
+    ((), [(4, 4), (3, 4)])
+    >>> E = np.zeros((4, 4)); E[1, 2] = 1e-6
+    >>> up = forward_backward(X, [Ws[0] + E, Ws[1]], Y, norm="bn", activation="tanh")[0]
+    >>> down = forward_backward(X, [Ws[0] - E, Ws[1]], Y, norm="bn", activation="tanh")[0]
+    >>> bool(abs((up - down) / 2e-6 - grads[0][1, 2]) < 1e-7)
+    True
     """
     net = _validate(X, weights, norm, activation, order, gains, gain_exponent, residual)
     check_choice(loss, "loss", LOSSES)
@@ -114,11 +172,7 @@ def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", 
     dH = _T(W_out) @ dZ
     for l in range(L - 2, -1, -1):
         W, g = net.weights[l], float(net.gains[l])
-        P, cache = tape[l]
-        if order == "norm_act":
-            dA = _norms._backward(cache, g * (_act._derivative(activation, P) * dH))
-        else:
-            dA = g * (_act._derivative(activation, P) * _norms._backward(cache, dH))
+        dA, _ = layer_backward(tape[l], dH, activation=activation, order=order, gain=g)
         H_prev = Hs[l]
         gW = dA @ _T(H_prev)
         if net.residual is not None:
@@ -132,8 +186,47 @@ def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", 
 
 def forward(X, weights, norm: str = "bn", activation: str = "relu", order: str = "norm_act",
             gains=None, gain_exponent=None, residual=None) -> np.ndarray:
-    """Output ``Z = W_L H_{L-1}`` of the network in the module docstring (same arguments and
-    validation as ``forward_backward``, without targets). Shape ``(d_L, n)`` or ``(B, d_L, n)``.
+    """Output ``Z = W_L H_{L-1}`` of the network in the module docstring.
+
+    Parameters
+    ----------
+    X, weights, norm, activation, order, gains, gain_exponent, residual
+        As in ``forward_backward`` (same validation), without targets.
+
+    Returns
+    -------
+    numpy.ndarray
+        Z, shape ``(d_L, n)`` or ``(B, d_L, n)``.
+
+    Raises
+    ------
+    ValueError
+        Naming the offending argument, or the hidden layer whose batch is degenerate for the
+        norm.
+
+    References
+    ----------
+    .. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without
+       Depth Limits: Batch Normalization Without Gradient Explosion", ICLR 2024,
+       arXiv:2310.02012: eq. (3) (the network with ``norm="rownorm"``,
+       ``activation="identity"`` and Haar weights).
+
+    Examples
+    --------
+    With ``rownorm`` every hidden row has unit norm, so an identity output layer returns
+    rows of norm 1:
+
+    >>> import numpy as np
+    >>> from depthcheck.kernels import forward
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((3, 5))
+    >>> Z = forward(X, [rng.standard_normal((3, 3)), np.eye(3)], norm="rownorm",
+    ...             activation="identity")
+    >>> Z.shape, np.round(np.linalg.norm(Z, axis=1), 12).tolist()
+    ((3, 5), [1.0, 1.0, 1.0])
+    >>> B = forward(np.stack([X, X]), [np.stack([np.eye(3)] * 2)] * 2, norm="none")
+    >>> B.shape
+    (2, 3, 5)
     """
     net = _validate(X, weights, norm, activation, order, gains, gain_exponent, residual)
     Hs, _ = _run(net, norm, activation, order, keep=False)
@@ -146,7 +239,7 @@ def _T(a):
 
 
 def _run(net: _Net, norm, activation, order, keep):
-    """Hidden layers. Returns (H list [H_0..H_{L-1}] or [H_{L-1}], tape of (P_l, norm cache))."""
+    """Hidden layers. Returns (H list [H_0..H_{L-1}] or [H_{L-1}], tape of ``LayerOutput``)."""
     H = net.X
     Hs, tape = [H], []
     for l, W in enumerate(net.weights[:-1]):
@@ -155,19 +248,14 @@ def _run(net: _Net, norm, activation, order, keep):
             A = H + net.residual * A
         g = float(net.gains[l])  # a Python float keeps float32 inputs float32 (NEP 50)
         try:
-            if order == "norm_act":
-                N, cache = _norms._forward(norm, A)
-                P = g * N
-                H = _act._forward(activation, P)
-            else:
-                P = g * A
-                H, cache = _norms._forward(norm, _act._forward(activation, P))
+            out = layer_forward(A, norm=norm, activation=activation, order=order, gain=g)
         except ValueError as exc:
             raise ValueError(f"hidden layer {l + 1} (weights[{l}]): {exc}; the inputs X / "
                              f"weights give a degenerate hidden batch") from exc
+        H = out.H
         if keep:
             Hs.append(H)
-            tape.append((P, cache))
+            tape.append(out)
         else:
             Hs = [H]
     return Hs, tape

@@ -10,14 +10,15 @@ Kinds (``NORMS``):
 ``"bn"``
     standard batch norm in training mode: subtract the row's batch mean, divide by the biased
     (1/n) batch standard deviation; no eps, no affine. Equals ``torch.nn.BatchNorm1d(d,
-    affine=False, eps=0)`` in training mode applied to ``Zᵀ``. Seed 001's "standard BN" variant
-    (bn_orthogonal.md §1.4, Fig. G6) and the centred BN of seed 002's Fig. 2 code.
+    affine=False, eps=0)`` in training mode applied to ``Zᵀ``. The "standard BN" variant of
+    Meterez et al. [1]_ (Sec. 3 remark, Fig. G6) and the centred BN of Daneshmand et al. [2]_
+    (Fig. 2).
 ``"bn_nomean"``
     Bn(H) = diag((1/n) H Hᵀ)^{-1/2} H: each row divided by its root-mean-square over the batch,
-    so every row has Euclidean norm sqrt(n). Seed 002's BN, eq. (2) with α = 1, β = 0 and no mean
-    correction (rank_lnn_lcw.md A.1).
+    so every row has Euclidean norm sqrt(n). The BN of Daneshmand et al. [2]_, eq. (2) with
+    α = 1, β = 0 and no mean correction.
 ``"rownorm"``
-    Bn(X) = diag(X Xᵀ)^{-1/2} X: unit row norms. Seed 001, eq. (4) (bn_orthogonal.md §1.3).
+    Bn(X) = diag(X Xᵀ)^{-1/2} X: unit row norms. Meterez et al. [1]_, eq. (4).
 
 Jacobians (per row x ∈ R^n, the map acts on each row independently):
 
@@ -33,6 +34,13 @@ Jacobians (per row x ∈ R^n, the map acts on each row independently):
 Degenerate batches: a row with zero variance (``bn``; detected exactly, or when the std is at
 the rounding level of the row's magnitude) or zero/non-finite norm (``bn_nomean``, ``rownorm``)
 raises ``ValueError`` naming the first such row, never a NaN.
+
+References
+----------
+.. [1] Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+   Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012.
+.. [2] Daneshmand, Kohler, Bach, Hofmann, Lucchi, "Batch Normalization Provably Avoids Rank
+   Collapse for Randomly Initialised Deep Networks", NeurIPS 2020, arXiv:2003.01652.
 """
 from __future__ import annotations
 

@@ -1,28 +1,28 @@
 """Training by hand: full-batch gradient descent and minibatch SGD, batched over trials.
 
 One generic loop, ``train``, drives any ``loss_and_grad(params, idx) -> (loss, grads)`` (e.g. a
-closure over ``depthcheck.kernels.nn.network.forward_backward``). It is the "training" entry of
-ARCHITECTURE.md, used by the linear-net experiments of seed 003 (Basu et al., rank_lnn_lcw.md
-§B) and the LCW experiments of seed 000 (§C).
+closure over ``depthcheck.kernels.nn.network.forward_backward``, or
+``depthcheck.kernels.nn.mlp.make_loss_and_grad``). It runs the linear-net experiments of Basu
+et al. [1]_ and the LCW experiments of Kutsuna [2]_.
 
 Update rule (PyTorch ``torch.optim.SGD`` conventions, dampening 0), for each parameter p with
 gradient g at step t:
 
     g  ← g + λ p                          (weight decay: coupled L2, i.e. the gradient of
-                                           L + (λ/2)||p||²; this is Arora et al. 2018's
+                                           L + (λ/2)||p||²; this is Arora et al. [3]_'s
                                            dW/dt = −ηλW − η∂L/∂W when discretised)
     v  ← μ v + g      (v = 0 before step 0; skipped when μ = 0)
     d  = g + μ v  if nesterov  else  v    (d = g when μ = 0)
     p  ← p − η_t · s_p · d,   η_t = lr · schedule(t),  s_p = lr_scale[p] (default 1)
 
 With μ = λ = 0, s_p = 1 and a constant schedule this is exactly the GD map W_j(t+1) = W_j(t) −
-η ∂L/∂W_j of seed 003 eq. (4). Per-parameter ``lr_scale`` exists for the balance-breaking
-negative control (different step sizes per layer destroy the invariant of seed 003 Theorem 1).
+η ∂L/∂W_j of [1]_ eq. (4). Per-parameter ``lr_scale`` exists for the balance-breaking
+negative control (different step sizes per layer destroy the invariant of [1]_ Theorem 1).
 
 Batching: every parameter may carry a leading trials axis B; the loop never looks at shapes, so
 the B trials are updated in one vectorised step. ``loss`` returned by ``loss_and_grad`` is ``()``
 or ``(B,)``. A trial that diverges aborts the whole call with ``NonFiniteLossError`` naming the
-step (no silent NaN, ARCHITECTURE.md "Data flow").
+step (never a silent NaN).
 
 Minibatches: with ``batch_size`` set, each step draws ``batch_size`` distinct indices from
 ``range(n_samples)`` uniformly without replacement (``rng.choice``), independently across steps,
@@ -37,6 +37,15 @@ minibatch loss under SGD). When ``steps`` is a multiple of k, one extra ``loss_a
 records the final parameters. ``history["step"]`` has shape ``(n_records,)``,
 ``history["loss"]`` ``(n_records,)`` or ``(n_records, B)``, and each recorder's entry
 ``(n_records, *recorder_shape)``.
+
+References
+----------
+.. [1] Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets",
+   arXiv:1904.10689.
+.. [2] Kutsuna, "Linearly Constrained Weights: Reducing Activation Shift for Faster Training
+   of Neural Networks", arXiv:2403.13833.
+.. [3] Arora, Cohen, Hazan, "On the Optimization of Deep Networks: Implicit Acceleration by
+   Overparameterization", ICML 2018, arXiv:1802.06509.
 """
 from __future__ import annotations
 
@@ -140,23 +149,75 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
 
     Parameters
     ----------
-    params : list of float arrays (copied; the inputs are not modified).
-    loss_and_grad : ``(params, idx) -> (loss, grads)``; ``idx`` is ``None`` (full batch) or an
-        int array of minibatch sample indices; ``loss`` is ``()`` or ``(B,)``; ``grads`` matches
+    params : list of array_like
+        Initial parameters (copied; the inputs are not modified).
+    loss_and_grad : callable
+        ``(params, idx) -> (loss, grads)``; ``idx`` is ``None`` (full batch) or an int array
+        of minibatch sample indices; ``loss`` is ``()`` or ``(B,)``; ``grads`` matches
         ``params`` in length and shapes.
-    steps : number of updates (≥ 0).  lr : base learning rate η > 0.
-    rng : ``numpy.random.Generator``, required when ``batch_size`` is set.
-    n_samples, batch_size : minibatch SGD over ``range(n_samples)``; both or neither.
-    momentum : μ in [0, 1).  nesterov : Nesterov momentum (requires μ > 0).
-    weight_decay : λ ≥ 0, coupled L2 (added to the gradient before momentum).
-    schedule : see ``make_schedule``.
-    lr_scale : None or one multiplier per parameter (a float or an array broadcastable to the
-        parameter, e.g. shape ``(B, 1, 1)`` for per-trial rates).
-    record : ``{name: recorder(params, loss, grads) -> array}``; names ``"step"``/``"loss"`` are
-        reserved.  record_every : k ≥ 1.  progress : show a tqdm bar.
+    steps : int
+        Number of updates (>= 0).
+    lr : float
+        Base learning rate η > 0.
+    rng : numpy.random.Generator, optional
+        Required when ``batch_size`` is set (draws the minibatches).
+    n_samples, batch_size : int, optional
+        Minibatch SGD over ``range(n_samples)``; both or neither.
+    momentum : float
+        μ in [0, 1).
+    nesterov : bool
+        Nesterov momentum (requires μ > 0).
+    weight_decay : float
+        λ >= 0, coupled L2 (added to the gradient before momentum).
+    schedule : str, tuple, callable or None
+        See ``make_schedule``.
+    lr_scale : sequence, optional
+        One multiplier per parameter (a float or an array broadcastable to the parameter,
+        e.g. shape ``(B, 1, 1)`` for per-trial rates).
+    record : dict, optional
+        ``{name: recorder(params, loss, grads) -> array}``; ``"step"``/``"loss"`` are
+        reserved.
+    record_every : int
+        k >= 1 (module docstring, "Recording").
+    progress : bool
+        Show a tqdm bar.
 
-    Raises ``ValueError`` naming the argument for bad input and ``NonFiniteLossError`` naming
-    the step at which the loss or a gradient stopped being finite.
+    Returns
+    -------
+    TrainResult
+        The final parameters and the history (module docstring).
+
+    Raises
+    ------
+    ValueError
+        Naming the argument, for bad input.
+    NonFiniteLossError
+        Naming the step at which the loss or a gradient stopped being finite.
+
+    References
+    ----------
+    .. [1] Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets",
+       arXiv:1904.10689: eq. (4) (the GD map), Theorem 1 (balance invariant).
+
+    Examples
+    --------
+    Gradient descent on a two-layer linear net W_2 W_1 from a small initialisation; the
+    balance tr D_1 = ‖W_2‖_F² − ‖W_1‖_F² is (nearly) conserved ([1]_ Theorem 1):
+
+    >>> import numpy as np
+    >>> from depthcheck.kernels.nn.network import forward_backward
+    >>> from depthcheck.kernels.nn.training import balance_traces, train
+    >>> rng = np.random.default_rng(0)
+    >>> X, Y = rng.standard_normal((3, 20)), rng.standard_normal((2, 20))
+    >>> W0 = [0.1 * rng.standard_normal((3, 3)), 0.1 * rng.standard_normal((2, 3))]
+    >>> f = lambda P, idx: forward_backward(X, P, Y, norm="none", activation="identity")
+    >>> res = train(W0, f, steps=200, lr=0.05, record={"bal": balance_traces},
+    ...             record_every=100)
+    >>> res.history["step"].tolist(), bool(res.history["loss"][-1] < res.history["loss"][0])
+    ([0, 100, 200], True)
+    >>> drift = np.abs(res.history["bal"] - res.history["bal"][0]).max()
+    >>> bool(drift < 0.05 * np.abs(res.history["bal"]).max() + 1e-3)
+    True
     """
     steps = check_positive_int(steps, "steps", minimum=0)
     record_every = check_positive_int(record_every, "record_every")
@@ -321,7 +382,7 @@ layer_frobenius_norms_sq = frobenius_norms
 
 
 def balance_matrices(params, loss=None, grads=None) -> np.ndarray:
-    """Balance matrices D_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ (seed 003 eq. (8); Arora et al. 2018),
+    """Balance matrices D_l = W_{l+1}ᵀ W_{l+1} − W_l W_lᵀ ([1]_ eq. (8); [3]_),
     l = 1..L−1, for the chain of weights ``params = [W_1, ..., W_L]`` (W_l of shape
     ``(d_l, d_{l−1})``, so D_l is ``d_l × d_l``).
 
@@ -347,7 +408,7 @@ def balance_matrices(params, loss=None, grads=None) -> np.ndarray:
 
 
 def balance_traces(params, loss=None, grads=None) -> np.ndarray:
-    """tr D_l = ||W_{l+1}||_F² − ||W_l||_F², shape ``(B, L−1)`` (seed 003 Lemma 2, Cor. 2.1)."""
+    """tr D_l = ||W_{l+1}||_F² − ||W_l||_F², shape ``(B, L−1)`` ([1]_ Lemma 2, Cor. 2.1)."""
     f = frobenius_norms(params)
     return f[..., 1:] - f[..., :-1]
 

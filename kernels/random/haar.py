@@ -85,7 +85,44 @@ def sample_orthogonal(shape, d: int, rng: np.random.Generator, dtype=np.float64)
     """Haar-distributed orthogonal matrices, shape ``(*shape, d, d)``.
 
     Gaussian QR with the sign fix Q <- Q·diag(sign(diag R)) (Mezzadri 2007), batched through
-    ``numpy.linalg.qr`` on the stack. ``dtype`` is float32 or float64 (the QR runs in it).
+    ``numpy.linalg.qr`` on the stack. The law is the Haar measure on O(d) assumed for the
+    weights of Meterez et al. (arXiv:2310.02012, eq. (3)).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Leading batch shape (``()`` for one matrix).
+    d : int
+        Matrix size, d >= 1.
+    rng : numpy.random.Generator
+        The only source of randomness.
+    dtype : {numpy.float64, numpy.float32}
+        Precision of the Gaussian draw and of the QR.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(*shape, d, d)`` orthogonal matrices.
+
+    Raises
+    ------
+    ValueError
+        Naming the argument: ``d`` not a positive int, ``shape`` not a shape, ``rng`` not a
+        Generator, ``dtype`` not real.
+
+    References
+    ----------
+    F. Mezzadri, "How to generate random matrices from the classical compact groups",
+    Notices AMS 54(5), 2007, §5 (arXiv:math-ph/0609050).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> W = sample_orthogonal((2,), 4, np.random.default_rng(0))
+    >>> W.shape
+    (2, 4, 4)
+    >>> bool(np.allclose(W @ np.swapaxes(W, -1, -2), np.eye(4)))
+    True
     """
     rng = check_generator(rng)
     d = check_positive_int(d, "d")
@@ -132,6 +169,40 @@ def sample_stiefel(shape, d: int, k: int, rng: np.random.Generator,
     Thin QR of a d×k Gaussian with the sign fix: the same invariance argument as for O(d)
     shows the law is O(d)-left-invariant, hence the unique uniform law on V_k(R^d) (it is the
     law of the first k columns of a Haar O(d) matrix).
+
+    Parameters
+    ----------
+    shape : int or tuple of int
+        Leading batch shape.
+    d, k : int
+        Ambient dimension and number of columns, 1 <= k <= d.
+    rng : numpy.random.Generator
+    dtype : {numpy.float64, numpy.float32}
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(*shape, d, k)`` matrices with orthonormal columns.
+
+    Raises
+    ------
+    ValueError
+        ``k > d`` (no orthonormal frame exists), or a bad ``shape``, ``d``, ``k``, ``rng``.
+
+    References
+    ----------
+    F. Mezzadri, Notices AMS 54(5), 2007, §5 (arXiv:math-ph/0609050).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> F = sample_stiefel((), 5, 2, np.random.default_rng(1))
+    >>> bool(np.allclose(F.T @ F, np.eye(2)))
+    True
+    >>> sample_stiefel((), 2, 3, np.random.default_rng(1))
+    Traceback (most recent call last):
+    ...
+    ValueError: k must be <= d for orthonormal columns, got k=3, d=2
     """
     rng = check_generator(rng)
     d = check_positive_int(d, "d")
@@ -235,6 +306,38 @@ def apply_haar(H, rng: np.random.Generator) -> np.ndarray:
     the reflectors (s_k is read off x_k), which is why it is built this way rather than with
     free random signs. W·H is evaluated right to left: D, then P_{d-1}, ..., P_1, each a
     rank-one update of rows k..d (~4(d-k+1)n flops).
+
+    Parameters
+    ----------
+    H : array_like, shape ``(..., d, n)``
+        The batch the fresh W multiplies (columns are samples).
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    numpy.ndarray
+        W·H, same shape and (real) dtype as ``H``.
+
+    Raises
+    ------
+    ValueError
+        ``H`` with fewer than two dimensions or non-finite, or ``rng`` not a Generator.
+
+    References
+    ----------
+    G. W. Stewart, "The efficient generation of random orthogonal matrices with an application
+    to condition estimators", SIAM J. Numer. Anal. 17(3), 1980. F. Mezzadri, Notices AMS 54(5),
+    2007 (the sign fix this construction reproduces).
+
+    Examples
+    --------
+    An orthogonal map preserves every column norm and the Gram matrix HᵀH:
+
+    >>> import numpy as np
+    >>> H = np.random.default_rng(2).standard_normal((6, 3))
+    >>> WH = apply_haar(H, np.random.default_rng(3))
+    >>> bool(np.allclose(WH.T @ WH, H.T @ H))
+    True
     """
     rng = check_generator(rng)
     H = as_float_array(H, "H", min_ndim=2)

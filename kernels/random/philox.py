@@ -24,12 +24,12 @@ key is derived from the chain's ``rng`` (``philox_key``). Normal deviates:
 
 Both are exact N(0, 1) samplers (up to the 2⁻⁵³ resolution of the uniforms). The functions
 below are written once in plain Python on integer/float scalars so that numba compiles them for
-the CPU (``njit``) and for CUDA (``cuda.jit(device=True)``, see ``depthcheck.kernels.backends.cuda.chain``); the
+the CPU (``njit``) and for CUDA (``cuda.jit(device=True)``, see ``depthcheck.kernels.backends.cuda.device``); the
 same ``philox4x32_10`` also runs vectorised on numpy ``uint64`` arrays (the reference used to
 share a random stream with the numpy engine in tests).
 
 Editing this file: the cached numba kernels that compile these functions in
-(``depthcheck.kernels.backends.numba.fused``, ``depthcheck.kernels.backends.numba.fused_grad``) close over a hash of this file and
+(``depthcheck.kernels.backends.numba.trial.kernel_fingerprint``) close over a hash of this file and
 recompile after an edit (numba alone would keep stale machine code; ``depthcheck.kernels.backends.numba._cache``).
 """
 from __future__ import annotations

@@ -22,17 +22,18 @@ _SIM_SCRIPT = textwrap.dedent("""
     import json, numpy as np
     from depthcheck.kernels.backends.cuda import chain as cc
     from depthcheck.kernels.backends.numba import fused as nc
-    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate
+    from depthcheck.kernels.chain.driver import ChainBreakdownError
+    from depthcheck.kernels.chain.spec import ChainSpec
     rec = cc.CUDA_STATISTICS
     out = {"available": cc.cuda_available(), "cases": []}
     cases = [dict(), dict(norm="bn", activation="tanh", residual=0.4, gain_exponent=0.3),
              dict(norm="none", activation="relu", order="act_norm")]
     for kw in cases:
         X = np.random.default_rng(5).standard_normal((6, 4))
-        spec = _validate(X, 2, 2, np.random.default_rng(0), "haar", kw.get("norm", "rownorm"),
-                         kw.get("activation", "identity"), kw.get("order", "norm_act"), None,
-                         kw.get("gain_exponent"), kw.get("residual"), None, 1, rec, 0.5, False,
-                         None, 10, None, "full", "numpy", 10, False)[0]
+        spec = ChainSpec.from_arguments(
+            X, 2, trials=2, rng=np.random.default_rng(0), norm=kw.get("norm", "rownorm"),
+            activation=kw.get("activation", "identity"), order=kw.get("order", "norm_act"),
+            gain_exponent=kw.get("gain_exponent"), residual=kw.get("residual"), record=rec)
         key = (7, 9)
         a = cc.run_cuda(spec, X, key, rec, 1, tpb=8)
         b = nc.run_fused(spec, X, key, rec, 1, 0.5, 10, "box_muller")
@@ -40,7 +41,7 @@ _SIM_SCRIPT = textwrap.dedent("""
                              for k in a if k != "layers"})
     try:
         cc.simulate_chain_cuda(np.ones((5, 1)), 2, trials=1, rng=np.random.default_rng(0),
-                               norm="bn", threads_per_block=4)
+                               norm="bn", threads_per_block=4, record=rec)
         out["breakdown"] = None
     except ChainBreakdownError as exc:
         out["breakdown"] = str(exc)
@@ -49,7 +50,7 @@ _SIM_SCRIPT = textwrap.dedent("""
                      ("threads_per_block", dict(threads_per_block=6))]:
         try:
             cc.simulate_chain_cuda(np.eye(4, 2) + 1, 2, trials=1, rng=np.random.default_rng(0),
-                                   **kw)
+                                   **{"record": rec, **kw})
             errors[name] = None
         except ValueError as exc:
             errors[name] = str(exc)
@@ -112,11 +113,9 @@ def test_cupy_gpu_kernel_equals_numba_kernel():
     if not cuda.is_available():
         pytest.skip("no CUDA GPU")
     from depthcheck.kernels.backends.numba import fused as nc
-    from depthcheck.kernels.chain.driver import _validate
+    from depthcheck.kernels.chain.spec import ChainSpec
     X = np.random.default_rng(5).standard_normal((40, 24))
-    spec = _validate(X, 20, 8, np.random.default_rng(0), "haar", "rownorm", "tanh", "norm_act",
-                     None, 0.3, None, None, 1, cc.CUDA_STATISTICS, 0.5, False, None, 10, None,
-                     "full", "numpy", 10, False)[0]
+    spec = ChainSpec.from_arguments(X, 20, trials=8, rng=np.random.default_rng(0), weights='haar', norm='rownorm', activation='tanh', order='norm_act', gains=None, gain_exponent=0.3, residual=None, weight_std=None, record_every=1, record=cc.CUDA_STATISTICS, tau=0.5, gradients=False, labels=None, n_out=10, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
     a = cc.run_cuda(spec, X, (3, 4), cc.CUDA_STATISTICS, 1)
     b = nc.run_fused(spec, X, (3, 4), cc.CUDA_STATISTICS, 1, 0.5, 10, "box_muller")
     for k in cc.CUDA_STATISTICS:

@@ -22,7 +22,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.chain.driver import ChainBreakdownError, simulate_chain
+from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.random.haar import apply_householder_haar
 from depthcheck.kernels.nn.network import forward, forward_backward
 from depthcheck.kernels.backends.numba.fused import householder_vectors_philox
@@ -65,10 +66,7 @@ def _X(case):
 
 def _spec(case, X, labels):
     _, (d, n, L, B, tpb, re, kc, n_out, *_), opt = case
-    return _validate(X, L, B, np.random.default_rng(0), "haar", opt.get("norm", "rownorm"),
-                     opt.get("activation", "identity"), opt.get("order", "norm_act"),
-                     opt.get("gains"), opt.get("gain_exponent"), opt.get("residual"), None, re,
-                     _REC, 0.5, True, labels, n_out, kc, "full", "numpy", 10, False)
+    return ChainSpec.from_arguments(X, L, trials=B, rng=np.random.default_rng(0), weights='haar', norm=opt.get('norm', 'rownorm'), activation=opt.get('activation', 'identity'), order=opt.get('order', 'norm_act'), gains=opt.get('gains'), gain_exponent=opt.get('gain_exponent'), residual=opt.get('residual'), weight_std=None, record_every=re, record=_REC, tau=0.5, gradients=True, labels=labels, n_out=n_out, checkpoint_every=kc, method='full', backend='numpy', n_singular=10, progress=False)
 
 
 def _explicit(spec, key):
@@ -95,7 +93,7 @@ def _reference(spec, X, key, labels, grad_layers):
 def _zero_labels():
     """The argmax classes of the (unscaled) logits of the _ZERO network."""
     X = _X(_ZERO)
-    spec = _spec(_ZERO, X, None)[0]
+    spec = _spec(_ZERO, X, None)
     Ws, W_out = _explicit(spec, _ZERO[1][9])
     Z = forward(X, Ws + [W_out], norm=spec.norm, activation=spec.activation, order=spec.order,
                 gains=spec.gains)
@@ -106,7 +104,8 @@ def _zero_labels():
 _SIM_SCRIPT = textwrap.dedent("""
     import json, sys, time, numpy as np
     from depthcheck.kernels.backends.cuda import chain as cc
-    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+    from depthcheck.kernels.chain.driver import ChainBreakdownError, simulate_chain
+    from depthcheck.kernels.chain.spec import ChainSpec
     rec = tuple(json.loads(sys.argv[1])["rec"])
     jobs = json.loads(sys.argv[1])["jobs"]
     out = {"available": cc.cuda_available(), "cases": []}
@@ -114,11 +113,14 @@ _SIM_SCRIPT = textwrap.dedent("""
         X = np.array(job["X"])
         d, n, L, B, tpb, re, kc, n_out, labels, key, _ = job["cfg"]
         opt = job["opt"]
-        spec, X, _, labels, kc, _, _ = _validate(
-            X, L, B, np.random.default_rng(0), "haar", opt.get("norm", "rownorm"),
-            opt.get("activation", "identity"), opt.get("order", "norm_act"), opt.get("gains"),
-            opt.get("gain_exponent"), opt.get("residual"), None, re, rec, 0.5, True,
-            np.array(labels), n_out, kc, "full", "numpy", 10, False)
+        spec = ChainSpec.from_arguments(
+            X, L, trials=B, rng=np.random.default_rng(0), weights="haar",
+            norm=opt.get("norm", "rownorm"), activation=opt.get("activation", "identity"),
+            order=opt.get("order", "norm_act"), gains=opt.get("gains"),
+            gain_exponent=opt.get("gain_exponent"), residual=opt.get("residual"),
+            record_every=re, record=rec, gradients=True, labels=np.array(labels),
+            n_out=n_out, checkpoint_every=kc)
+        X, labels, kc = spec.X, spec.labels, spec.checkpoint_every
         t = time.perf_counter()
         sh = opt.get("shared", cc.SHARED_DOUBLES)
         g = cc.run_cuda(spec, X, tuple(key), rec, re, tpb, gradients=True, labels=labels,
@@ -173,7 +175,7 @@ def test_simulated_gradients_equal_the_explicit_network_on_the_same_random_numbe
     for case, res in zip(cases[:-1], out["cases"]):
         name, (d, n, L, B, tpb, re, kc, n_out, labels, key, _), _ = case
         X = _X(case)
-        spec = _spec(case, X, np.array(labels))[0]
+        spec = _spec(case, X, np.array(labels))
         grad_layers = np.array(res["grad_layers"])
         assert grad_layers.tolist() == sorted({1} | set(range(re, L + 1, re))), name
         ref = _reference(spec, X, key, np.array(labels), grad_layers)
@@ -187,7 +189,7 @@ def test_simulated_gradients_equal_the_explicit_network_on_the_same_random_numbe
 def test_simulated_zero_gradient_is_minus_inf(simulated):
     cases, out = simulated
     name, (d, n, L, B, tpb, re, kc, n_out, labels, key, _), _ = cases[-1]
-    spec = _spec(cases[-1], _X(cases[-1]), np.array(labels))[0]
+    spec = _spec(cases[-1], _X(cases[-1]), np.array(labels))
     ref = _reference(spec, _X(cases[-1]), key, np.array(labels), np.arange(1, L + 1))
     assert np.all(ref == -np.inf)                       # the explicit network agrees: exactly 0
     assert np.all(np.array(out["cases"][-1]["log_grad_norm"]) == -np.inf)
@@ -217,8 +219,7 @@ def test_simulated_driver_hands_gradients_to_the_fused_kernels(simulated):
     assert drv["grad_layers"] == ref_np["grad_layers"].tolist() == [1, 2]
     rng = np.random.default_rng(12)
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
-    spec = _validate(X, 2, 1, rng, "haar", "bn_nomean", "tanh", "norm_act", None, None, None,
-                     None, 2, (), 0.5, True, None, 2, 1, "full", "numpy", 10, False)[0]
+    spec = ChainSpec.from_arguments(X, 2, trials=1, rng=rng, weights='haar', norm='bn_nomean', activation='tanh', order='norm_act', gains=None, gain_exponent=None, residual=None, weight_std=None, record_every=2, record=(), tau=0.5, gradients=True, labels=None, n_out=2, checkpoint_every=1, method='full', backend='numpy', n_singular=10, progress=False)
     ref = _reference(spec, X, key_from_root(root), np.array(drv["labels"]), np.array([1, 2]))
     np.testing.assert_allclose(np.array(drv["log_grad_norm"]), ref, rtol=1e-8, atol=0)
 
@@ -233,12 +234,13 @@ def test_simulated_backward_overflow_raises_like_the_numpy_driver(simulated):
                        **_OVERFLOW)
 
 
-def test_fused_accepts_haar_gradients_and_refuses_unsupported_configs():
-    """Checked before anything CUDA runs (no simulator needed)."""
+def test_fused_accepts_haar_gradients_and_refuses_unsupported_configs(monkeypatch):
+    """Checked before anything CUDA runs (no simulator needed; a GPU is pretended so that the
+    request itself, not the machine, is what gets refused)."""
     from depthcheck.kernels.backends.cuda import chain as cc
+    monkeypatch.setattr(cc, "cuda_available", lambda: True)
     X = np.random.default_rng(0).standard_normal((4, 2))
-    spec = _validate(X, 3, 2, np.random.default_rng(0), "haar", "bn", "relu", "norm_act", None,
-                     None, 0.5, None, 1, _REC, 0.5, True, None, 2, None, "full", "numpy", 10, False)[0]
+    spec = ChainSpec.from_arguments(X, 3, trials=2, rng=np.random.default_rng(0), weights='haar', norm='bn', activation='relu', order='norm_act', gains=None, gain_exponent=None, residual=0.5, weight_std=None, record_every=1, record=_REC, tau=0.5, gradients=True, labels=None, n_out=2, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
     assert cc.CupyChainBackend.unsupported(spec, _REC, True) is None
     assert "soft_rank" in cc.CupyChainBackend.unsupported(spec, ("soft_rank",), True)
     gspec = spec._replace(weights="gaussian", weight_std=0.5)
@@ -274,7 +276,8 @@ def test_cupy_gpu_gradients_equal_the_explicit_network():
     for opt in (dict(norm="rownorm", activation="tanh", gain_exponent=0.3),
                 dict(norm="none", activation="relu", residual=0.5)):
         case = ("gpu", (24, 8, 12, 4, 64, 3, None, 10, labels.tolist(), (3, 4), 5), opt)
-        spec, X_, _, lab, kc, _, _ = _spec(case, X, labels)
+        spec = _spec(case, X, labels)
+        X_, lab, kc = spec.X, spec.labels, spec.checkpoint_every
         out = cc.run_cuda(spec, X_, (3, 4), _REC, 3, gradients=True, labels=lab,
                           checkpoint_every=kc)
         ref = _reference(spec, X_, (3, 4), lab, out["grad_layers"])

@@ -28,7 +28,8 @@ _SCRIPT = textwrap.dedent("""
     # compile for a stated compute capability without a device
     disp.get_current_device = lambda: _t.SimpleNamespace(compute_capability=(9, 0))
     from depthcheck.kernels.backends.cuda import chain as cc
-    from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate
+    from depthcheck.kernels.chain.driver import ChainBreakdownError
+    from depthcheck.kernels.chain.spec import ChainSpec
 
     class _Launch:                      # records the argument types of a kernel launch
         def __init__(self, name, log):
@@ -54,9 +55,9 @@ _SCRIPT = textwrap.dedent("""
     cc._cupy = lambda: None
     cuda.to_device = lambda a: np.ascontiguousarray(a).view(_Host)
     X = np.random.default_rng(0).standard_normal((8, 4))
-    spec = _validate(X, 3, 2, np.random.default_rng(0), "haar", "bn", "tanh", "norm_act", None,
-                     None, 0.5, None, 1, cc.CUDA_STATISTICS, 0.5, True, None, 3, None,
-                     "full", "numpy", 10, False)[0]
+    spec = ChainSpec.from_arguments(X, 3, trials=2, rng=np.random.default_rng(0), norm="bn",
+                                    activation="tanh", residual=0.5,
+                                    record=cc.CUDA_STATISTICS, gradients=True, n_out=3)
     try:
         cc.run_cuda(spec, X, (1, 2), cc.CUDA_STATISTICS, 1, gradients=True,
                     labels=np.array([0, 1, 2, 0]))

@@ -18,7 +18,8 @@ from scipy import stats
 from depthcheck.kernels.backends.numba import fused as nc
 from depthcheck.kernels.random import philox
 from depthcheck.kernels import backends as engines
-from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.chain.driver import ChainBreakdownError, simulate_chain
+from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.backends.numpy import NumpyChainBackend
 from depthcheck.kernels.chain.statistics import compute_statistic
 from depthcheck.kernels.random.haar import apply_householder_haar, haar_householder_vectors
@@ -86,11 +87,7 @@ def test_apply_haar_philox_equals_loop_on_the_same_vectors():
 
 # ---------------------------------------------------------------- fused chain: exact
 def _spec(X, depth, trials, **kw):
-    return _validate(X, depth, trials, np.random.default_rng(0), kw.get("weights", "haar"),
-                     kw.get("norm", "rownorm"), kw.get("activation", "identity"),
-                     kw.get("order", "norm_act"), kw.get("gains"), kw.get("gain_exponent"),
-                     kw.get("residual"), kw.get("weight_std"), 1, ALL, 0.5, False, None, 10,
-                     None, "full", "numpy", 10, False)[0]
+    return ChainSpec.from_arguments(X, depth, trials=trials, rng=np.random.default_rng(0), weights=kw.get('weights', 'haar'), norm=kw.get('norm', 'rownorm'), activation=kw.get('activation', 'identity'), order=kw.get('order', 'norm_act'), gains=kw.get('gains'), gain_exponent=kw.get('gain_exponent'), residual=kw.get('residual'), weight_std=kw.get('weight_std'), record_every=1, record=ALL, tau=0.5, gradients=False, labels=None, n_out=10, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
 
 
 def _reference(spec, X, key, method):

@@ -17,7 +17,8 @@ from scipy import stats
 from depthcheck.kernels.backends.numba import fused as nc
 from depthcheck.kernels.random import philox
 from depthcheck.kernels import backends as engines
-from depthcheck.kernels.chain.driver import ChainBreakdownError, _validate, simulate_chain
+from depthcheck.kernels.chain.driver import ChainBreakdownError, simulate_chain
+from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.random.haar import apply_householder_haar
 from depthcheck.kernels.nn.network import forward_backward
 
@@ -26,11 +27,7 @@ ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobeniu
 
 
 def _spec(X, depth, trials, n_out=3, **kw):
-    return _validate(X, depth, trials, np.random.default_rng(0), kw.get("weights", "haar"),
-                     kw.get("norm", "rownorm"), kw.get("activation", "identity"),
-                     kw.get("order", "norm_act"), kw.get("gains"), kw.get("gain_exponent"),
-                     kw.get("residual"), kw.get("weight_std"), 1, ALL, 0.5, True, None, n_out,
-                     None, "full", "numpy", 10, False)[0]
+    return ChainSpec.from_arguments(X, depth, trials=trials, rng=np.random.default_rng(0), weights=kw.get('weights', 'haar'), norm=kw.get('norm', 'rownorm'), activation=kw.get('activation', 'identity'), order=kw.get('order', 'norm_act'), gains=kw.get('gains'), gain_exponent=kw.get('gain_exponent'), residual=kw.get('residual'), weight_std=kw.get('weight_std'), record_every=1, record=ALL, tau=0.5, gradients=True, labels=None, n_out=n_out, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
 
 
 def _explicit_weights(spec, key, method):

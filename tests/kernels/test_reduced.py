@@ -227,11 +227,10 @@ def test_backend_object_runs_the_same_chain():
     X = np.random.default_rng(5).standard_normal((8, 3))
     out = simulate_reduced_chain(X, 4, trials=3, rng=np.random.default_rng(6), gradients=True,
                                  n_out=2)
-    from depthcheck.kernels.chain.driver import _validate
+    from depthcheck.kernels.chain.spec import ChainSpec
     rng = np.random.default_rng(6)
-    spec, Xv, record, _, k_c, _, tau = _validate(
-        X, 4, 3, rng, "haar", "rownorm", "identity", "norm_act", None, None, None, None, 1,
-        red.DEFAULT_RECORD, 0.5, True, None, 2, None, "full", "numpy", 10, False)
+    spec = ChainSpec.from_arguments(X, 4, trials=3, rng=rng, gradients=True, n_out=2)
+    Xv, record, k_c, tau = spec.X, spec.record, spec.checkpoint_every, spec.tau
     root = tuple(int(v) for v in rng.integers(0, 2**63 - 1, size=2, dtype=np.int64))
     labels = rng.integers(0, 2, size=3)
     be = ReducedChainBackend()

@@ -16,6 +16,7 @@ import pytest
 from scipy import stats
 
 from depthcheck.kernels.chain.driver import simulate_chain
+from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.chain.statistics import compute_statistic
 from depthcheck.kernels.random.philox import normal_stream, philox_key
 from depthcheck.kernels.chain.reduced import simulate_reduced_chain
@@ -142,9 +143,10 @@ X0 = np.ones((6, 3)) + np.eye(6, 3)
 
 
 @pytest.mark.parametrize("kw,word", [
-    (dict(gradients=True), "gradients"),
+    (dict(gradients=True, n_out=2), "gradients"),
     (dict(weights="uniform"), "weights"),
-    (dict(method="mersenne"), "method"),
+    (dict(normals="mersenne"), "normals"),
+    (dict(method="full"), "method"),
     (dict(norm="layer"), "norm"),
     (dict(record=("nope",)), "record"),
     (dict(trials=0), "trials"),
@@ -172,8 +174,6 @@ def test_bad_X_and_depth():
 
 # ---------------------------------------------------------------- backend "reduced_numba"
 def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
-    import depthcheck.kernels.backends  # noqa: F401  registers the backend
-    from depthcheck.kernels.chain.driver import _validate
     from depthcheck.kernels.random.philox import key_from_root
     from depthcheck.kernels.backends.numba.reduced import run_reduced_numba
     X = np.random.default_rng(3).standard_normal((9, 3))
@@ -183,9 +183,7 @@ def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
                          backend="reduced_numba")
     root = tuple(int(v) for v in np.random.default_rng(5).integers(0, 2**63 - 1, size=2,
                                                                      dtype=np.int64))
-    spec = _validate(X, 4, 3, np.random.default_rng(0), "haar", "rownorm", "identity",
-                     "norm_act", None, None, None, None, 1, rec, 0.5, False, None, 10, None,
-                     "full", "numpy", 10, False)[0]
+    spec = ChainSpec.from_arguments(X, 4, trials=3, rng=np.random.default_rng(0), weights='haar', norm='rownorm', activation='identity', order='norm_act', gains=None, gain_exponent=None, residual=None, weight_std=None, record_every=1, record=rec, tau=0.5, gradients=False, labels=None, n_out=10, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
     want = run_reduced_numba(spec, X, key_from_root(root), record=rec, record_every=1, tau=0.5,
                              n_singular=10)
     for k in want:

@@ -12,6 +12,8 @@ from depthcheck.theory import bn_orthogonal as th
 from depthcheck.theory.isometry import isometry_gap, row_normalize
 from depthcheck.kernels.nn.norms import norm_forward
 from depthcheck.validation.papers import bn_orthogonal as B
+from depthcheck.validation.papers.bn_orthogonal import _common as BC, bn_jacobian as BJ, \
+    bn_lemma as BL, claims as BK, gradients as BG
 from depthcheck.kernels.data import images
 from depthcheck.validation.claims.claim import ClaimResult, Verdict
 
@@ -19,33 +21,34 @@ CLAIMS = {c.id: c for c in B.CLAIMS}
 
 # Tiny configurations: same code path, seconds in total.
 TINY = {
-    "seed001.isometry_decay": {"trials": 4, "widths": [8], "info_widths": [6], "depth": 20,
+    "bn_orthogonal.isometry_decay": {"trials": 4, "widths": [8], "info_widths": [6], "depth": 20,
                                "record_every": 2, "allow_inf": ["phi_8", "phi_6"]},
-    "seed001.isometry_plateau_n_lt_d": {"trials": 4, "d": 8, "depth": 40,
+    "bn_orthogonal.isometry_plateau_n_lt_d": {"trials": 4, "d": 8, "depth": 40,
                                         "record_every": 2, "window_start": 20},
-    "seed001.bn_never_decreases_isometry": {"trials": 2, "sizes": [2, 4], "cases": 10,
-                                            "allow_inf": B._lemma_inf_keys([2, 4])},
-    "seed001.bn_isometry_n_lt_d_finding": {"trials": 2, "cases": 50},
-    "seed001.one_step_rate": {"trials": 200, "d": 6},
-    "seed001.bounded_gradients": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
+    "bn_orthogonal.bn_never_decreases_isometry": {"trials": 2, "sizes": [2, 4], "cases": 10,
+                                            "allow_inf": BK._lemma_inf_keys([2, 4])},
+    "bn_orthogonal.bn_isometry_n_lt_d_finding": {"trials": 2, "cases": 50},
+    "bn_orthogonal.one_step_rate": {"trials": 200, "d": 6},
+    "bn_orthogonal.bounded_gradients": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
                                   "window_start": 2},
-    "seed001.degenerate_input_explodes": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
+    "bn_orthogonal.degenerate_input_explodes": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
                                           "window_start": 2},
-    "seed001.bounded_gradients_centred": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
+    "bn_orthogonal.bounded_gradients_centred": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
                                           "window_start": 2},
-    "seed001.bn_jacobian_bounds": {"trials": 3, "d": 4, "n": 4},
-    "seed001.activation_shaping": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
+    "bn_orthogonal.bn_jacobian_bounds": {"trials": 3, "d": 4, "n": 4},
+    "bn_orthogonal.activation_shaping": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
                                    "window_start": 2},
-    "seed001.haar_sampler_moments": {"trials": 1, "d": 3, "samples": 2000, "monomials": 10},
+    "bn_orthogonal.haar_sampler_moments": {"trials": 1, "d": 3, "samples": 2000, "monomials": 10},
 }
-DETERMINISTIC = ["seed001.bn_never_decreases_isometry", "seed001.bn_isometry_n_lt_d_finding",
-                 "seed001.bn_jacobian_bounds"]
+DETERMINISTIC = ["bn_orthogonal.bn_never_decreases_isometry", "bn_orthogonal.bn_isometry_n_lt_d_finding",
+                 "bn_orthogonal.bn_jacobian_bounds"]
 
 
 def _tiny_cfg(cid, control=False):
     cfg = CLAIMS[cid].config("quick", control)
     cfg.update(TINY[cid])
-    if control and cid == "seed001.degenerate_input_explodes":
+    cfg.setdefault("trials", CLAIMS[cid].n_trials("quick"))  # the test's trial count rides along
+    if control and cid == "bn_orthogonal.degenerate_input_explodes":
         cfg["repeat"] = 1
     return cfg
 
@@ -68,8 +71,8 @@ def tiny_results():
 def test_claims_are_complete():
     assert set(CLAIMS) == set(TINY)
     for c in B.CLAIMS:
-        assert c.id.startswith("seed001.")
-        assert c.source.startswith(B.SEED)
+        assert c.id.startswith("bn_orthogonal.")
+        assert c.source.startswith(BK.SEED)
         for mode in ("quick", "full"):
             cfg = c.config(mode)
             ctl = c.config(mode, control=True)
@@ -100,27 +103,27 @@ def test_deterministic_claims_pass_and_controls_fail(cid, tiny_results):
 
 
 def test_haar_sampler_claim_and_control(tiny_results):
-    assert tiny_results[("seed001.haar_sampler_moments", False)][3].verdict == "PASS"
-    assert tiny_results[("seed001.haar_sampler_moments", True)][3].verdict == "FAIL"
+    assert tiny_results[("bn_orthogonal.haar_sampler_moments", False)][3].verdict == "PASS"
+    assert tiny_results[("bn_orthogonal.haar_sampler_moments", True)][3].verdict == "FAIL"
 
 
 def test_theorem3_control_fails_even_tiny(tiny_results):
     # Gaussian W: the orthogonal-input ratio is not 1 (a deterministic part of the claim)
-    v = tiny_results[("seed001.one_step_rate", True)][3]
+    v = tiny_results[("bn_orthogonal.one_step_rate", True)][3]
     assert v.verdict == "FAIL"
-    assert tiny_results[("seed001.one_step_rate", False)][3].verdict != "FAIL"
+    assert tiny_results[("bn_orthogonal.one_step_rate", False)][3].verdict != "FAIL"
 
 
 def test_simulations_are_deterministic():
-    a = _run("seed001.isometry_plateau_n_lt_d", seed=3)[2]
-    b = _run("seed001.isometry_plateau_n_lt_d", seed=3)[2]
+    a = _run("bn_orthogonal.isometry_plateau_n_lt_d", seed=3)[2]
+    b = _run("bn_orthogonal.isometry_plateau_n_lt_d", seed=3)[2]
     np.testing.assert_array_equal(a["phi"], b["phi"])
 
 
 def test_decay_predict_matches_theorem1():
-    cfg = _tiny_cfg("seed001.isometry_decay")
-    pred = CLAIMS["seed001.isometry_decay"].predict(cfg)
-    X0 = B.fig1_input(8, 8, cfg["f"], B._input_rng(cfg, 8))
+    cfg = _tiny_cfg("bn_orthogonal.isometry_decay")
+    pred = CLAIMS["bn_orthogonal.isometry_decay"].predict(cfg)
+    X0 = B.fig1_input(8, 8, cfg["f"], BC._input_rng(cfg, 8))
     phi0 = float(isometry_gap(X0))
     assert pred["8"]["phi0"] == pytest.approx(phi0)
     assert pred["8"]["k"] == pytest.approx(cfg["C"] * 64 * (1 + 8 * phi0))
@@ -128,8 +131,8 @@ def test_decay_predict_matches_theorem1():
 
 def test_decay_judge_fails_on_synthetic_violation():
     """The judge must FAIL when the evidence exceeds the bound (power of the upper-bound test)."""
-    claim = CLAIMS["seed001.isometry_decay"]
-    cfg = _tiny_cfg("seed001.isometry_decay")
+    claim = CLAIMS["bn_orthogonal.isometry_decay"]
+    cfg = _tiny_cfg("bn_orthogonal.isometry_decay")
     pred = claim.predict(cfg)
     rng = np.random.default_rng(0)
     ev = {}
@@ -143,8 +146,8 @@ def test_decay_judge_fails_on_synthetic_violation():
 
 
 def test_gradient_judge_modes():
-    claim = CLAIMS["seed001.bounded_gradients"]
-    cfg = dict(_tiny_cfg("seed001.bounded_gradients"), depths=[10, 20, 40, 80], window_start=10)
+    claim = CLAIMS["bn_orthogonal.bounded_gradients"]
+    cfg = dict(_tiny_cfg("bn_orthogonal.bounded_gradients"), depths=[10, 20, 40, 80], window_start=10)
     rng = np.random.default_rng(1)
     x = np.asarray(cfg["depths"], float)
     flat = {"log_grad_0": 1.0 + 0.01 * rng.standard_normal((40, 4))}
@@ -173,10 +176,10 @@ def test_phi_floor_is_a_lower_bound_for_numerically_singular_matrices():
 
 
 def test_mean_ci_inf():
-    est, (lo, hi) = B._mean_ci_inf(np.array([1.0, np.inf, 2.0]), 1e-3, floor=0.5)
-    assert hi == B._BIG and lo <= est
-    est, (lo, hi) = B._mean_ci_inf(np.array([1.0, 2.0, 3.0]), 1e-3, floor=0.5)
-    assert est == pytest.approx(2.0) and hi < B._BIG
+    est, (lo, hi) = BC._mean_ci_inf(np.array([1.0, np.inf, 2.0]), 1e-3, floor=0.5)
+    assert hi == BC._BIG and lo <= est
+    est, (lo, hi) = BC._mean_ci_inf(np.array([1.0, 2.0, 3.0]), 1e-3, floor=0.5)
+    assert est == pytest.approx(2.0) and hi < BC._BIG
 
 
 @given(st.integers(2, 7), st.integers(0, 10_000), st.floats(0.0, 3.0))
@@ -186,8 +189,8 @@ def test_lemma_a1_log_factor_is_the_exact_identity(d, seed, spread):
     if np.linalg.cond(H) > 1e5:
         return
     lhs = isometry_gap(H) - isometry_gap(row_normalize(H))     # log I(Bn(H)) − log I(H)
-    # float64 φ via Cholesky of HᵀH is accurate to ~ n·eps·cond(H)² (B._phi_rounding)
-    tol = 1e-12 + B._phi_rounding(H) + B._phi_rounding(row_normalize(H))
+    # float64 φ via Cholesky of HᵀH is accurate to ~ n·eps·cond(H)² (BL._phi_rounding)
+    tol = 1e-12 + BL._phi_rounding(H) + BL._phi_rounding(row_normalize(H))
     assert lhs == pytest.approx(th.lemma_a1_log_factor(H), abs=tol)
     assert th.lemma_a1_log_factor(H) >= -1e-15
     assert th.lemma_a1_log_factor(1e200 * H) == pytest.approx(th.lemma_a1_log_factor(H),
@@ -232,7 +235,7 @@ def test_small_gap_decay_rate_matches_one_step_monte_carlo():
 def test_vjp_jacobian_matches_finite_differences(kind):
     rng = np.random.default_rng(2)
     Z = rng.standard_normal((3, 4))
-    J = B._vjp_jacobian(kind, Z)
+    J = BJ._vjp_jacobian(kind, Z)
     h = 1e-6
     num = np.empty_like(J)
     for k in range(Z.size):
@@ -244,7 +247,7 @@ def test_vjp_jacobian_matches_finite_differences(kind):
 
 
 def test_gradient_curves_shapes_and_nesting():
-    cfg = _tiny_cfg("seed001.bounded_gradients")
+    cfg = _tiny_cfg("bn_orthogonal.bounded_gradients")
     a = B.gradient_curves(cfg, np.random.default_rng(4), 3)
     b = B.gradient_curves(cfg, np.random.default_rng(4), 3)
     assert a["log_grad_0"].shape == (3, 3)
@@ -253,9 +256,9 @@ def test_gradient_curves_shapes_and_nesting():
 
 
 def test_gains_follow_the_authors_indexing():
-    g = B._gains({"activation": "tanh", "gain_exponent": 0.4}, 3)
+    g = BG._gains({"activation": "tanh", "gain_exponent": 0.4}, 3)
     np.testing.assert_allclose(g, [2 ** -0.4, 3 ** -0.4, 4 ** -0.4])
-    np.testing.assert_array_equal(B._gains({"activation": "tanh"}, 2), [1.0, 1.0])
+    np.testing.assert_array_equal(BG._gains({"activation": "tanh"}, 2), [1.0, 1.0])
 
 
 # ------------------------------------------------------------------------------ images

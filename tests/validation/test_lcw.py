@@ -10,6 +10,7 @@ import pytest
 matplotlib.use("Agg")
 
 from depthcheck.validation.papers import lcw as V  # noqa: E402
+from depthcheck.validation.papers.lcw import activation_shift as VS, claims as VK, deep_sigmoid as VD  # noqa: E402
 from depthcheck.validation.run import runner  # noqa: E402
 from depthcheck.validation.claims.claim import ClaimResult  # noqa: E402
 from depthcheck.validation.claims.stats import ALPHA  # noqa: E402
@@ -18,15 +19,15 @@ from depthcheck.validation.claims.stats import ALPHA  # noqa: E402
 # sampling error grows). Expected claim verdicts: PASS except the LCW+BN accuracy comparison,
 # whose effect is not detectable at this size (INCONCLUSIVE).
 TINY = {
-    "seed000.activation_shift": (dict(m=100, n=100, samples=200, trials=24, band=[0.6, 1.4]),
+    "lcw.activation_shift": (dict(m=100, n=100, samples=200, trials=24, band=[0.6, 1.4]),
                                  "PASS"),
-    "seed000.lcw_no_shift": (dict(m=100, n=100, samples=200, trials=24, band=[0.6, 1.4]), "PASS"),
-    "seed000.variance_gains": (dict(m=64, n=64, samples=32, trials=24, band=[0.7, 1.3]), "PASS"),
-    "seed000.deep_sigmoid_gradients": (dict(depth=12, width=16, steps=10, eval_every=5,
+    "lcw.lcw_no_shift": (dict(m=100, n=100, samples=200, trials=24, band=[0.6, 1.4]), "PASS"),
+    "lcw.variance_gains": (dict(m=64, n=64, samples=32, trials=24, band=[0.7, 1.3]), "PASS"),
+    "lcw.deep_sigmoid_gradients": (dict(depth=12, width=16, steps=10, eval_every=5,
                                             trials=12), "PASS"),
-    "seed000.deep_sigmoid_speed": (dict(depth=12, width=24, steps=80, eval_every=10, trials=12,
+    "lcw.deep_sigmoid_speed": (dict(depth=12, width=24, steps=80, eval_every=10, trials=12,
                                         target_loss=1.8), "PASS"),
-    "seed000.lcw_bn_accuracy": (dict(depth=12, width=16, steps=60, eval_every=30, trials=8),
+    "lcw.lcw_bn_accuracy": (dict(depth=12, width=16, steps=60, eval_every=30, trials=8),
                                 "INCONCLUSIVE"),
 }
 
@@ -34,6 +35,7 @@ TINY = {
 def _run(claim, control, seed=123):
     over, _ = TINY[claim.id]
     cfg = dict(claim.config("quick", control), **over)
+    cfg.setdefault("trials", claim.n_trials("quick"))
     ev = claim.simulate(cfg, np.random.default_rng(seed), cfg["trials"], "numpy")
     for k, a in ev.items():
         assert a.shape[0] == cfg["trials"] and np.all(np.isfinite(a)), k
@@ -45,10 +47,10 @@ def _run(claim, control, seed=123):
 
 def test_claim_list():
     ids = [c.id for c in V.CLAIMS]
-    assert ids == list(TINY) and all(i.startswith("seed000.") for i in ids)
+    assert ids == list(TINY) and all(i.startswith("lcw.") for i in ids)
     for c in V.CLAIMS:
         assert "000_69ed445a9063b98b.txt" in c.source
-        assert c.quick["trials"] >= 8 and c.control
+        assert c.n_trials("quick") >= 8 and c.control
 
 
 @pytest.mark.parametrize("claim", V.CLAIMS, ids=lambda c: c.id)
@@ -65,9 +67,9 @@ def test_claim_and_control_at_tiny_size(claim, tmp_path):
 
 def test_shift_statistic_is_calibrated_per_neuron():
     # under the claim the standardised errors have mean ~0 and E z² = 1 neuron by neuron
-    claim = V.ACTIVATION_SHIFT
+    claim = VK.ACTIVATION_SHIFT
     res = _run(claim, False, seed=7)
-    z, _ = V._shift_z(res.config, res.prediction, res.evidence, 0, "sigmoid")
+    z, _ = VS._shift_z(res.config, res.prediction, res.evidence, 0, "sigmoid")
     per_trial = z.mean(axis=1)  # iid over trials, mean 0
     assert abs(per_trial.mean()) < 5 * per_trial.std(ddof=1) / np.sqrt(per_trial.size)
     q = np.mean(z * z, axis=1)  # iid over trials, mean 1
@@ -77,13 +79,13 @@ def test_shift_statistic_is_calibrated_per_neuron():
 def test_speed_statistic_censoring():
     loss = np.array([[2.0, 1.5, 0.9], [2.0, 2.0, 2.0]])
     steps = np.array([0.0, 10.0, 20.0])
-    np.testing.assert_array_equal(V._steps_to(loss, steps, 1.0, 30.0), [20.0, 30.0])
+    np.testing.assert_array_equal(VD._steps_to(loss, steps, 1.0, 30.0), [20.0, 30.0])
 
 
 def test_through_the_runner(tmp_path):
     out = tmp_path / "run"
-    r = runner.run(["seed000.variance_gains"], modules=["depthcheck.validation.papers.lcw"], out=out,
+    r = runner.run(["lcw.variance_gains"], modules=["depthcheck.validation.papers.lcw"], out=out,
                    progress=False, figures=False)
     recs = {(x["id"], x["control"]): x for x in r.records}
-    assert recs[("seed000.variance_gains", False)]["verdict"] == "PASS"
-    assert recs[("seed000.variance_gains", True)]["verdict"] == "FAIL"
+    assert recs[("lcw.variance_gains", False)]["verdict"] == "PASS"
+    assert recs[("lcw.variance_gains", True)]["verdict"] == "FAIL"

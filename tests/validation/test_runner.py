@@ -15,13 +15,18 @@ from depthcheck.validation.run import registry
 
 from depthcheck.validation.run import runner
 from depthcheck.validation.claims.claim import Claim, chunk_sizes, config_hash
+from depthcheck.validation.run import report, results
 from depthcheck.validation.run.store import Store
 
 TOY = "tests.validation.toyclaims"
 MODS = [TOY]
 GOOD = ["toy.mean", "toy.slope", "toy.broken"]
 ROOT = Path(__file__).resolve().parents[2]
-KEYS = {"id", "source", "control", "verdict", "statistic", "ci", "prediction", "trials", "config",
+#: the real registry, saved before the module fixture isolates these tests from it
+_SUITE_MODULES = list(registry.CLAIM_MODULES)
+_PLUGIN_MODULES = registry.plugin_modules
+KEYS = {"id", "source", "control", "verdict", "statistic", "ci", "prediction", "trials", "chunk",
+        "config",
         "alpha", "detail", "extra", "status", "title", "module"}
 
 
@@ -30,6 +35,7 @@ def _only_toy_claims():
     """Isolate these tests from the suite's claim modules (their import time and their bugs)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "CLAIM_MODULES", [])
+        mp.setattr(registry, "plugin_modules", lambda: [])
         yield
 
 
@@ -56,7 +62,10 @@ def test_results_schema_verdicts_and_broken(reference):
         assert KEYS <= set(r)
         assert r["verdict"] in ("PASS", "FAIL", "INCONCLUSIVE")
         assert len(r["ci"]) == 2 and r["ci"][0] <= r["statistic"] <= r["ci"][1]
-        assert r["alpha"] == 1e-5 and r["trials"] == r["config"]["trials"]
+        assert r["alpha"] == 1e-5
+        assert (r["trials"], r["chunk"]) == {"toy.mean": (2000, 500), "toy.slope": (200, 64),
+                                             "toy.broken": (400, 100)}[r["id"]]
+        assert not {"trials", "chunk", "allow_inf"} & set(r["config"])  # Claim fields, not config
     by = {(r["id"], r["control"]): r for r in recs}
     assert by["toy.mean", False]["verdict"] == "PASS" and by["toy.mean", True]["verdict"] == "FAIL"
     assert by["toy.mean", True]["config"]["mu"] == 0.5
@@ -144,9 +153,12 @@ def test_chunk_seeds_and_layout():
               runner.chunk_seed(0, "toy.slope", "claim", 2, 4)]
     for o in others:
         assert not np.array_equal(a, o.generate_state(4))
-    assert chunk_sizes({"trials": 10, "chunk": 4}) == [4, 4, 2]
-    assert chunk_sizes({"trials": 10}) == [3, 3, 3, 1]
-    assert chunk_sizes({"trials": 1}) == [1]
+    assert chunk_sizes(10, 4) == [4, 4, 2]
+    assert chunk_sizes(10) == [3, 3, 3, 1]
+    assert chunk_sizes(1) == [1]
+    from tests.validation.toyclaims import MEAN, SLOPE
+    assert MEAN.chunk_sizes("quick") == [500] * 4 and MEAN.chunk_sizes("full") == [1000] * 4
+    assert SLOPE.chunk_sizes("quick") == [64, 64, 64, 8] and SLOPE.n_trials("full") == 400
     assert config_hash({"a": 1, "b": [1, 2]}) == config_hash({"b": [1, 2], "a": 1})
 
 
@@ -157,6 +169,7 @@ def test_nonfinite_evidence_is_an_error_naming_claim_config_and_seed(tmp_path):
     msg = claim_rec["detail"]
     assert "non-finite evidence 'x'" in msg and "1 NaN" in msg and "toybad.nan" in msg
     assert "SeedSequence(entropy=[0, crc32('toybad.nan')" in msg and '"poison": true' in msg
+    assert "backend numpy" in msg
     assert res.records[1]["verdict"] == "FAIL"  # the clean control still ran
     assert res.exit_code == 1
     assert "toybad.nan [claim]" in (tmp_path / "errors.log").read_text()
@@ -203,14 +216,29 @@ def test_claim_validation():
     from tests.validation.toyclaims import MEAN
     kw = {f: getattr(MEAN, f) for f in MEAN.__dataclass_fields__}
     with pytest.raises(ValueError, match="trials"):
-        Claim(**{**kw, "quick": {"mu": 0.0}})
+        Claim(**{**kw, "trials": 0})
+    with pytest.raises(ValueError, match="exactly the keys"):
+        Claim(**{**kw, "trials": {"quick": 3}})
+    for key in ("trials", "chunk", "allow_inf"):   # runner directives are fields, not config
+        with pytest.raises(ValueError, match="runner directives"):
+            Claim(**{**kw, "quick": {**MEAN.quick, key: 3}})
+    with pytest.raises(ValueError, match="backends"):
+        Claim(**{**kw, "backends": ("torch",)})
+    with pytest.raises(ValueError, match="backends"):
+        Claim(**{**kw, "backends": "numpy"})
+    with pytest.raises(ValueError, match="alias"):
+        Claim(**{**kw, "aliases": ("toy.mean",)})
     with pytest.raises(ValueError, match="group.name"):
         Claim(**{**kw, "id": "nodot"})
     with pytest.raises(ValueError, match="control"):
         Claim(**{**kw, "control": {}})
     with pytest.raises(ValueError, match="JSON"):
-        Claim(**{**kw, "full": {"trials": 3, "x": object()}})
+        Claim(**{**kw, "full": {"x": object()}})
     assert MEAN.config("quick", control=True)["mu"] == 0.5
+    # full = quick updated with the overrides in ``full``
+    assert MEAN.config("full") == {"mu": 0.0, "band": 0.1}
+    assert MEAN.config("full", control=True) == {"mu": 0.5, "band": 0.1}
+    assert MEAN.seed_key == "toy.mean" and MEAN.backends == ("numpy",)
 
 
 def test_run_argument_errors(tmp_path):
@@ -258,7 +286,7 @@ def test_cli_bench(tmp_path, capsys):
 
 
 def test_cli_help_subprocess():
-    out = subprocess.run([sys.executable, "-m", "validation", "run", "--help"], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-m", "depthcheck", "run", "--help"], cwd=ROOT,
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0
     for flag in ("--quick", "--full", "--seed", "--out", "--backend", "--workers", "--scheduler",
@@ -271,3 +299,129 @@ def test_task_error_survives_pickling():
     e = pickle.loads(pickle.dumps(runner.TaskError("claim x failed", "Traceback: ...")))
     assert isinstance(e, runner.TaskError) and str(e) == "claim x failed"
     assert e.tb == "Traceback: ..."
+
+
+# ------------------------------------------------------------- selection, aliases, backends
+
+def test_exact_id_selects_exactly_that_claim_and_prefixes_end_at_dots():
+    sel = lambda *p: [c.id for c in registry.select(list(p), MODS)]  # noqa: E731
+    assert sel("toy.mean") == ["toy.mean"]
+    assert sel("toy") == sel("toy.") == GOOD
+    with pytest.raises(ValueError, match="unknown claim id or prefix 'toy.me'"):
+        sel("toy.me")                 # not a dot boundary: no silent prefix match
+    with pytest.raises(ValueError, match="unknown claim id or prefix 'to'"):
+        sel("to")
+    assert sel("toy.me*") == ["toy.mean"]
+    # former ids (aliases) select like ids, as exact ids, group prefixes and globs
+    assert sel("toyold.echo") == sel("toyold") == sel("toyold.*") == ["toyengine.echo"]
+    assert registry.module_of("toyold.echo", MODS) == TOY
+    assert registry.get_claim(TOY, "toyold.echo").id == "toyengine.echo"
+
+
+def test_suite_ids_former_ids_and_exact_selection(monkeypatch):
+    """The papers' claims are named by paper; their seed00N ids select the same claims."""
+    monkeypatch.setattr(registry, "CLAIM_MODULES", _SUITE_MODULES)
+    table = registry.entries()
+    assert {cid.split(".")[0] for cid in table} == {"bn_orthogonal", "rank_collapse",
+                                                   "linear_nets", "lcw"}
+    former = {"seed001": "bn_orthogonal", "seed002": "rank_collapse", "seed003": "linear_nets",
+              "seed000": "lcw"}
+    for cid, (_, c) in table.items():
+        old_group, name = c.seed_key.split(".")
+        assert c.aliases == (c.seed_key,) and cid == f"{former[old_group]}.{name}"
+    sel = lambda p: [c.id for c in registry.select([p])]  # noqa: E731
+    ids = [cid for cid in table if cid.startswith("bn_orthogonal.")]
+    assert sel("bn_orthogonal.bounded_gradients") == ["bn_orthogonal.bounded_gradients"]
+    assert sel("seed001.bounded_gradients") == ["bn_orthogonal.bounded_gradients"]
+    assert sel("seed001") == sel("bn_orthogonal") == sel("seed001.*") == ids
+    assert sel("seed001.bounded_gradients*") == ["bn_orthogonal.bounded_gradients",
+                                                "bn_orthogonal.bounded_gradients_centred"]
+    chains = {c.id for _, c in table.values() if "numba" in c.backends}
+    assert chains == {f"bn_orthogonal.{n}" for n in (
+        "isometry_decay", "isometry_plateau_n_lt_d", "bounded_gradients",
+        "degenerate_input_explodes", "bounded_gradients_centred", "activation_shaping")}
+    assert all(table[c][1].backends == ("numpy", "numba", "cuda") for c in chains)
+
+
+def test_unsupported_backend_is_refused_by_claim_id(tmp_path, capsys):
+    with pytest.raises(ValueError, match=r"backend 'numba' is not supported by the selected "
+                                         r"claims toy.mean \(supports numpy\); toy.slope"):
+        _run(tmp_path, ["toy.mean", "toy.slope"], backend="numba")
+    assert not (tmp_path / "store.sqlite").exists()       # refused before anything ran
+    rc = cli.main(["run", "toy.mean", "--module", TOY, "--backend", "cuda", "--out",
+                   str(tmp_path / "c"), "--no-progress"])
+    assert rc == 2 and "not supported by the selected claim toy.mean" in capsys.readouterr().err
+    # cupy is accepted as another name of cuda, and refused the same way
+    assert cli.main(["run", "toy.mean", "--module", TOY, "--backend", "cupy", "--out",
+                     str(tmp_path / "c")]) == 2
+    assert "backend 'cuda'" in capsys.readouterr().err
+
+
+def test_simulate_receives_the_declared_backend(tmp_path):
+    res = _run(tmp_path, ["toyengine.echo"], backend="numba", figures=False)
+    assert res.records[0]["verdict"] == "PASS" and res.records[0]["status"] == "OK"
+    _, _, results_, _ = results.load_run(tmp_path, MODS)
+    assert np.all(results_["toyengine.echo"][0].evidence["backend"] == 1)
+    assert json.loads((tmp_path / "manifest.json").read_text())["backend"] == "numba"
+    assert runner.resolve_backend("cupy") == "cuda"
+
+
+def _write_module(dirpath: Path, name: str, text: str) -> str:
+    (dirpath / f"{name}.py").write_text(text)
+    return name
+
+
+def test_seed_key_keeps_a_renamed_claims_numbers(tmp_path, monkeypatch):
+    """A claim renamed with seed_key = its former id reproduces the former id's numbers."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    mod = _write_module(tmp_path, "renamed_toy_claims", (
+        "import dataclasses\n"
+        "from tests.validation.toyclaims import MEAN\n"
+        "CLAIMS = [dataclasses.replace(MEAN, id='renamed.mean', seed_key='toy.mean',\n"
+        "                              aliases=('toy.mean',))]\n"))
+    new = runner.run(["renamed.mean"], out=tmp_path / "new", modules=[mod], progress=False,
+                     figures=False)
+    old = _run(tmp_path / "old", ["toy.mean"], figures=False)
+    for a, b in zip(old.records, new.records):
+        assert a["id"] == "toy.mean" and b["id"] == "renamed.mean"
+        assert (a["statistic"], a["ci"], a["detail"]) == (b["statistic"], b["ci"], b["detail"])
+
+
+def test_entry_point_group_registers_claim_modules(tmp_path, monkeypatch):
+    """A distribution declaring ``[depthcheck.claims]`` in its entry points is discovered."""
+    dist = tmp_path / "toyplugin-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: toyplugin\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[depthcheck.claims]\ntoy = toyplugin_claims\n")
+    _write_module(tmp_path, "toyplugin_claims", (
+        "import dataclasses\n"
+        "from tests.validation.toyclaims import MEAN\n"
+        "CLAIMS = [dataclasses.replace(MEAN, id='plugin.mean')]\n"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(registry, "plugin_modules", _PLUGIN_MODULES)
+    assert registry.plugin_modules() == ["toyplugin_claims"]
+    assert registry.module_of("plugin.mean") == "toyplugin_claims"
+    assert [c.id for c in registry.select(["plugin"])] == ["plugin.mean"]
+    (dist / "entry_points.txt").write_text("[depthcheck.claims]\ntoy = toyplugin_claims:CLAIMS\n")
+    with pytest.raises(ValueError, match="must name a module"):
+        registry.plugin_modules()
+
+
+def test_report_finds_claims_of_extra_modules(tmp_path, monkeypatch, capsys):
+    """``report --module``: a run whose recorded module moved is redrawn from --module."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _write_module(tmp_path, "moving_claims", (
+        "import dataclasses\n"
+        "from tests.validation.toyclaims import MEAN\n"
+        "CLAIMS = [dataclasses.replace(MEAN, id='moving.mean')]\n"))
+    runner.run(["moving.mean"], out=tmp_path / "run", modules=["moving_claims"],
+               progress=False, figures=False)
+    recs = json.loads((tmp_path / "run" / "results.json").read_text())
+    for r in recs:
+        r["module"] = "no_longer_here"
+    (tmp_path / "run" / "results.json").write_text(json.dumps(recs))
+    assert cli.main(["report", str(tmp_path / "run"), "--no-figures"]) == 2
+    assert "pass its module with --module" in capsys.readouterr().err
+    assert cli.main(["report", str(tmp_path / "run"), "--no-figures", "--module",
+                     "moving_claims"]) == 0
+    assert "| moving.mean | PASS |" in (tmp_path / "run" / "report.md").read_text()

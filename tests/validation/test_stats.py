@@ -1,4 +1,5 @@
 """Tests of depthcheck.validation.claims.stats: interval coverage by simulation, exact cases, decisions."""
+import json
 import math
 
 import numpy as np
@@ -215,3 +216,56 @@ def test_combine_decisions_and_budget_count():
             {"control": False, "verdict": "FAIL", "extra": {}},
             {"control": False, "verdict": "ERROR", "extra": {}}]
     assert S.statements_judged(recs) == 4
+
+
+# ----------------------------------------------------------------------------------- Family
+
+def test_family_combines_k_statements_at_alpha_over_k():
+    fam = S.Family(alpha=0.01, k=3)
+    assert fam.level == pytest.approx(0.01 / 3)
+    fam.add_upper("u", 0.5, (0.4, 0.6), 1.0)           # PASS, margin 0.4
+    fam.add_within("w", 1.0, (0.95, 1.05), 0.9, 1.1)   # PASS, margin 0.05
+    fam.add_lower("l", 0.3, (0.2, 0.4), 0.0)           # PASS, margin 0.2
+    v = fam.verdict(fam.summary("three"))
+    assert v.verdict == "PASS" and v.statistic == 1.0 and v.ci == (0.95, 1.05)
+    assert v.prediction == pytest.approx(1.0) and v.alpha == 0.01
+    assert v.extra["statements"] == 1 and v.extra["comparisons"] == 3
+    assert v.extra["decisive"] == "w" and [p["name"] for p in v.extra["parts"]] == ["u", "w", "l"]
+    assert "3 comparisons at level α/3 each: 3 PASS, 0 INCONCLUSIVE, 0 FAIL" in v.detail
+    # tiebreak "order": among equal decisions the first added is decisive
+    assert fam.decisive("order")["name"] == "u"
+
+
+def test_family_most_severe_part_decides():
+    fam = S.Family(0.01, 3)
+    fam.add_within("inc", 1.0, (0.8, 1.2), 0.9, 1.1)
+    fam.add_upper("fail_far", 3.0, (2.9, 3.1), 1.0)
+    fam.add_upper("fail_near", 1.2, (1.1, 1.3), 1.0)
+    v = fam.verdict("d", prediction=7.0, extra={"note": 1})
+    assert v.verdict == "FAIL" and v.extra["decisive"] == "fail_far"  # the most violated FAIL
+    assert v.prediction == 7.0 and v.extra["note"] == 1
+
+
+def test_family_refuses_a_wrong_number_of_parts_and_reserved_keys():
+    fam = S.Family(0.01, 2)
+    fam.add("a", "PASS", 1.0, (1.0, 1.0), 0.0, 1.0)
+    with pytest.raises(ValueError, match="k=2 comparisons received 1"):
+        fam.verdict("x")
+    fam.add("b", "PASS", 1.0, (1.0, 1.0), 0.0, 1.0)
+    with pytest.raises(ValueError, match="one too many"):
+        fam.add("c", "PASS", 1.0, (1.0, 1.0), 0.0, 1.0)
+    with pytest.raises(ValueError, match="reserved"):
+        fam.verdict("x", extra={"parts": []})
+    with pytest.raises(ValueError, match="decision"):
+        S.Family(0.01, 1).add("a", "MAYBE", 1.0, (1.0, 1.0), 0.0, 1.0)
+
+
+def test_family_extra_is_strict_json_and_trimmed():
+    fam = S.Family(0.01, 20)
+    for i in range(20):
+        fam.add_lower(f"p{i}", 1.0, (-math.inf if i == 3 else 0.5, math.inf), 0.0)
+    v = fam.verdict("many")
+    assert v.verdict == "INCONCLUSIVE" and v.extra["decisive"] == "p3"
+    shown = v.extra["parts"]
+    assert len(shown) == 9 and shown[0]["name"] == "p3" and shown[0]["ci"] == ["-inf", "inf"]
+    json.dumps(v.extra, allow_nan=False)

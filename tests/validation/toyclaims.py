@@ -45,8 +45,8 @@ def _mean_figure(cfg, res, ctrl, outdir: Path):
 MEAN = Claim(
     id="toy.mean", title="The mean of N(0, 1) is 0", source="textbook, no theorem",
     statement="E X = 0 for X ~ N(0, 1)", assumptions="iid draws",
-    quick={"trials": 2000, "chunk": 500, "mu": 0.0, "band": 0.15},
-    full={"trials": 4000, "chunk": 1000, "mu": 0.0, "band": 0.1},
+    quick={"mu": 0.0, "band": 0.15}, full={"band": 0.1},
+    trials={"quick": 2000, "full": 4000}, chunk={"quick": 500, "full": 1000},
     predict=_mean_predict, simulate=_mean_simulate, judge=_mean_judge,
     control={"mu": 0.5}, control_description="draws from N(0.5, 1).", figure=_mean_figure)
 
@@ -68,8 +68,8 @@ def _slope_judge(cfg, pred, ev, alpha):
 SLOPE = Claim(
     id="toy.slope", title="A drifting random walk grows at rate 2", source="textbook",
     statement="y_t = 2 t + S_t, S a random walk: slope 2", assumptions="Gaussian steps",
-    quick={"trials": 200, "chunk": 64, "steps": 50, "rate": 2.0},
-    full={"trials": 400, "steps": 100, "rate": 2.0},
+    quick={"steps": 50, "rate": 2.0}, full={"steps": 100},
+    trials={"quick": 200, "full": 400}, chunk={"quick": 64, "full": 100},
     predict=lambda cfg: 2.0, simulate=_slope_simulate, judge=_slope_judge,
     control={"rate": 2.5}, control_description="a walk drifting at rate 2.5.")
 
@@ -79,8 +79,7 @@ SLOPE = Claim(
 BROKEN = Claim(
     id="toy.broken", title="A claim whose control is useless", source="none",
     statement="E X = 0", assumptions="none",
-    quick={"trials": 400, "chunk": 100, "mu": 0.0, "band": 0.5, "label": "claim"},
-    full={"trials": 400, "mu": 0.0, "band": 0.5, "label": "claim"},
+    quick={"mu": 0.0, "band": 0.5, "label": "claim"}, trials=400, chunk=100,
     predict=_mean_predict, simulate=_mean_simulate, judge=_mean_judge,
     control={"label": "control"}, control_description="changes nothing, so it passes too.")
 
@@ -97,9 +96,8 @@ def _nan_simulate(cfg, rng, n, backend):
 NAN = Claim(
     id="toybad.nan", title="Evidence with a NaN", source="none", statement="E X = 0",
     assumptions="none",
-    quick={"trials": 100, "chunk": 50, "mu": 0.0, "band": 2.0, "poison": True,
-           "poison_value": float("nan")},
-    full={"trials": 100, "mu": 0.0, "band": 2.0},
+    quick={"mu": 0.0, "band": 2.0, "poison": True, "poison_value": float("nan")},
+    full={"poison": False}, trials=100, chunk={"quick": 50, "full": 25},
     predict=_mean_predict, simulate=_nan_simulate, judge=_mean_judge,
     control={"mu": 3.0, "poison": False}, control_description="clean.")
 
@@ -112,9 +110,8 @@ def _inf_judge(cfg, pred, ev, alpha):
 INF = Claim(
     id="toybad.inf_allowed", title="Evidence that may hold inf", source="none",
     statement="E X = 0", assumptions="none",
-    quick={"trials": 200, "chunk": 50, "mu": 0.0, "band": 2.0, "poison": True,
-           "poison_value": float("inf"), "allow_inf": ["x"]},
-    full={"trials": 200, "mu": 0.0, "band": 2.0, "allow_inf": ["x"]},
+    quick={"mu": 0.0, "band": 2.0, "poison": True, "poison_value": float("inf")},
+    full={"poison": False}, trials=200, chunk=50, allow_inf=("x",),
     predict=_mean_predict, simulate=_nan_simulate, judge=_inf_judge,
     control={"poison": False, "mu": 3.0}, control_description="shifted mean.")
 
@@ -125,12 +122,29 @@ def _raise_simulate(cfg, rng, n, backend):
 
 RAISES = Claim(
     id="toybad.raises", title="simulate raises", source="none", statement="-", assumptions="-",
-    quick={"trials": 10}, full={"trials": 10},
+    quick={}, trials=10,
     predict=_mean_predict, simulate=_raise_simulate, judge=_mean_judge,
     control={"mu": 1.0}, control_description="-")
 
 
-CLAIMS = [MEAN, SLOPE, BROKEN, NAN, INF, RAISES]
+# ----------------------------------------------------------- toyengine.echo: sees its backend
+
+_CODES = {"numpy": 0, "numba": 1, "cuda": 2}
+
+
+def _echo_simulate(cfg, rng, n, backend):
+    return {"x": rng.normal(cfg["mu"], 1.0, size=n), "backend": np.full(n, _CODES[backend])}
+
+
+ECHO = Claim(
+    id="toyengine.echo", title="Records the backend it ran on", source="none",
+    statement="E X = 0", assumptions="none", quick={"mu": 0.0, "band": 0.5}, trials=400,
+    backends=("numpy", "numba"), aliases=("toyold.echo",),
+    predict=_mean_predict, simulate=_echo_simulate, judge=_mean_judge,
+    control={"mu": 3.0}, control_description="shifted mean.")
+
+
+CLAIMS = [MEAN, SLOPE, BROKEN, NAN, INF, RAISES, ECHO]
 
 
 # ----------------------------------------------------------- a toy benchmark module

@@ -4,27 +4,34 @@ A claim module (e.g. ``depthcheck.validation.papers.bn_orthogonal``) exposes ``C
 (:mod:`depthcheck.validation.run.runner`) turns every claim into independent tasks and calls, for the claim and
 for its negative control alike::
 
-    cfg       = claim.config(mode, control)                  # quick/full dict, control overrides applied
+    cfg       = claim.config(mode, control)                  # quick (+ full) (+ control overrides)
     evidence  = claim.simulate(cfg, rng, n_trials, backend)  # once per chunk of trials
     pred      = claim.predict(cfg)                           # theory
     verdict   = claim.judge(cfg, pred, evidence, alpha)      # evidence concatenated over chunks
 
 Rules for claim authors
 -----------------------
-* ``quick`` / ``full`` are JSON-able dicts; each must hold ``"trials"`` (a positive int). Optional
-  ``"chunk"``: trials per task (default: ``trials`` split into :data:`DEFAULT_N_CHUNKS` chunks).
-  Chunks are the unit of parallelism and of resuming; the chunk layout is part of the
-  configuration, so changing ``chunk`` changes the seeds of every chunk.
-* ``simulate`` must draw all randomness from the ``rng`` it is given and return
-  ``{name: array}`` with a leading axis of exactly ``n_trials``, numeric and finite. A key that may
-  legitimately hold +-inf is listed in ``cfg["allow_inf"]``; NaN is never allowed.
+* ``quick`` is a JSON-able dict, the scientific configuration of ``--quick``; ``full`` holds the
+  keys that ``--full`` changes (default: none, the full run repeats the quick configuration).
+* Runner directives are Claim fields, never configuration keys: ``trials`` (a positive int, or
+  ``{"quick": n, "full": m}``), ``chunk`` (trials per task, same forms; default: ``trials`` split
+  into :data:`DEFAULT_N_CHUNKS` chunks), ``allow_inf``. Chunks are the unit of parallelism and of
+  resuming; changing ``chunk`` changes the seeds of every chunk.
+* ``simulate(cfg, rng, n_trials, backend)`` must draw all randomness from the ``rng`` it is given
+  and return ``{name: array}`` with a leading axis of exactly ``n_trials``, numeric and finite. A
+  key that may legitimately hold +-inf is listed in ``Claim.allow_inf``; NaN is never allowed.
+  ``backend`` is one of ``Claim.backends`` (default ``("numpy",)``): the runner refuses, by
+  claim id, a backend a selected claim does not declare.
+* The task streams are seeded from ``Claim.seed_key`` (default: the id); a renamed claim keeps its
+  former id there, and in ``aliases`` so that the former id still selects it.
 * ``predict`` and ``judge`` are pure functions of their arguments. ``judge`` receives the per-key
   concatenation (chunk order) of the evidence and the per-statement error rate ``alpha``
   (:data:`depthcheck.validation.claims.stats.ALPHA`) and returns a :class:`Verdict`; the helpers
   ``depthcheck.validation.claims.stats.judge_within / judge_upper / judge_lower / judge_all_hold`` build one. A
   judge that combines k statements (one interval each, all at level ``alpha``;
   ``stats.combine_decisions``) records ``extra["statements"] = k``: the suite's error budget is
-  ``stats.CLAIM_BUDGET`` statements in all.
+  ``stats.CLAIM_BUDGET`` statements in all; k comparisons at level ``alpha / k`` each
+  (``stats.Family``) spend one statement.
 * ``control`` holds configuration overrides (e.g. ``{"weights": "gaussian"}``) for the negative
   control. It runs through the *same* ``predict``/``simulate``/``judge`` and must come out FAIL; a
   control that passes or is inconclusive marks the claim BROKEN.
@@ -34,15 +41,17 @@ Rules for claim authors
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["VERDICTS", "DEFAULT_N_CHUNKS", "Verdict", "Claim", "ClaimResult", "config_hash",
-           "chunk_sizes"]
+__all__ = ["VERDICTS", "DEFAULT_N_CHUNKS", "BACKENDS", "DIRECTIVES", "Verdict", "Claim",
+           "ClaimResult", "config_hash", "chunk_sizes"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 
@@ -50,6 +59,12 @@ VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
 DEFAULT_N_CHUNKS = 4
 
 _MODES = ("quick", "full")
+
+#: The engines a claim may declare in ``Claim.backends`` (those of ``depthcheck.kernels.backends``).
+BACKENDS = ("numpy", "numba", "cuda")
+
+#: Runner directives: Claim fields, refused as configuration keys.
+DIRECTIVES = ("trials", "chunk", "allow_inf")
 
 
 def _jsonable(value, what: str):
@@ -73,7 +88,6 @@ def _json_default(obj):
 
 def config_hash(cfg: dict) -> str:
     """Stable hex digest of a JSON-able configuration (key order does not matter)."""
-    import hashlib
     text = json.dumps(cfg, sort_keys=True, separators=(",", ":"), default=_json_default)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -120,26 +134,41 @@ class Verdict:
         object.__setattr__(self, "extra", _jsonable(self.extra, "Verdict.extra"))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Claim:
-    """One checkable statement of a source paper, with its negative control (see module doc)."""
-    id: str                   # "seed001.isometry_decay"; the prefix before the dot is the paper group
+    """One checkable statement of a source paper, with its negative control (see module doc).
+
+    Scientific content: ``quick`` (configuration of ``--quick``), ``full`` (overrides of
+    ``quick`` for ``--full``; default none), ``control`` (overrides for the negative control),
+    ``predict`` / ``simulate`` / ``judge`` / ``figure``. Runner directives, never part of a
+    configuration: ``trials`` and ``chunk`` (an int for both modes, or ``{"quick": .., "full": ..}``),
+    ``allow_inf`` (evidence keys that may hold +-inf), ``backends`` (the engines ``simulate``
+    can run on; the runner refuses any other by name), ``seed_key`` (the string hashed into the
+    random streams, default ``id``: keeps a renamed claim's numbers) and ``aliases`` (former ids,
+    still accepted wherever an id or prefix is).
+    """
+    id: str                   # "bn_orthogonal.isometry_decay"; the part before the dot is the group
     title: str
     source: str               # "001_d5049fc1e527e58d.txt, Theorem 1"
     statement: str            # formula in words and symbols
     assumptions: str
-    quick: dict               # configuration for --quick; must contain "trials"; optional "chunk"
-    full: dict                # configuration for --full
+    quick: dict               # scientific configuration of --quick
     predict: Callable[[dict], Any]
     simulate: Callable[[dict, np.random.Generator, int, str], dict]
     judge: Callable[[dict, Any, dict, float], Verdict]
     control: dict             # config overrides for the negative control (must FAIL)
     control_description: str
+    trials: int | Mapping[str, int]
+    full: dict = field(default_factory=dict)            # overrides of quick for --full
+    chunk: int | Mapping[str, int] | None = None        # trials per task
+    allow_inf: tuple[str, ...] = ()
+    backends: tuple[str, ...] = ("numpy",)
+    seed_key: str | None = None
+    aliases: tuple[str, ...] = ()
     figure: Callable | None = None
 
     def __post_init__(self):
-        if not isinstance(self.id, str) or "." not in self.id or self.id != self.id.strip() \
-                or any(c.isspace() for c in self.id):
+        if not _is_id(self.id):
             raise ValueError(f"Claim.id must look like 'group.name' without spaces, got {self.id!r}")
         for name in ("title", "source", "statement", "assumptions", "control_description"):
             if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
@@ -151,43 +180,99 @@ class Claim:
             raise ValueError(f"Claim {self.id}: figure must be callable or None")
         if not isinstance(self.control, dict) or not self.control:
             raise ValueError(f"Claim {self.id}: control must be a non-empty dict of config overrides")
+        for name in ("quick", "full"):
+            if not isinstance(getattr(self, name), dict):
+                raise ValueError(f"Claim {self.id}: {name} must be a dict")
+        for name in ("allow_inf", "backends", "aliases"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(k, str) and k for k in value):
+                raise ValueError(f"Claim {self.id}: {name} must be a sequence of non-empty "
+                                 f"strings, got {value!r}")
+            object.__setattr__(self, name, tuple(value))
+        bad = [b for b in self.backends if b not in BACKENDS]
+        if not self.backends or bad:
+            raise ValueError(f"Claim {self.id}: backends must be a non-empty subset of "
+                             f"{BACKENDS}, got {self.backends!r}")
+        for a in self.aliases:
+            if not _is_id(a) or a == self.id:
+                raise ValueError(f"Claim {self.id}: alias {a!r} must look like 'group.name' "
+                                 f"and differ from the id")
+        if self.seed_key is None:
+            object.__setattr__(self, "seed_key", self.id)
+        elif not isinstance(self.seed_key, str) or not self.seed_key:
+            raise ValueError(f"Claim {self.id}: seed_key must be a non-empty string")
         for mode in _MODES:
+            self.n_trials(mode)
+            self.chunk_sizes(mode)
             self.config(mode, control=False)
             self.config(mode, control=True)
 
-    def config(self, mode: str, control: bool = False) -> dict:
-        """The configuration of ``mode`` ("quick"/"full"), with the control overrides if asked.
+    def _directive(self, name: str, mode: str, value):
+        if isinstance(value, Mapping):
+            if set(value) != set(_MODES):
+                raise ValueError(f"Claim {self.id}: {name} given per mode must have exactly the "
+                                 f"keys {_MODES}, got {sorted(value)}")
+            value = value[mode]
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Claim {self.id}: {name} ({mode}) must be a positive int, got "
+                             f"{value!r}")
+        return value
 
-        Validated: JSON-able, ``trials`` a positive int, ``chunk`` (if given) a positive int.
-        """
-        if mode not in _MODES:
-            raise ValueError(f"mode={mode!r} is not one of {_MODES}")
-        base = self.quick if mode == "quick" else self.full
-        if not isinstance(base, dict):
-            raise ValueError(f"Claim {self.id}: {mode} configuration must be a dict")
-        cfg = dict(base)
+    def n_trials(self, mode: str) -> int:
+        """Monte Carlo trials of ``mode`` ("quick"/"full")."""
+        _check_mode(mode)
+        return self._directive("trials", mode, self.trials)
+
+    def chunk_sizes(self, mode: str) -> list[int]:
+        """Trials of each task of ``mode`` (see :func:`chunk_sizes`)."""
+        _check_mode(mode)
+        chunk = None if self.chunk is None else self._directive("chunk", mode, self.chunk)
+        return chunk_sizes(self.n_trials(mode), chunk)
+
+    def config(self, mode: str, control: bool = False) -> dict:
+        """The scientific configuration of ``mode``: ``quick``, for "full" updated with ``full``,
+        then with the control overrides if asked. Validated JSON-able; runner directives
+        (``trials``, ``chunk``, ``allow_inf``) are refused here: they are Claim fields."""
+        _check_mode(mode)
+        cfg = dict(self.quick)
+        if mode == "full":
+            cfg.update(self.full)
         if control:
             cfg.update(self.control)
         cfg = _jsonable(cfg, f"Claim {self.id} {mode} configuration")
-        for key in ("trials", "chunk"):
-            if key == "chunk" and key not in cfg:
-                continue
-            v = cfg.get(key)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"Claim {self.id} {mode} configuration: {key!r} must be a "
-                                 f"positive int, got {v!r}")
-        allow = cfg.get("allow_inf", [])
-        if not isinstance(allow, list) or not all(isinstance(k, str) for k in allow):
-            raise ValueError(f"Claim {self.id}: allow_inf must be a list of evidence keys")
+        directives = sorted(set(cfg) & set(DIRECTIVES))
+        if directives:
+            raise ValueError(f"Claim {self.id} {mode} configuration: {directives} are runner "
+                             f"directives, give them as Claim fields, not configuration keys")
         return cfg
 
 
+def _is_id(value) -> bool:
+    return (isinstance(value, str) and "." in value and not value.startswith(".")
+            and not value.endswith(".") and not any(c.isspace() for c in value)
+            and not any(c in value for c in "*?[]"))
 
-def chunk_sizes(cfg: dict) -> list[int]:
-    """Trials of each task: chunks of ``cfg["chunk"]`` (default ``ceil(trials / DEFAULT_N_CHUNKS)``)
-    trials, the last one possibly smaller."""
-    trials = int(cfg["trials"])
-    size = int(cfg.get("chunk", max(1, math.ceil(trials / DEFAULT_N_CHUNKS))))
+
+def _check_mode(mode: str) -> None:
+    if mode not in _MODES:
+        raise ValueError(f"mode={mode!r} is not one of {_MODES}")
+
+
+def chunk_sizes(trials: int, chunk: int | None = None) -> list[int]:
+    """Trials of each task: chunks of ``chunk`` (default ``ceil(trials / DEFAULT_N_CHUNKS)``)
+    trials, the last one possibly smaller.
+
+    Examples
+    --------
+    >>> chunk_sizes(10, 4)
+    [4, 4, 2]
+    >>> chunk_sizes(8)
+    [2, 2, 2, 2]
+    """
+    trials = int(trials)
+    size = int(chunk) if chunk is not None else max(1, math.ceil(trials / DEFAULT_N_CHUNKS))
+    if trials < 1 or size < 1:
+        raise ValueError(f"trials and chunk must be positive, got trials={trials}, chunk={chunk}")
     n = math.ceil(trials / size)
     return [size] * (n - 1) + [trials - size * (n - 1)]
 

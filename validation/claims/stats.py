@@ -22,7 +22,8 @@ control is *expected* to FAIL, its risk is a lack of power (reported as BROKEN),
 
 A claim whose judge combines several statements (e.g. one interval per width, see
 :func:`combine_decisions`) spends one unit of the budget per statement, each at level ALPHA, and
-says so in ``Verdict.extra["statements"]`` (default 1); the report adds them up over the claims
+says so in ``Verdict.extra["statements"]`` (default 1); a claim that instead judges k comparisons
+at level ALPHA/k each (Bonferroni inside the claim, :class:`Family`) spends one unit; the report adds them up over the claims
 of a run (:func:`statements_judged`) and warns when the total exceeds CLAIM_BUDGET.
 
 Practical consequences for claim authors: at ALPHA = 1e-5 the two-sided t quantile is 4.42 for
@@ -56,6 +57,7 @@ __all__ = [
     "t_quantile", "mean_ci", "slope_ci", "ratio_ci", "batch_means_ci", "proportion_ci",
     "two_sample_ks",
     "decide_within", "decide_upper", "decide_lower", "combine_decisions", "statements_judged",
+    "Family", "json_safe",
     "judge_within", "judge_upper", "judge_lower", "judge_all_hold",
 ]
 
@@ -364,3 +366,172 @@ def statements_judged(records: list[dict]) -> int:
     ``extra["statements"]`` (default 1) — to be compared with CLAIM_BUDGET."""
     return sum(int(r.get("extra", {}).get("statements", 1)) for r in records
                if not r["control"] and r["verdict"] != "ERROR")
+
+
+# ----------------------------------------------------------------------------------- families
+
+_SEVERITY = {"FAIL": 0, "INCONCLUSIVE": 1, "PASS": 2}
+
+#: A family lists every part in ``Verdict.extra["parts"]`` up to this many; beyond, the non-PASS
+#: parts and the 8 tightest PASS ones (at most 40), so that results.json stays small.
+FAMILY_SHOWN = 12
+
+
+def json_safe(obj):
+    """``obj`` with non-finite floats as the strings "inf" / "-inf" / "nan" and numpy scalars as
+    Python numbers, so that results.json stays strict JSON.
+
+    Examples
+    --------
+    >>> json_safe({"a": [1.0, float("inf")], "b": np.float64(2.5)})
+    {'a': [1.0, 'inf'], 'b': 2.5}
+    """
+    if isinstance(obj, dict):
+        return {k: json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if isinstance(obj, (float, np.floating)) and not math.isfinite(float(obj)):
+        return str(float(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+class Family:
+    """A conjunction of ``k`` comparisons, each judged at level ``alpha / k`` (Bonferroni inside
+    one claim): PASS if all PASS, FAIL if any FAILs, INCONCLUSIVE otherwise. The family-wise
+    false-FAIL rate stays below ``alpha / 2``, so the claim spends ONE statement of the suite
+    budget (``extra["statements"] = 1``) however many comparisons it makes.
+
+    Build the intervals at :attr:`level`, :meth:`add` one part per comparison (or use
+    :meth:`add_upper` / :meth:`add_lower` / :meth:`add_within`, which decide), then call
+    :meth:`verdict`. Exactly ``k`` parts must be added: a family judged on more or fewer
+    comparisons than it was sized for raises.
+
+    The reported statistic, interval and (by default) prediction are those of the *decisive* part:
+    the most severe decision (FAIL, then INCONCLUSIVE, then PASS); among equals the one with the
+    smallest ``margin`` (distance from failing on the claimed side, ``tiebreak="margin"``) or the
+    first added (``tiebreak="order"``).
+
+    ``Verdict.extra`` holds ``statements`` (1), ``comparisons`` (k), ``level`` (alpha/k),
+    ``decisive`` (its name) and ``parts`` (name, decision, statistic, ci, prediction and, when
+    given, kind and bound of each shown part; see :data:`FAMILY_SHOWN`), non-finite numbers as
+    strings (:func:`json_safe`).
+
+    Examples
+    --------
+    >>> fam = Family(alpha=0.01, k=2)
+    >>> fam.level
+    0.005
+    >>> p = fam.add_upper("layer 1", 0.4, (0.3, 0.5), bound=1.0)
+    >>> p = fam.add_within("layer 2", 1.02, (0.97, 1.07), 0.9, 1.1)
+    >>> v = fam.verdict("two layers")
+    >>> v.verdict, v.statistic, v.extra["decisive"], v.extra["comparisons"]
+    ('PASS', 1.02, 'layer 2', 2)
+    """
+
+    def __init__(self, alpha: float, k: int):
+        self.alpha = _check_alpha(alpha)
+        self.k = check_positive_int(k, "k")
+        self.parts: list[dict] = []
+
+    @property
+    def level(self) -> float:
+        """The error rate of each comparison, ``alpha / k``."""
+        return self.alpha / self.k
+
+    def add(self, name: str, decision: str, statistic: float, ci, prediction: float | None,
+            margin: float, **info) -> dict:
+        """Record one comparison already decided at :attr:`level`; ``info`` (e.g. ``kind``,
+        ``bound``) is kept with the part. Returns the part."""
+        check_choice(decision, "decision", tuple(_SEVERITY))
+        if len(self.parts) >= self.k:
+            raise ValueError(f"family of k={self.k} comparisons: part {name!r} is one too many")
+        lo, hi = (float(c) for c in ci)
+        part = {"name": str(name), "decision": decision, "statistic": float(statistic),
+                "ci": [lo, hi], "prediction": None if prediction is None else float(prediction),
+                "margin": float(margin), **info}
+        self.parts.append(part)
+        return part
+
+    def add_upper(self, name: str, statistic: float, ci, bound: float, **info) -> dict:
+        """Comparison ``theta <= bound`` (:func:`decide_upper`); margin ``bound − ci_hi``."""
+        lo, hi = _ci(ci)
+        return self.add(name, decide_upper((lo, hi), bound), statistic, (lo, hi), bound,
+                        bound - hi, kind="upper", bound=[float(bound)], **info)
+
+    def add_lower(self, name: str, statistic: float, ci, bound: float, **info) -> dict:
+        """Comparison ``theta >= bound`` (:func:`decide_lower`); margin ``ci_lo − bound``."""
+        lo, hi = _ci(ci)
+        return self.add(name, decide_lower((lo, hi), bound), statistic, (lo, hi), bound,
+                        lo - bound, kind="lower", bound=[float(bound)], **info)
+
+    def add_within(self, name: str, statistic: float, ci, lo: float, hi: float,
+                   margin: float | None = None, **info) -> dict:
+        """Comparison ``lo <= theta <= hi`` (:func:`decide_within`); prediction the band centre;
+        margin (default) the distance of the interval from the nearer band edge."""
+        c_lo, c_hi = _ci(ci)
+        if margin is None:
+            margin = min(c_lo - lo, hi - c_hi)
+        return self.add(name, decide_within((c_lo, c_hi), lo, hi), statistic, (c_lo, c_hi),
+                        (lo + hi) / 2, margin, kind="within", bound=[float(lo), float(hi)],
+                        **info)
+
+    def _check_complete(self) -> None:
+        if len(self.parts) != self.k:
+            raise ValueError(f"family sized for k={self.k} comparisons received "
+                             f"{len(self.parts)}: each was judged at the wrong level alpha/k")
+
+    @property
+    def decision(self) -> str:
+        """The family's verdict (:func:`combine_decisions` of the parts)."""
+        self._check_complete()
+        return combine_decisions([p["decision"] for p in self.parts])
+
+    def counts(self) -> dict[str, int]:
+        """Number of parts per decision."""
+        return {v: sum(p["decision"] == v for p in self.parts) for v in _SEVERITY}
+
+    def decisive(self, tiebreak: str = "margin") -> dict:
+        """The decisive part (see the class doc)."""
+        check_choice(tiebreak, "tiebreak", ("margin", "order"))
+        self._check_complete()
+        i = min(range(len(self.parts)), key=lambda j: (
+            _SEVERITY[self.parts[j]["decision"]],
+            self.parts[j]["margin"] if tiebreak == "margin" else j))
+        return self.parts[i]
+
+    def summary(self, what: str, tiebreak: str = "margin", fmt=None) -> str:
+        """One sentence: ``what``, the counts, and the decisive part (``fmt`` formats numbers)."""
+        fmt = fmt or _g
+        key = self.decisive(tiebreak)
+        c = self.counts()
+        return (f"{what}. {self.k} comparisons at level α/{self.k} each: "
+                f"{c['PASS']} PASS, {c['INCONCLUSIVE']} INCONCLUSIVE, {c['FAIL']} FAIL. "
+                f"Decisive: {key['name']}: {fmt(key['statistic'])} [{fmt(key['ci'][0])}, "
+                f"{fmt(key['ci'][1])}] vs {fmt(key['prediction'])} → {key['decision']}.")
+
+    def shown(self) -> list[dict]:
+        """The parts listed in ``extra["parts"]``."""
+        if len(self.parts) <= FAMILY_SHOWN:
+            return list(self.parts)
+        return ([p for p in self.parts if p["decision"] != "PASS"]
+                + sorted((p for p in self.parts if p["decision"] == "PASS"),
+                         key=lambda p: p["margin"])[:8])[:40]
+
+    def verdict(self, detail: str, *, prediction: float | None = None, extra: dict | None = None,
+                tiebreak: str = "margin") -> Verdict:
+        """The claim's :class:`Verdict`: decision of the family, statistic / ci / prediction of
+        the decisive part (``prediction`` overrides the latter), ``detail`` as given (e.g.
+        :meth:`summary`), ``extra`` merged into the standard keys (a clash raises)."""
+        key = self.decisive(tiebreak)
+        std = {"statements": 1, "comparisons": self.k, "level": self.level,
+               "decisive": key["name"],
+               "parts": [{k: p[k] for k in ("name", "decision", "statistic", "ci", "prediction",
+                                            "kind", "bound") if k in p} for p in self.shown()]}
+        clash = sorted(set(std) & set(extra or {}))
+        if clash:
+            raise ValueError(f"extra keys {clash} are reserved by Family.verdict")
+        return Verdict(self.decision, key["statistic"], tuple(key["ci"]),
+                       key["prediction"] if prediction is None else prediction, self.alpha,
+                       detail, json_safe({**std, **(extra or {})}))

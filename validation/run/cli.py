@@ -7,7 +7,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+from depthcheck import __version__
+from depthcheck.validation import bench
 from depthcheck.validation.claims import stats
+from depthcheck.validation.run import registry, report, runner
 
 __all__ = ["main", "build_parser"]
 
@@ -31,7 +34,9 @@ _EPILOG = textwrap.dedent("""\
     examples:
       python -m depthcheck list
       python -m depthcheck run --quick               # the whole suite, quick settings
-      python -m depthcheck run seed001 --full --workers 2
+      python -m depthcheck run bn_orthogonal --full --workers 2
+      python -m depthcheck run bn_orthogonal.bounded_gradients --backend numba
+      python -m depthcheck run --module mypkg.claims mypkg
       python -m depthcheck run --scheduler tcp://127.0.0.1:8786
       python -m depthcheck report results/quick-seed0
       python -m depthcheck bench --quick --json bench.json""")
@@ -40,12 +45,12 @@ _EPILOG = textwrap.dedent("""\
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m depthcheck", description=_DESCRIPTION,
                                 epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from depthcheck import __version__
     p.add_argument("--version", action="version", version=f"depthcheck {__version__}")
     sub = p.add_subparsers(dest="command", metavar="{list,run,report,bench}", required=True)
 
     mod_help = ("also load claims from the importable module MOD (it defines CLAIMS, a list of "
-                "depthcheck.validation.claims.claim.Claim); repeatable")
+                "depthcheck.validation.claims.claim.Claim); repeatable. Installed packages can "
+                f"register theirs in the entry-point group {registry.ENTRY_POINT_GROUP!r}")
 
     q = sub.add_parser("list", help="list the claims: id, title, source",
                        description="List every registered claim (id, title, source).")
@@ -62,7 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
             are identical to an uninterrupted run with the same seed."""),
         epilog=_EPILOG)
     r.add_argument("claims", nargs="*", metavar="CLAIM_OR_PREFIX",
-                   help="claim ids, id prefixes (e.g. 'seed001') or globs; default: all claims")
+                   help="claim ids (exactly that claim), group prefixes ending at a dot "
+                        "(e.g. 'bn_orthogonal') or globs ('bn_orthogonal.bounded_*'); former ids "
+                        "(e.g. 'seed001.isometry_decay', 'seed001') are accepted; default: all")
     g = r.add_mutually_exclusive_group()
     g.add_argument("--quick", dest="mode", action="store_const", const="quick",
                    help="quick configurations (default): the whole suite in minutes on 2 cores")
@@ -74,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "derived from (S, claim id, claim/control, chunk)")
     r.add_argument("--out", type=Path, default=None, metavar="DIR",
                    help="output directory (default results/{mode}-seed{S}); reuse it to resume")
-    r.add_argument("--backend", choices=["numpy", "numba", "cupy"], default="numpy",
-                   help="array backend passed to the simulations (default numpy, the reference)")
+    r.add_argument("--backend", choices=[*runner.BACKENDS, *runner.BACKEND_ALIASES],
+                   default="numpy",
+                   help="engine passed to the simulations (default numpy, the reference; cupy "
+                        "is an alias of cuda). A selected claim that does not support it is "
+                        "refused by name (exit status 2)")
     x = r.add_mutually_exclusive_group()
     x.add_argument("--workers", type=int, default=1, metavar="N",
                    help="run tasks on a local pool of N processes (default 1: in this process)")
@@ -91,6 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "and the evidence in DIR/store.sqlite (no simulation).")
     rp.add_argument("dir", type=Path, metavar="DIR", help="output directory of a run")
     rp.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
+    rp.add_argument("--module", action="append", default=[], metavar="MOD", help=mod_help)
 
     b = sub.add_parser("bench", help="time the kernels against baselines",
                        description="Run the benchmark modules (default: "
@@ -107,7 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_list(args) -> int:
-    from depthcheck.validation.run import registry
     claims = registry.all_claims(args.module)
     if not claims:
         print("no claims registered (depthcheck.validation.run.registry.CLAIM_MODULES is empty)")
@@ -119,8 +129,6 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_run(args) -> int:
-    from depthcheck.validation.run import report
-    from depthcheck.validation.run import runner
     res = runner.run(args.claims, mode=args.mode, seed=args.seed, out=args.out,
                      backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                      modules=args.module, progress=not args.no_progress,
@@ -143,8 +151,7 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_report(args) -> int:
-    from depthcheck.validation.run import report
-    errors = report.regenerate(args.dir, figures=not args.no_figures)
+    errors = report.regenerate(args.dir, figures=not args.no_figures, modules=args.module)
     print(f"wrote {args.dir / report.REPORT_NAME}")
     for e in errors:
         print(e.splitlines()[0], file=sys.stderr)
@@ -152,7 +159,6 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_bench(args) -> int:
-    from depthcheck.validation import bench
     rows = bench.run_benchmarks(args.modules or None, quick=args.quick)
     print(bench.format_rows(rows))
     if args.json is not None:

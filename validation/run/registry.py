@@ -1,20 +1,32 @@
-"""Where claims come from: a list of claim modules, each exposing ``CLAIMS: list[Claim]``.
+"""Where claims come from: modules each exposing ``CLAIMS: list[Claim]``.
 
-Add a paper's module to :data:`CLAIM_MODULES` to put its claims in ``python -m depthcheck``.
-Extra modules (tests, users' own claims) are loaded with ``--module MOD`` on the command line, or
-by passing ``modules=`` to :func:`all_claims` / :func:`select`; workers import a claim by
-(module name, claim id), so an extra module only has to be importable there too.
+Three sources, in this order (the report's order):
+
+1. the suite's own papers, :data:`CLAIM_MODULES` (built in: a source checkout finds them without
+   installing anything);
+2. installed claim packages, through the entry-point group ``depthcheck.claims``
+   (:data:`ENTRY_POINT_GROUP`): each entry point names a module, e.g. in a user's pyproject.toml
+   ``[project.entry-points."depthcheck.claims"] mypkg = "mypkg.claims"``;
+3. modules given explicitly: ``--module MOD`` on the command line, ``modules=`` here.
+
+Workers import a claim by (module name, claim id), so an extra module only has to be importable
+there too.
+
+Selection (:func:`select`) by claim id or former id (``Claim.aliases``): an exact id selects
+exactly that claim; a group prefix must end at a dot boundary (``bn_orthogonal`` or
+``bn_orthogonal.``); ``*?[`` make a pattern a glob (``bn_orthogonal.bounded_*``).
 """
 from __future__ import annotations
 
 import fnmatch
 import importlib
+from importlib.metadata import entry_points
 from typing import Iterable
 
 from depthcheck.validation.claims.claim import Claim
 
-__all__ = ["CLAIM_MODULES", "load_module", "entries", "all_claims", "select", "module_of",
-           "get_claim"]
+__all__ = ["CLAIM_MODULES", "ENTRY_POINT_GROUP", "plugin_modules", "load_module", "entries",
+           "all_claims", "matches", "select", "module_of", "get_claim", "find_claim"]
 
 #: Claim modules of the suite, in report order.
 CLAIM_MODULES: list[str] = [
@@ -23,6 +35,24 @@ CLAIM_MODULES: list[str] = [
     "depthcheck.validation.papers.linear_nets",
     "depthcheck.validation.papers.lcw",
 ]
+
+#: Entry-point group through which installed packages register claim modules.
+ENTRY_POINT_GROUP = "depthcheck.claims"
+
+
+def plugin_modules() -> list[str]:
+    """Modules registered in the entry-point group ``depthcheck.claims``, sorted by entry-point
+    name. An entry point must name a module (``"pkg.mod"``), not an attribute."""
+    names = []
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        if ep.attr:
+            dist = getattr(ep.dist, "name", "?")
+            raise ValueError(f"entry point {ep.name!r} = {ep.value!r} of group "
+                             f"{ENTRY_POINT_GROUP!r} (distribution {dist!r}) must name a module "
+                             f"exposing CLAIMS, not an attribute")
+        if ep.module not in names:
+            names.append(ep.module)
+    return names
 
 
 def load_module(name: str) -> list[Claim]:
@@ -41,17 +71,21 @@ def load_module(name: str) -> list[Claim]:
 
 
 def entries(modules: Iterable[str] | None = None) -> dict[str, tuple[str, Claim]]:
-    """Map claim id -> (module name, claim) over CLAIM_MODULES plus ``modules`` (in order)."""
+    """Map claim id -> (module name, claim) over CLAIM_MODULES, the entry-point modules and
+    ``modules`` (in that order). An id or alias defined twice raises."""
     names = list(CLAIM_MODULES)
-    for m in modules or ():
+    for m in [*plugin_modules(), *(modules or ())]:
         if m not in names:
             names.append(m)
     out: dict[str, tuple[str, Claim]] = {}
+    owner: dict[str, str] = {}          # id or alias -> the id that owns it
     for name in names:
         for c in load_module(name):
-            if c.id in out:
-                raise ValueError(f"claim id {c.id!r} is defined twice (in {out[c.id][0]!r} "
-                                 f"and {name!r})")
+            for n in (c.id, *c.aliases):
+                if n in owner:
+                    raise ValueError(f"claim id {n!r} is defined twice (by {owner[n]!r} in "
+                                     f"{out[owner[n]][0]!r} and by {c.id!r} in {name!r})")
+                owner[n] = c.id
             out[c.id] = (name, c)
     return out
 
@@ -61,40 +95,66 @@ def all_claims(modules: Iterable[str] | None = None) -> list[Claim]:
     return [c for _, c in entries(modules).values()]
 
 
-def _matches(pattern: str, cid: str) -> bool:
+def matches(pattern: str, claim: Claim) -> bool:
+    """Whether ``pattern`` selects ``claim``: a glob (``*?[``) matching its id or an alias, else
+    its id or an alias exactly, else a prefix ending at a dot boundary of one of them."""
+    names = (claim.id, *claim.aliases)
     if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(cid, pattern)
-    return cid.startswith(pattern)
+        return any(fnmatch.fnmatchcase(n, pattern) for n in names)
+    prefix = pattern if pattern.endswith(".") else pattern + "."
+    return any(n == pattern or n.startswith(prefix) for n in names)
 
 
 def select(patterns: Iterable[str] | None = None,
            modules: Iterable[str] | None = None) -> list[Claim]:
-    """Claims whose id equals, starts with, or glob-matches one of ``patterns`` (all if empty).
-
-    A pattern that matches nothing raises ``ValueError`` listing the known ids.
-    """
+    """Claims selected by one of ``patterns`` (see :func:`matches`; all claims if empty), in
+    registry order. A pattern that selects nothing raises ``ValueError`` listing the known ids."""
     table = entries(modules)
     patterns = list(patterns or [])
     if not patterns:
         return [c for _, c in table.values()]
     for p in patterns:
-        if not any(_matches(p, cid) for cid in table):
+        if not isinstance(p, str) or not p.strip(". "):
+            raise ValueError(f"claim pattern must be a non-empty id, prefix or glob, got {p!r}")
+        if not any(matches(p, c) for _, c in table.values()):
             known = ", ".join(table) or "(none registered)"
             raise ValueError(f"unknown claim id or prefix {p!r}; known claims: {known}")
-    return [c for cid, (_, c) in table.items() if any(_matches(p, cid) for p in patterns)]
+    return [c for _, c in table.values() if any(matches(p, c) for p in patterns)]
+
+
+def _lookup(table: dict[str, tuple[str, Claim]], claim_id: str) -> tuple[str, Claim] | None:
+    if claim_id in table:
+        return table[claim_id]
+    return next(((m, c) for m, c in table.values() if claim_id in c.aliases), None)
 
 
 def module_of(claim_id: str, modules: Iterable[str] | None = None) -> str:
-    """Name of the module that defines ``claim_id``."""
+    """Name of the module that defines ``claim_id`` (an id or a former id)."""
     table = entries(modules)
-    if claim_id not in table:
+    hit = _lookup(table, claim_id)
+    if hit is None:
         raise ValueError(f"unknown claim id {claim_id!r}; known claims: {', '.join(table)}")
-    return table[claim_id][0]
+    return hit[0]
 
 
 def get_claim(module: str, claim_id: str) -> Claim:
-    """The claim ``claim_id`` of ``module`` (what a worker process calls)."""
+    """The claim ``claim_id`` (its id or a former id) of ``module`` (what a worker calls)."""
     for c in load_module(module):
-        if c.id == claim_id:
+        if c.id == claim_id or claim_id in c.aliases:
             return c
     raise ValueError(f"claim module {module!r} has no claim {claim_id!r}")
+
+
+def find_claim(claim_id: str, module: str, modules: Iterable[str] | None = None) -> Claim:
+    """The claim ``claim_id``: from ``module`` when that still defines it, else from the registry
+    (built-in, entry-point and ``modules``): a recorded run stays readable after its claims
+    moved to another module or were renamed (former ids are aliases)."""
+    try:
+        return get_claim(module, claim_id)
+    except ValueError:
+        pass
+    hit = _lookup(entries(modules), claim_id)
+    if hit is None:
+        raise ValueError(f"claim {claim_id!r} is neither in module {module!r} nor registered; "
+                         f"pass its module with --module")
+    return hit[1]

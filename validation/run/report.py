@@ -1,11 +1,14 @@
 """The verdict table (terminal and Markdown), ``report.md`` and the claims' figures."""
 from __future__ import annotations
 
+import json
 import math
 import traceback
 from pathlib import Path
 
 from depthcheck.validation.claims import stats
+from depthcheck.validation.claims.plotting import pyplot
+from depthcheck.validation.run.results import load_run
 
 __all__ = ["REPORT_NAME", "FIGURE_DIR", "format_table", "markdown_table", "write_report",
            "regenerate"]
@@ -76,10 +79,7 @@ def markdown_table(records: list[dict]) -> str:
 
 
 def _draw_figures(out: Path, results: dict, claims: dict) -> tuple[dict, list[str]]:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figdir = out / FIGURE_DIR
     links, errors = {}, []
     for cid, claim in claims.items():
@@ -125,7 +125,6 @@ def _section(claim, rec: dict, ctrl: dict | None, figs: list[str]) -> str:
 
 
 def _compact(cfg) -> str:
-    import json
     return json.dumps(cfg, sort_keys=True, separators=(", ", ": "))
 
 
@@ -159,8 +158,8 @@ def write_report(out: str | Path, records: list[dict], manifest: dict, results: 
     return errors
 
 
-def regenerate(out: str | Path, figures: bool = True) -> list[str]:
-    """Rewrite ``report.md`` and the figures of a finished run from its store and results."""
-    from depthcheck.validation.run.runner import load_claim_results
-    records, manifest, results, claims = load_claim_results(out)
+def regenerate(out: str | Path, figures: bool = True, modules=()) -> list[str]:
+    """Rewrite ``report.md`` and the figures of a finished run from its store and results;
+    ``modules``: claim modules to search besides the recorded and registered ones."""
+    records, manifest, results, claims = load_run(out, modules)
     return write_report(out, records, manifest, results, claims, figures=figures)

@@ -2,24 +2,28 @@
 
 A task is (claim id, variant "claim"|"control", chunk index). Its random stream is
 
-    SeedSequence([seed, crc32(claim id), variant]).spawn(n_chunks)[chunk]
+    SeedSequence([seed, crc32(claim.seed_key), variant]).spawn(n_chunks)[chunk]
 
 so a task's evidence depends only on (seed, claim, variant, chunk, configuration, backend): not on
 which other claims were selected, on the number or kind of workers, nor on completion order.
-Tasks run in this process (default), on a local process pool (``workers > 1``) or on an existing
-Dask cluster (``scheduler="tcp://..."``); workers receive a :class:`TaskSpec` (module name, claim
-id, variant, chunk, mode, seed, backend) and import the claim themselves. The main process writes
-every finished task to the :class:`~depthcheck.validation.run.store.Store` at once, so rerunning the same command
+(``seed_key`` is the claim id unless the claim was renamed: then its former id, so that renaming
+changes no number.) Tasks run in this process (default), on a local process pool
+(``workers > 1``) or on an existing Dask cluster (``scheduler="tcp://..."``); workers receive a
+:class:`TaskSpec` (module name, claim id, variant, chunk, mode, seed, backend) and import the
+claim themselves. A backend that a selected claim does not declare in ``Claim.backends`` is
+refused by claim id before anything runs. The main process writes every finished task to the
+:class:`~depthcheck.validation.run.store.Store` at once, so rerunning the same command
 after a crash or Ctrl-C skips the stored tasks and produces an identical ``results.json``.
 
 Aggregation concatenates each evidence key over chunks in chunk order and calls
 ``judge(cfg, predict(cfg), evidence, ALPHA)``. A negative control must come out FAIL; otherwise
 the claim's status is BROKEN. A claim whose tasks, prediction or judgement raise has status ERROR.
 
-Outputs in the run directory: ``results.json`` (deterministic: a pure function of the code, the
-selection, mode, seed and backend, so two runs can be compared byte for byte; timings therefore
-live in ``timings.json``), ``manifest.json`` (mode, seed, backend, modules), ``report.md`` and
-``figures/*.png`` (:mod:`depthcheck.validation.run.report`), ``errors.log`` (tracebacks), ``store.sqlite``.
+Outputs in the run directory (:mod:`depthcheck.validation.run.results`): ``results.json``
+(deterministic: a pure function of the code, the selection, mode, seed and backend, so two runs
+can be compared byte for byte; timings therefore live in ``timings.json``), ``manifest.json``
+(mode, seed, backend, modules), ``report.md`` and ``figures/*.png``
+(:mod:`depthcheck.validation.run.report`), ``errors.log`` (tracebacks), ``store.sqlite``.
 """
 from __future__ import annotations
 
@@ -37,25 +41,27 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
 
 from depthcheck.theory._checks import check_choice, check_positive_int
-from depthcheck.validation.run import registry
-from depthcheck.validation.claims.claim import (Claim, ClaimResult, Verdict, chunk_sizes, config_hash)
+from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Verdict
 from depthcheck.validation.claims.stats import ALPHA
-from depthcheck.validation.run.store import Store, TaskKey, pack_evidence, unpack_evidence
+from depthcheck.validation.run import registry, report
+from depthcheck.validation.run.results import (ERRORS_NAME, MANIFEST_NAME, RESULTS_NAME,
+                                               TIMINGS_NAME, check_evidence, layout_hash,
+                                               load_evidence, write_json)
+from depthcheck.validation.run.store import Store, TaskKey, pack_evidence
 
-__all__ = ["VARIANTS", "MODES", "BACKENDS", "TaskSpec", "TaskOutput", "TaskError", "RunResult",
-           "chunk_seed", "execute_task", "run", "default_out", "load_claim_results",
-           "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
+__all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
+           "TaskError", "RunResult", "chunk_seed", "execute_task", "run", "default_out",
+           "resolve_backend", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
 
 VARIANTS = ("claim", "control")
 MODES = ("quick", "full")
-BACKENDS = ("numpy", "numba", "cupy")
 
-RESULTS_NAME = "results.json"
-MANIFEST_NAME = "manifest.json"
-TIMINGS_NAME = "timings.json"
-ERRORS_NAME = "errors.log"
+#: Other names accepted for a backend.
+BACKEND_ALIASES = {"cupy": "cuda"}
 
 
 class TaskError(RuntimeError):
@@ -74,6 +80,7 @@ class TaskSpec:
     """Everything a worker needs to run one task (picklable, small)."""
     module: str
     claim_id: str
+    seed_key: str
     variant: str
     chunk: int
     n_chunks: int
@@ -89,8 +96,8 @@ class TaskSpec:
                        self.backend, self.config_hash)
 
     def seed_description(self) -> str:
-        return (f"SeedSequence(entropy=[{self.seed}, crc32({self.claim_id!r})="
-                f"{_crc(self.claim_id)}, {VARIANTS.index(self.variant)}], "
+        return (f"SeedSequence(entropy=[{self.seed}, crc32({self.seed_key!r})="
+                f"{_crc(self.seed_key)}, {VARIANTS.index(self.variant)}], "
                 f"spawn_key=({self.chunk},))")
 
 
@@ -101,15 +108,15 @@ class TaskOutput:
     elapsed_s: float
 
 
-def _crc(claim_id: str) -> int:
-    return zlib.crc32(claim_id.encode("utf-8"))
+def _crc(seed_key: str) -> int:
+    return zlib.crc32(seed_key.encode("utf-8"))
 
 
-def chunk_seed(seed: int, claim_id: str, variant: str, chunk: int, n_chunks: int
+def chunk_seed(seed: int, seed_key: str, variant: str, chunk: int, n_chunks: int
                ) -> np.random.SeedSequence:
-    """The seed sequence of one task (see module doc)."""
+    """The seed sequence of one task (see module doc); ``seed_key`` is ``Claim.seed_key``."""
     check_choice(variant, "variant", VARIANTS)
-    base = np.random.SeedSequence([int(seed), _crc(claim_id), VARIANTS.index(variant)])
+    base = np.random.SeedSequence([int(seed), _crc(seed_key), VARIANTS.index(variant)])
     return base.spawn(n_chunks)[chunk]
 
 
@@ -119,48 +126,12 @@ def _where(spec: TaskSpec, cfg: dict) -> str:
             f"config {json.dumps(cfg, sort_keys=True)})")
 
 
-def check_evidence(evidence, spec: TaskSpec, cfg: dict) -> dict[str, np.ndarray]:
-    """Validate one chunk's evidence: dict of numeric arrays, leading axis n_trials, finite.
-
-    Keys listed in ``cfg["allow_inf"]`` may hold +-inf; NaN is never accepted.
-    """
-    if not isinstance(evidence, dict) or not evidence:
-        raise ValueError(f"simulate must return a non-empty dict of arrays, got "
-                         f"{type(evidence).__name__} from {_where(spec, cfg)}")
-    allow_inf = set(cfg.get("allow_inf", []))
-    out = {}
-    for k, v in evidence.items():
-        if not isinstance(k, str) or not k or "/" in k:
-            raise ValueError(f"evidence key {k!r} must be a non-empty str without '/' "
-                             f"({_where(spec, cfg)})")
-        a = np.asarray(v)
-        if a.dtype.kind not in "biufc":
-            raise ValueError(f"evidence {k!r} must be numeric, got dtype {a.dtype} "
-                             f"({_where(spec, cfg)})")
-        if a.ndim < 1 or a.shape[0] != spec.n_trials:
-            raise ValueError(f"evidence {k!r} must have leading axis n_trials={spec.n_trials}, "
-                             f"got shape {a.shape} ({_where(spec, cfg)})")
-        if a.dtype.kind in "fc":
-            nan = int(np.count_nonzero(np.isnan(a)))
-            inf = int(np.count_nonzero(np.isinf(a))) if k not in allow_inf else 0
-            if nan or inf:
-                raise ValueError(f"non-finite evidence {k!r} ({nan} NaN, {inf} inf of {a.size}) "
-                                 f"from {_where(spec, cfg)}")
-        out[k] = a
-    return out
-
-
 @contextlib.contextmanager
 def _one_blas_thread():
     """One BLAS thread per task: simulations multiply stacks of small matrices, where BLAS
     threads on a 2-core machine cost far more than they save (a batched (8,32,32)@(8,32,1348)
     product measured 0.39 s threaded vs 8 ms single-threaded under load). Parallelism comes
     from tasks (``--workers``), never from BLAS; results do not depend on it."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl is a runtime dependency
-        yield
-        return
     with threadpool_limits(limits=1, user_api="blas"):
         yield
 
@@ -169,10 +140,10 @@ def execute_task(spec: TaskSpec) -> TaskOutput:
     """Run one task: import the claim, simulate its chunk, validate and pack the evidence."""
     claim = registry.get_claim(spec.module, spec.claim_id)
     cfg = claim.config(spec.mode, spec.variant == "control")
-    if config_hash(cfg) != spec.config_hash:
+    if layout_hash(cfg, claim.chunk_sizes(spec.mode)) != spec.config_hash:
         raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration "
                         f"differs from the planner's (different code versions?)")
-    rng = np.random.default_rng(chunk_seed(spec.seed, spec.claim_id, spec.variant, spec.chunk,
+    rng = np.random.default_rng(chunk_seed(spec.seed, spec.seed_key, spec.variant, spec.chunk,
                                            spec.n_chunks))
     t0 = time.perf_counter()
     try:
@@ -181,7 +152,7 @@ def execute_task(spec: TaskSpec) -> TaskOutput:
     except Exception as exc:
         raise TaskError(f"{type(exc).__name__} in simulate of {_where(spec, cfg)}: {exc}",
                         traceback.format_exc()) from exc
-    ev = check_evidence(ev, spec, cfg)
+    ev = check_evidence(ev, spec.n_trials, claim.allow_inf, _where(spec, cfg))
     return TaskOutput(spec, pack_evidence(ev), time.perf_counter() - t0)
 
 
@@ -264,6 +235,7 @@ class _Plan:
     claim: Claim
     variant: str
     cfg: dict
+    sizes: list[int]
     specs: list[TaskSpec]
     error: str | None = None
     tb: str = ""
@@ -272,11 +244,11 @@ class _Plan:
 
 def _plan(module: str, claim: Claim, variant: str, mode: str, seed: int, backend: str) -> _Plan:
     cfg = claim.config(mode, variant == "control")
-    h = config_hash(cfg)
-    sizes = chunk_sizes(cfg)
-    specs = [TaskSpec(module, claim.id, variant, i, len(sizes), n, mode, seed, backend, h)
-             for i, n in enumerate(sizes)]
-    return _Plan(module, claim, variant, cfg, specs)
+    sizes = claim.chunk_sizes(mode)
+    h = layout_hash(cfg, sizes)
+    specs = [TaskSpec(module, claim.id, claim.seed_key, variant, i, len(sizes), n, mode, seed,
+                      backend, h) for i, n in enumerate(sizes)]
+    return _Plan(module, claim, variant, cfg, sizes, specs)
 
 
 def default_out(mode: str, seed: int) -> Path:
@@ -286,21 +258,6 @@ def default_out(mode: str, seed: int) -> Path:
 
 # ----------------------------------------------------------------------------------- aggregation
 
-def _load_evidence(store: Store, specs: list[TaskSpec], cfg: dict) -> dict[str, np.ndarray]:
-    chunks = []
-    for s in specs:
-        rec = store.get(s.key)
-        if rec is None:
-            raise RuntimeError(f"task {s.claim_id} [{s.variant}] chunk {s.chunk} is not in the "
-                               f"store {store.path}")
-        ev = check_evidence(unpack_evidence(rec.evidence), s, cfg)
-        if chunks and set(ev) != set(chunks[0]):
-            raise ValueError(f"claim {s.claim_id} [{s.variant}]: chunk {s.chunk} has evidence "
-                             f"keys {sorted(ev)}, chunk 0 has {sorted(chunks[0])}")
-        chunks.append(ev)
-    return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
-
-
 def _judge(plan: _Plan, evidence: dict, alpha: float) -> ClaimResult:
     pred = plan.claim.predict(plan.cfg)
     verdict = plan.claim.judge(plan.cfg, pred, evidence, alpha)
@@ -308,7 +265,7 @@ def _judge(plan: _Plan, evidence: dict, alpha: float) -> ClaimResult:
         raise TypeError(f"judge of {plan.claim.id} must return a Verdict, got "
                         f"{type(verdict).__name__}")
     return ClaimResult(plan.claim.id, plan.variant == "control", plan.cfg, pred, evidence, verdict,
-                       int(plan.cfg["trials"]))
+                       sum(plan.sizes))
 
 
 def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
@@ -326,7 +283,8 @@ def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
         "ci": [None, None] if v is None else list(v.ci),
         "prediction": None if v is None else v.prediction,
         "alpha": alpha if v is None else v.alpha,
-        "trials": int(plan.cfg["trials"]),
+        "trials": sum(plan.sizes),
+        "chunk": plan.sizes[0],
         "config": plan.cfg,
         "detail": f"ERROR: {plan.error}" if v is None else v.detail,
         "extra": {} if v is None else v.extra,
@@ -370,16 +328,13 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
 
     ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
     with ``workers > 1``). ``out`` defaults to :func:`default_out`. Raises ``ValueError`` for an
-    unknown claim, mode or backend; ``KeyboardInterrupt`` propagates after every finished task has
-    been stored.
+    unknown claim, mode or backend, and for a backend that a selected claim does not declare
+    (``Claim.backends``; ``"cupy"`` is an alias of ``"cuda"``); ``KeyboardInterrupt`` propagates
+    after every finished task has been stored.
     """
-    from tqdm import tqdm
-
-    from depthcheck.validation.run import report
-
     t_start = time.perf_counter()
     check_choice(mode, "mode", MODES)
-    check_choice(backend, "backend", BACKENDS)
+    backend = resolve_backend(backend)
     seed = check_positive_int(seed, "seed", minimum=0)
     workers = check_positive_int(workers, "workers")
     if scheduler and workers > 1:
@@ -389,8 +344,14 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     table = registry.entries(modules)
     claims = registry.select(patterns, modules)
     if not claims:
-        raise ValueError("no claims to run: depthcheck.validation.run.registry.CLAIM_MODULES is empty and no "
-                         "--module was given")
+        raise ValueError("no claims to run: depthcheck.validation.run.registry.CLAIM_MODULES is "
+                         "empty and no --module was given")
+    refused = [f"{c.id} (supports {', '.join(c.backends)})" for c in claims
+               if backend not in c.backends]
+    if refused:
+        raise ValueError(f"backend {backend!r} is not supported by the selected claim"
+                         f"{'s' if len(refused) > 1 else ''} {'; '.join(refused)}: select other "
+                         f"claims or another --backend")
     out = Path(default_out(mode, seed) if out is None else out)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -438,7 +399,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                 r = None
                 if p.error is None:
                     try:
-                        ev = _load_evidence(store, p.specs, p.cfg)
+                        ev = load_evidence(store, [s.key for s in p.specs], p.sizes,
+                                           p.claim.allow_inf)
                         r = _judge(p, ev, alpha)
                     except Exception as exc:
                         p.error = f"{type(exc).__name__}: {exc}"
@@ -459,58 +421,20 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     manifest = {"mode": mode, "seed": seed, "backend": backend, "alpha": alpha,
                 "modules": sorted({p.module for pair in plans for p in pair}),
                 "claims": [pair[0].claim.id for pair in plans]}
-    _write_json(out / RESULTS_NAME, records)
-    _write_json(out / MANIFEST_NAME, manifest)
+    write_json(out / RESULTS_NAME, records)
+    write_json(out / MANIFEST_NAME, manifest)
     fig_errors = report.write_report(out, records, manifest, results,
                                      {c.id: c for c in claims}, figures=figures)
     (out / ERRORS_NAME).write_text("\n\n".join(errors + fig_errors))
     wall = time.perf_counter() - t_start
-    _write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
+    write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
                                      "reused_tasks": reused, "workers": workers,
                                      "scheduler": scheduler, "claims": timings})
     return RunResult(out, records, len(pending), reused, wall, fig_errors)
 
 
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=1) + "\n")
-    tmp.replace(path)
-
-
-def load_claim_results(out: str | Path) -> tuple[list[dict], dict, dict, dict]:
-    """Rebuild (records, manifest, results, claims) of a finished run from ``out``.
-
-    ``results`` maps claim id to (claim ClaimResult, control ClaimResult) rebuilt from the stored
-    evidence; verdicts come from results.json, predictions are recomputed with the current
-    ``predict``. Used by ``python -m depthcheck report DIR``.
-    """
-    out = Path(out)
-    try:
-        records = json.loads((out / RESULTS_NAME).read_text())
-        manifest = json.loads((out / MANIFEST_NAME).read_text())
-    except FileNotFoundError as exc:
-        raise ValueError(f"{out} holds no finished run ({exc.filename} missing)") from exc
-    claims, results = {}, {}
-    store = Store(out)
-    try:
-        for rec in records:
-            claim = registry.get_claim(rec["module"], rec["id"])
-            claims[rec["id"]] = claim
-            pair = results.setdefault(rec["id"], [None, None])
-            if rec["status"] == "ERROR" and rec["verdict"] == "ERROR":
-                continue
-            cfg = rec["config"]
-            variant = "control" if rec["control"] else "claim"
-            h = config_hash(cfg)
-            sizes = chunk_sizes(cfg)
-            specs = [TaskSpec(rec["module"], rec["id"], variant, i, len(sizes), n,
-                              manifest["mode"], manifest["seed"], manifest["backend"], h)
-                     for i, n in enumerate(sizes)]
-            ev = _load_evidence(store, specs, cfg)
-            v = Verdict(rec["verdict"], rec["statistic"], tuple(rec["ci"]), rec["prediction"],
-                        rec["alpha"], rec["detail"], rec["extra"])
-            pair[1 if rec["control"] else 0] = ClaimResult(
-                rec["id"], rec["control"], cfg, claim.predict(cfg), ev, v, rec["trials"])
-    finally:
-        store.close()
-    return records, manifest, {k: tuple(v) for k, v in results.items()}, claims
+def resolve_backend(backend: str) -> str:
+    """The canonical name of ``backend`` (one of :data:`BACKENDS` or an alias, e.g. "cupy")."""
+    name = BACKEND_ALIASES.get(backend, backend)
+    check_choice(name, "backend", BACKENDS)
+    return name

@@ -7,6 +7,9 @@ would keep running the old random-number code. numba's cache key does include th
 function's closure variables, so an entry kernel built inside a factory that closes over
 ``source_fingerprint(dependencies)`` is recompiled exactly when a dependency's source changes.
 Helpers called only from such entry kernels are left uncached (they are compiled into them).
+The chain kernels close over ``depthcheck.kernels.backends.numba.trial.kernel_fingerprint()``, the hash
+of every file whose code or constants they compile in (``trial.KERNEL_SOURCES``: Philox, the codes,
+the shared row algebra ``depthcheck.kernels.backends._rowops``, BLAS and compact-WY helpers, ...).
 """
 from __future__ import annotations
 

@@ -12,7 +12,8 @@ bn_orthogonal.md §5, §7.3):
     ∂loss/∂W_l = γ δ_l H_{l-1}ᵀ (γ = 1 without a residual),
     ∂H_{l-1} = W_lᵀ δ_l  (residual: δ_l + γ W_lᵀ δ_l),
 
-with normᵀ the row-wise vector-Jacobian products of ``depthcheck.kernels.nn.norms`` (module docstring there).
+with normᵀ the row-wise vector-Jacobian products of ``depthcheck.kernels.nn.norms``, computed row by row by
+``depthcheck.kernels.backends._rowops.nonlinear_vjp_row`` (the code the CUDA kernels compile too).
 The backward signal is carried at unit Frobenius norm per trial and its log-norm accumulated
 (``depthcheck.kernels.chain.driver._normalise``), so ``log‖∂loss/∂W_l‖_F`` neither over- nor underflows over
 thousands of layers; an exactly zero signal gives −inf. ‖δ_l H_{l-1}ᵀ‖_F is computed without
@@ -34,130 +35,36 @@ recomputation) plus the backward pass (Wᵀ applications and the gradient norms)
 depend on k_c (the recomputation repeats the forward arithmetic exactly).
 """
 from __future__ import annotations
+from __future__ import annotations
 
 import math
 
 import numpy as np
 from numba import njit, prange
 
-from depthcheck.kernels.backends.numba.fused import (_N, _T_, ACT_CODES, ERR_NONE, METHODS, NORM_CODES, ORDER_CODES, WEIGHT_CODES, _ERR_TEXT, _LEAKY, _act_f, _collect, _draw, _finish, _gemm, _gram, _linear, _linear_T, _nonlinear, _stat_buffers, _trial_forward, blas_single_thread)
-from depthcheck.kernels.backends.numba import fused as _numba_chain_module
-from depthcheck.kernels.random import philox as _philox_module
-from depthcheck.kernels.backends.numba._cache import source_fingerprint
-from depthcheck.kernels.random.philox import _ZBUF, readout_philox
+from depthcheck.theory._checks import check_positive_int
+from depthcheck.kernels.backends._rowops import nonlinear_vjp_row
+from depthcheck.kernels.backends.numba.blas import _N, _T_, _gemm, _gram, blas_single_thread
+from depthcheck.kernels.backends.numba.trial import (_draw, _finish, _linear, _linear_T,
+                                                     _nonlinear, _trial_forward, collect,
+                                                     kernel_fingerprint, stat_buffers)
+from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
+                                            I_ACT, I_BLOCK, I_DEPTH, I_K0, I_K1, I_KC, I_METHOD,
+                                            I_NORM, I_ORDER, I_RESCALE, I_RESIDUAL, I_WEIGHT,
+                                            LOG_SCALE_CAP, WY_BLOCK, kernel_scalars,
+                                            raise_breakdown)
+from depthcheck.kernels.chain.errors import ChainBreakdownError
+from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
 
 __all__ = ["run_fused_grad", "ERR_BACKWARD"]
 
-#: error code of a non-finite backward signal (the forward codes are depthcheck.kernels.backends.numba.fused's)
-ERR_BACKWARD = max(_ERR_TEXT) + 1
-_ERR_TEXT_GRAD = dict(_ERR_TEXT)
-_ERR_TEXT_GRAD[ERR_BACKWARD] = "the backward signal is not finite"
-# exp(700) < max float64 / e^10: as depthcheck.kernels.chain.driver._LOG_SCALE_CAP
-_LOG_SCALE_CAP = 700.0
-
-
-# --------------------------------------------------------------------------------------------
-# --------------------------------------------------------------------------------------------
-# backward of the norm / gain / activation part
-@njit(inline="always")
-def _act_d(code, x):
-    """act'(x), as depthcheck.kernels.nn.activations.activation_derivative (PyTorch's kink conventions)."""
-    if code == 0:
-        return 1.0
-    if code == 1:
-        return 1.0 if x > 0 else 0.0
-    if code == 2:
-        return 1.0 if x > 0 else _LEAKY
-    if code == 3:
-        t = math.tanh(x)
-        return 1.0 - t * t
-    if code == 4:
-        return math.cos(x)
-    return _act_f(5, x) * _act_f(5, -x)          # σ(x)σ(−x)
-
 
 @njit
-def _norm_scale(code, Z, sc):
-    """In place Z <- norm(Z) row by row (as depthcheck.kernels.backends.numba.fused._normalise_rows, which ran
-    without error on the same input in the forward pass); sc[i] <- the row's divisor (‖x‖,
-    ‖x‖/√n, or the biased std for bn)."""
-    d, n = Z.shape
-    if code == 0:
-        return
-    for i in range(d):
-        if code == 1:
-            mu = 0.0
-            for c in range(n):
-                mu += Z[i, c]
-            mu /= n
-            v = 0.0
-            for c in range(n):
-                v += (Z[i, c] - mu) ** 2
-            sd = math.sqrt(v / n)
-            inv = 1.0 / sd
-            for c in range(n):
-                Z[i, c] = (Z[i, c] - mu) * inv
-            sc[i] = sd
-        else:
-            s2 = 0.0
-            for c in range(n):
-                s2 += Z[i, c] * Z[i, c]
-            r = math.sqrt(s2)
-            r = r if code == 3 else r / math.sqrt(n)
-            inv = 1.0 / r
-            for c in range(n):
-                Z[i, c] *= inv
-            sc[i] = r
-
-
-@njit
-def _norm_vjp(code, Y, sc, dY):
-    """In place dY <- normᵀ dY (depthcheck.kernels.nn.norms._backward): rownorm (dY − Y Σ Y⊙dY)/r,
-    bn_nomean (dY − Y mean(Y⊙dY))/r, bn: that, minus its row mean."""
-    d, n = Y.shape
-    if code == 0:
-        return
-    for i in range(d):
-        t = 0.0
-        for c in range(n):
-            t += Y[i, c] * dY[i, c]
-        if code != 3:
-            t /= n
-        for c in range(n):
-            dY[i, c] = (dY[i, c] - Y[i, c] * t) / sc[i]
-        if code == 1:
-            m = 0.0
-            for c in range(n):
-                m += dY[i, c]
-            m /= n
-            for c in range(n):
-                dY[i, c] -= m
-
-
-@njit
-def _nonlinear_vjp(A, dH, dA, Y, sc, norm_code, act_code, order_code, g):
+def _nonlinear_vjp(A, dH, dA, Y, norm_code, act_code, order_code, g):
     """dA <- ∂loss/∂A_l from dH = ∂loss/∂H_l, recomputing the layer's norm from A = A_l
-    (unchanged); Y (d×n) and sc (d) are work space."""
-    d, n = A.shape
-    if order_code == 0:             # H = act(P), P = g·norm(A)
-        for i in range(d):
-            for c in range(n):
-                Y[i, c] = A[i, c]
-        _norm_scale(norm_code, Y, sc)
-        for i in range(d):
-            for c in range(n):
-                dA[i, c] = g * (_act_d(act_code, g * Y[i, c]) * dH[i, c])
-        _norm_vjp(norm_code, Y, sc, dA)
-        return
-    for i in range(d):              # H = norm(act(P)), P = g·A
-        for c in range(n):
-            Y[i, c] = _act_f(act_code, g * A[i, c])
-            dA[i, c] = dH[i, c]
-    _norm_scale(norm_code, Y, sc)
-    _norm_vjp(norm_code, Y, sc, dA)
-    for i in range(d):
-        for c in range(n):
-            dA[i, c] = g * (_act_d(act_code, g * A[i, c]) * dA[i, c])
+    (unchanged), row by row (``_rowops.nonlinear_vjp_row``); Y (d×n) is work space."""
+    for i in range(A.shape[0]):
+        nonlinear_vjp_row(norm_code, act_code, order_code, g, A[i], dH[i], dA[i], Y[i])
 
 
 @njit
@@ -235,10 +142,14 @@ def _readout_grad(H, Wo, labels, fac, Zb, dH, iw, dw, cw):
 
 # --------------------------------------------------------------------------------------------
 @njit
-def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code,
-                gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb, kc,
-                Wout, labels, gcol, log_gamma, stats, top, log_scale, log_grad, err):
-    """One trial: forward with statistics and checkpoints, readout, segmented backward."""
+def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad, err):
+    """One trial: forward with statistics and checkpoints, readout, segmented backward; scalars
+    packed in ``ip``/``fp`` (``depthcheck.kernels.chain.codes.kernel_scalars``, kc > 0)."""
+    depth, k0, k1, method = ip[I_DEPTH], np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
+    wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
+    has_res, rescale = ip[I_RESIDUAL] != 0, ip[I_RESCALE] != 0
+    nb, kc = ip[I_BLOCK], ip[I_KC]
+    std, gamma, log_gamma = fp[F_STD], fp[F_GAMMA], fp[F_LOG_GAMMA]
     d, n = X.shape[1], X.shape[2]
     small = n if n <= d else d
     kbmax = max(1, min(nb, d - 1))
@@ -268,9 +179,7 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
 
     # ---- forward: the forward kernel's trial itself (bit-identical statistics), keeping the
     # checkpoints H_0, H_kc, ... and the last H_L in H
-    log_c = _trial_forward(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code,
-                           order_code, gains, has_res, gamma, rescale, record_every, want, tau,
-                           n_sing, nb, stats, top, log_scale, err, kc, cps, cpl, H)
+    log_c = _trial_forward(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H)
     if err[b, 1] != ERR_NONE:
         return
 
@@ -278,7 +187,7 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
     dH = np.empty((d, n))
     dA = np.empty((d, n))
     Zb = np.empty((Wout.shape[1], n))
-    fac = math.exp(min(log_c, _LOG_SCALE_CAP)) if rescale else 1.0
+    fac = math.exp(min(log_c, LOG_SCALE_CAP)) if rescale else 1.0
     _readout_grad(H, Wout[b], labels, fac, Zb, dH, iw, dw, cw)
     lg = _unit_signal(dH)
     if lg != lg:
@@ -314,7 +223,7 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
                     return
         for j in range(m - 1, -1, -1):
             l = s0 + j + 1
-            _nonlinear_vjp(As[j], dH, dA, A, rn, norm_code, act_code, order_code, gains[l - 1])
+            _nonlinear_vjp(As[j], dH, dA, A, norm_code, act_code, order_code, gains[l - 1])
             col = gcol[l]
             if col >= 0:
                 gn = _grad_norm(dA, Hs[j], G, G2, iw, dw, cw)
@@ -335,27 +244,23 @@ def _trial_grad(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, or
 
 def _make_fused_grad(fingerprint: int):
     """The parallel entry kernel. numba keys a function's disk cache on its own file's source
-    only, so a cached kernel would keep stale copies of depthcheck.kernels.backends.numba.fused's helpers (e.g.
-    ``_wy_apply``) after that file changes; the cache key also hashes closure variables, so
-    closing over ``fingerprint`` ties the cache to those sources. Only this entry point is
-    cached (the helpers above are plain ``njit``: they are compiled into it)."""
+    only, so a cached kernel would keep stale copies of the helpers it compiles in from other
+    files (``depthcheck.kernels.backends.numba.trial``, ``_rowops``, ``philox``, ...); the cache key
+    also hashes closure variables, so closing over ``fingerprint`` ties the cache to those
+    sources. Only this entry point is cached (the helpers are plain ``njit``)."""
 
     @njit(parallel=True, cache=True)
-    def _fused_grad(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code, order_code,
-                    gains, has_res, gamma, rescale, record_every, want, tau, n_sing, nb, kc,
-                    Wout, labels, gcol, log_gamma, stats, top, log_scale, log_grad, err):
+    def _fused_grad(X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad, err):
         if fingerprint < 0:          # never true; references the closure variable
             return
-        for b in prange(B):
-            _trial_grad(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code,
-                        act_code, order_code, gains, has_res, gamma, rescale, record_every,
-                        want, tau, n_sing, nb, kc, Wout, labels, gcol, log_gamma, stats, top,
+        for b in prange(err.shape[0]):
+            _trial_grad(np.int64(b), X, gains, ip, fp, Wout, labels, gcol, stats, top,
                         log_scale, log_grad, err)
 
     return _fused_grad
 
 
-_fused_grad = _make_fused_grad(source_fingerprint(_numba_chain_module, _philox_module))
+_fused_grad = _make_fused_grad(kernel_fingerprint())
 
 
 # --------------------------------------------------------------------------------------------
@@ -372,13 +277,10 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
     the layer and trial for a degenerate forward layer, a non-finite backward signal, or a NaN /
     +inf gradient log-norm.
     """
-    from depthcheck.theory._checks import check_positive_int
-    from depthcheck.kernels.backends.numba import fused as _nc
-    from depthcheck.kernels.chain.errors import ChainBreakdownError
     B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
-    block = _nc.WY_BLOCK if block is None else check_positive_int(block, "block")
+    block = WY_BLOCK if block is None else check_positive_int(block, "block")
     n_out = check_positive_int(spec.n_out, "n_out")
     if n_out > d:
         raise ValueError(f"n_out={n_out} exceeds the width d={d}: the readout needs orthonormal "
@@ -397,8 +299,8 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
           else check_positive_int(checkpoint_every, "checkpoint_every"))
     kc = min(kc, L)
 
-    layers, want, k_sing, stats, top, log_scale = _stat_buffers(spec, record, record_every,
-                                                                n_singular)
+    layers, want, k_sing, stats, top, log_scale = stat_buffers(spec, record, record_every,
+                                                               n_singular)
     grad_layers = np.array(sorted({1} | {int(l) for l in layers if l >= 1}), dtype=np.intp)
     gcol = np.full(L + 1, -1, dtype=np.int64)
     gcol[grad_layers] = np.arange(grad_layers.size)
@@ -406,33 +308,23 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
     err = np.empty((B, 2), dtype=np.int64)
     Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
     Wout = readout_philox(key, B, n_out, d, method)
-    gamma = 0.0 if spec.residual is None else float(spec.residual)
-    log_gamma = 0.0 if spec.residual is None else math.log(abs(spec.residual))
+    ip, fp = kernel_scalars(spec, key, method=METHODS[method], flags=want,
+                            record_every=int(record_every), tau=float(tau), n_sing=int(k_sing),
+                            block=int(block), kc=int(kc))
     with blas_single_thread():
-        _fused_grad(Xb, L, B, np.uint64(key[0]), np.uint64(key[1]), METHODS[method],
-                    WEIGHT_CODES[spec.weights], float(spec.weight_std), NORM_CODES[spec.norm],
-                    ACT_CODES[spec.activation], ORDER_CODES[spec.order],
-                    np.ascontiguousarray(spec.gains, dtype=np.float64),
-                    spec.residual is not None, gamma, bool(spec.rescale), int(record_every),
-                    want, float(tau), int(k_sing), int(block), int(kc), Wout, y, gcol,
-                    float(log_gamma), stats, top, log_scale, log_grad, err)
+        _fused_grad(Xb, np.ascontiguousarray(spec.gains, dtype=np.float64), ip, fp, Wout, y, gcol,
+                    stats, top, log_scale, log_grad, err)
 
     # as the numpy driver: a forward breakdown (lowest layer) first, then the backward pass's
     # first failure in its order (highest layer), then NaN / +inf gradient log-norms
-    fwd = np.flatnonzero((err[:, 1] != ERR_NONE) & (err[:, 1] != ERR_BACKWARD))
-    bwd = np.flatnonzero(err[:, 1] == ERR_BACKWARD)
-    for bad, pick in ((fwd, np.argmin), (bwd, np.argmax)):
-        if bad.size:
-            b = int(bad[pick(err[bad, 0])])
-            raise ChainBreakdownError(f"layer {int(err[b, 0])}, trial {b}: "
-                                      f"{_ERR_TEXT_GRAD[int(err[b, 1])]}; the chain is degenerate")
+    raise_breakdown(err, backward_codes=(ERR_BACKWARD,))
     badg = np.isnan(log_grad) | (log_grad == np.inf)
     if np.any(badg):
         b, j = (int(i) for i in np.argwhere(badg)[0])
         raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
                                   f"{log_grad[b, j]!r}")
 
-    out = _collect(spec, record, layers, k_sing, stats, top, log_scale)
+    out = collect(spec, record, layers, k_sing, stats, top, log_scale)
     out["grad_layers"] = grad_layers
     out["log_grad_norm"] = log_grad
     out["labels"] = np.asarray(y, dtype=np.intp).copy()

@@ -8,8 +8,8 @@ d×n matrices in plain loops (O(d n²), no LAPACK call, no d×d matrix), Z from 
 (l, b, 0) (``depthcheck.kernels.random.philox``: d·n normals, Z[i, c] = z[i·n + c]), R_H with a nonnegative
 diagonal (any R with RᵀR = HᵀH gives the same law), A = Q_Z R_H computed as
 P_0 ⋯ P_{n-1} [D R_H; 0] (D = sign(diag R_Z), so Q_Z is never formed), then the layer's
-norm / gain / activation / residual and the statistics of ``depthcheck.kernels.backends.numba.fused`` (its
-``_nonlinear``, ``_finish``, ``_record``). ``numba.prange`` over trials, per-thread buffers
+norm / gain / activation / residual and the statistics of the fused kernels
+(``depthcheck.kernels.backends.numba.trial``: ``_nonlinear``, ``_finish``, ``_record``). ``numba.prange`` over trials, per-thread buffers
 O(d n + n²), memory independent of the depth L. Forward only: gradients need the conditional
 backward of ``depthcheck.kernels.chain.reduced``.
 """
@@ -20,19 +20,21 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from depthcheck.kernels.backends.numba import fused as _nc
-from depthcheck.kernels.random import philox as _philox_module
-from depthcheck.kernels.backends.numba._cache import source_fingerprint
-from depthcheck.kernels.backends.numba.fused import (ACT_CODES, ERR_NONE, NORM_CODES, ORDER_CODES, _ERR_TEXT, _collect, _finish, _nonlinear, _record_layer, _stat_buffers, _start, blas_single_thread)
+from depthcheck.kernels.backends.numba.blas import blas_single_thread
+from depthcheck.kernels.backends.numba.trial import (_finish, _nonlinear, _record_layer, _start,
+                                                     collect, kernel_fingerprint, stat_buffers)
+from depthcheck.kernels.chain.codes import (ERR_NONE, F_GAMMA, F_STD, F_TAU,
+                                            I_ACT, I_DEPTH, I_FLAGS, I_K0, I_K1, I_METHOD,
+                                            I_N_SING, I_NORM, I_ORDER, I_RECORD_EVERY, I_RESCALE,
+                                            I_RESIDUAL, I_WEIGHT, N_FLAGS, kernel_scalars,
+                                            raise_breakdown)
 from depthcheck.kernels.random.philox import (_ZBUF, METHODS, _fill_normals, key_from_root, philox_key)
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
+from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
 
 __all__ = ["simulate_reduced_chain_numba", "run_reduced_numba", "ReducedNumbaChainBackend"]
 
 REDUCED_WEIGHTS = ("haar", "gaussian")
-_WCODES = {"haar": 0, "gaussian": 1}
-#: ties the disk cache of the entry kernel to the sources it compiles in (depthcheck.kernels.backends.numba._cache)
-_DEP_FP = source_fingerprint(_philox_module, _nc)
 
 
 @njit(fastmath={"reassoc", "contract"})   # vectorised sums; NaN/inf semantics kept
@@ -90,8 +92,15 @@ def _apply_reflectors(V, beta, At):
 
 
 @njit
-def _trial(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_code, gains,
-           has_res, gamma, rescale, record_every, want, tau, n_sing, stats, top, log_scale, err):
+def _trial(b, X, gains, ip, fp, stats, top, log_scale, err):
+    """One trial of the reduced chain; scalars packed in ``ip``/``fp``
+    (``depthcheck.kernels.chain.codes.kernel_scalars``; weight code 0 Haar, 1 Gaussian)."""
+    depth, record_every, n_sing = ip[I_DEPTH], ip[I_RECORD_EVERY], ip[I_N_SING]
+    k0, k1, method = np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
+    wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
+    has_res, rescale = ip[I_RESIDUAL] != 0, ip[I_RESCALE] != 0
+    want = ip[I_FLAGS:I_FLAGS + N_FLAGS] != 0
+    std, gamma, tau = fp[F_STD], fp[F_GAMMA], fp[F_TAU]
     d, n = X.shape[1], X.shape[2]
     xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
     H = np.empty((d, n))
@@ -173,63 +182,49 @@ def _trial(b, X, depth, k0, k1, method, wcode, std, norm_code, act_code, order_c
                 return
 
 
-def _make_reduced_forward(_DEP_FP):
+def _make_reduced_forward(fingerprint):
+    """The parallel entry kernel; its disk cache closes over ``fingerprint``
+    (``depthcheck.kernels.backends.numba._cache``)."""
     @njit(parallel=True, cache=True)
-    def _reduced_forward(X, depth, B, k0, k1, method, wcode, std, norm_code, act_code,
-                         order_code, gains, has_res, gamma, rescale, record_every, want, tau,
-                         n_sing, stats, top, log_scale, err):
-        if _DEP_FP < 0:                      # never: ties the disk cache to the dependencies
+    def _reduced_forward(X, gains, ip, fp, stats, top, log_scale, err):
+        if fingerprint < 0:                  # never: ties the disk cache to the dependencies
             return
-        for b in prange(B):
-            _trial(np.int64(b), X, depth, k0, k1, method, wcode, std, norm_code, act_code,
-                   order_code, gains, has_res, gamma, rescale, record_every, want, tau, n_sing,
-                   stats, top, log_scale, err)
+        for b in prange(err.shape[0]):
+            _trial(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err)
     return _reduced_forward
 
 
-_reduced_forward = _make_reduced_forward(_DEP_FP)
+_reduced_forward = _make_reduced_forward(kernel_fingerprint())
 
 
-def simulate_reduced_chain_numba(X, depth, *, trials, rng, weights="haar", norm="rownorm",
-                                 activation="identity", order="norm_act", gains=None,
-                                 gain_exponent=None, residual=None, weight_std=None,
-                                 record_every=1, record=None, tau=0.5, gradients=False,
-                                 labels=None, n_out=10, checkpoint_every=None, n_singular=10,
-                                 progress=False, method="ziggurat") -> dict:
-    """``depthcheck.kernels.chain.reduced.simulate_reduced_chain`` (forward statistics) as a fused numba kernel.
+def simulate_reduced_chain_numba(X, depth, *, rng, normals="ziggurat", **chain_args) -> dict:
+    """``simulate_chain(..., method="reduced", backend="numba")`` with the Philox key drawn from
+    ``rng`` directly (forward statistics only).
 
-    Same arguments, output dictionary and law as ``simulate_reduced_chain`` and
-    ``depthcheck.kernels.simulate_chain`` (n <= d, ``weights`` "haar" or "gaussian"), different random
-    numbers: a Philox key is drawn from ``rng`` (``depthcheck.kernels.random.philox.philox_key``) and layer l of
-    trial b uses the d·n normals of stream (l, b, 0) (``method`` "ziggurat" or "box_muller").
-    ``gradients=True`` raises ``ValueError`` (use ``depthcheck.kernels.chain.reduced`` for gradients);
-    ``labels``, ``n_out``, ``checkpoint_every`` are then validated but unused, ``progress`` is
-    ignored (one compiled call). Cost O(L d n²) per trial, memory O(B·R + threads·d n).
+    Every keyword argument of ``depthcheck.kernels.simulate_chain`` except ``method`` and
+    ``backend`` is accepted, with the same names, defaults and checks (one signature, checked
+    once by ``ChainSpec.from_arguments``).
+
+    Same output dictionary and law as ``depthcheck.kernels.simulate_chain`` (n <= d,
+    ``weights`` "haar" or "gaussian"), different random numbers: a Philox key is drawn from
+    ``rng`` (``depthcheck.kernels.random.philox.philox_key``) and layer l of trial b uses the
+    d·n normals of stream (l, b, 0) (``normals`` "ziggurat" or "box_muller").
+    ``gradients=True`` is refused (``UnsupportedEngineError``: the numpy reduced chain has the
+    conditional backward pass). Cost O(L d n²) per trial, memory O(B·R + threads·d n).
     """
-    from depthcheck.kernels.chain import driver as _chain
-    if gradients:
-        raise ValueError("gradients=True is not supported by the numba reduced chain (forward "
-                         "only); use depthcheck.kernels.chain.reduced.simulate_reduced_chain for gradients")
-    if weights not in REDUCED_WEIGHTS:
-        raise ValueError(f"weights={weights!r}: the reduced chain needs a rotation-invariant "
-                         f"weight law, one of {REDUCED_WEIGHTS}")
-    if method not in METHODS:
-        raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
-    if record is None:
-        record = _chain.DEFAULT_RECORD
-    spec, X, record, labels, k_c, _, tau = _chain._validate(
-        X, depth, trials, rng, weights, norm, activation, order, gains, gain_exponent, residual,
-        weight_std, record_every, record, tau, gradients, labels, n_out, checkpoint_every,
-        "full", "numpy", n_singular, progress)
+    if normals not in METHODS:
+        raise ValueError(f"normals={normals!r} is not one of {tuple(METHODS)}")
+    spec = ChainSpec.from_arguments(X, depth, rng=rng,
+                                    **engine_arguments(chain_args, "reduced", "numba"))
     key = philox_key(rng)
-    return run_reduced_numba(spec, X, key, record=record, record_every=record_every, tau=tau,
-                             n_singular=n_singular, method=method)
+    return run_reduced_numba(spec, spec.X, key, record=spec.record,
+                             record_every=spec.record_every, tau=spec.tau,
+                             n_singular=spec.n_singular, method=normals)
 
 
 def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
                       method="ziggurat") -> dict:
     """The fused reduced forward kernel for a validated ``ChainSpec`` and a Philox ``key``."""
-    from depthcheck.kernels.chain.errors import ChainBreakdownError
     if spec.weights not in REDUCED_WEIGHTS:
         raise ValueError(f"weights={spec.weights!r}: the reduced chain needs a rotation-invariant "
                          f"weight law, one of {REDUCED_WEIGHTS}")
@@ -237,33 +232,26 @@ def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
     if n > d:
         raise ValueError(f"X must have n <= d for the reduced chain (columns are samples), got "
                          f"d={d}, n={n}")
-    layers, want, k_sing, stats, top, log_scale = _stat_buffers(spec, record, record_every,
-                                                                n_singular)
+    layers, want, k_sing, stats, top, log_scale = stat_buffers(spec, record, record_every,
+                                                               n_singular)
+    # weight codes: codes.WEIGHT_CODES (haar 0, gaussian 1), the two laws REDUCED_WEIGHTS allows
+    ip, fp = kernel_scalars(spec, key, method=METHODS[method], flags=want,
+                            record_every=int(record_every), tau=float(tau), n_sing=int(k_sing))
     err = np.empty((B, 2), dtype=np.int64)
     Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
-    gamma = 0.0 if spec.residual is None else float(spec.residual)
     with blas_single_thread():
-        _reduced_forward(Xb, L, B, np.uint64(key[0]), np.uint64(key[1]), METHODS[method],
-                         _WCODES[spec.weights], float(spec.weight_std), NORM_CODES[spec.norm],
-                         ACT_CODES[spec.activation], ORDER_CODES[spec.order],
-                         np.ascontiguousarray(spec.gains, dtype=np.float64),
-                         spec.residual is not None, gamma, bool(spec.rescale), int(record_every),
-                         want, float(tau), int(k_sing), stats, top, log_scale, err)
-    bad = np.flatnonzero(err[:, 1] != ERR_NONE)
-    if bad.size:
-        b = int(bad[np.argmin(err[bad, 0])])
-        raise ChainBreakdownError(f"layer {int(err[b, 0])}, trial {b}: "
-                                  f"{_ERR_TEXT[int(err[b, 1])]}; the chain is degenerate")
-    out = _collect(spec, record, layers, k_sing, stats, top, log_scale)
-    return out
+        _reduced_forward(Xb, np.ascontiguousarray(spec.gains, dtype=np.float64), ip, fp, stats,
+                         top, log_scale, err)
+    raise_breakdown(err)
+    return collect(spec, record, layers, k_sing, stats, top, log_scale)
 
 
 class ReducedNumbaChainBackend(ReducedChainBackend):
-    """Backend "reduced_numba" for ``depthcheck.kernels.simulate_chain`` (n <= d, Haar or Gaussian
-    weights): forward-only chains run the fused kernel above (Philox key derived from the
-    driver's ``root`` by ``depthcheck.kernels.random.philox.key_from_root``); chains with gradients run the numpy
-    reduced chain (``depthcheck.kernels.chain.reduced``, whose conditional backward has no numba version), so
-    they equal ``backend="reduced"`` on the same ``rng``."""
+    """Engine ``method="reduced", backend="numba"`` of ``depthcheck.kernels.simulate_chain`` (n <= d,
+    Haar or Gaussian weights): forward-only chains run the fused kernel above (Philox key
+    derived from the driver's ``root`` by ``depthcheck.kernels.random.philox.key_from_root``).
+    Chains with gradients are refused by name (the conditional backward pass exists only in
+    the numpy reduced engine, ``depthcheck.kernels.chain.reduced``)."""
 
     name = "reduced_numba"
 

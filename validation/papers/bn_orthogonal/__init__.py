@@ -1,0 +1,41 @@
+"""Claims: BN with Haar-orthogonal weights (Meterez et al., ICLR 2024, arXiv 2310.02012).
+
+Source text: ``shared/seeds/001_d5049fc1e527e58d.txt`` (formulas stripped); formulas as restored
+in ``shared/research/bn_orthogonal.md`` (section numbers "§" below refer to it; its tags [P]
+paper, [S] secondary, [D] derived and checked, [U] unconfirmed). Predictions come from
+:mod:`depthcheck.theory.bn_orthogonal` and :mod:`depthcheck.theory.isometry`, simulations from
+:func:`depthcheck.kernels.chain.driver.simulate_chain` (deep chains, gradients in log scale), :mod:`depthcheck.kernels.random.haar`,
+:mod:`depthcheck.kernels.nn.norms` and :mod:`depthcheck.kernels.random.moments`; image batches from
+:mod:`depthcheck.kernels.data.images` (scikit-learn's bundled photos / digits, never a download).
+
+Network (eq. 3): X_{l+1} = Bn(W_l X_l), Bn(X) = diag(X Xᵀ)^{-1/2} X (eq. 4), Haar W_l, linear
+activation, n = d. Engine names: "rownorm" = the paper's Bn; "bn_nomean" = √n·Bn (the authors'
+Fig. 3 code, factor √n); "bn" = standard centred BN without eps/affine (Fig. G6 "with mean
+reduction"; also our stand-in for torch's BatchNorm1d at init in Fig. 5, see that claim).
+
+Error budget: every claim here is ONE statement at level ALPHA (``extra["statements"] = 1``):
+a claim that compares k intervals (layers, widths, activations, input matrices) gives each the
+level ALPHA/k (Bonferroni), so its family-wise false-FAIL rate stays below ALPHA/2 (one-sided
+use of two-sided intervals); ``extra["comparisons"] = k``. Deterministic claims (lemmas, exact
+Jacobians) have no sampling error and are judged case by case against a rounding tolerance.
+
+Claims (ids ``bn_orthogonal.*``, formerly ``bn_orthogonal.*``): isometry_decay (Thm 1, Fig. 1), isometry_plateau_n_lt_d (finding,
+outside the theorem), bn_never_decreases_isometry (Lemma A.1 / Lemma 2),
+bn_isometry_n_lt_d_finding (Lemma A.1 fails for n < d), one_step_rate (Thm 3), bounded_gradients
+(Thm 5, Fig. 3), degenerate_input_explodes (Fig. 2), bounded_gradients_centred (Fig. G6),
+bn_jacobian_bounds (Lemmas C.4, C.8–C.11), activation_shaping (Sec. 5, Fig. 5),
+haar_sampler_moments (the engine's Haar sampler vs exact Weingarten moments).
+
+Layout: one module per claim or tight group of claims (isometry_decay (Thm 1), isometry_plateau (n
+< d plateau), bn_lemma (Lemma A.1), bn_lemma_finding (n < d counterexamples), one_step_rate (Thm
+3), gradients (Figs. 2, 3, 5, G6: four claims), bn_jacobian (Lemmas C.4, C.8–C.11), haar_moments
+(the Haar sampler)) holding predict / simulate / judge; ``_common`` the paper's shared helpers;
+``figures`` the figure callbacks; ``claims`` the Claim records (prose, configurations, controls)
+and ``CLAIMS`` in report order. Former ids stay accepted as aliases and seed the random streams
+(``Claim.seed_key``), so results are unchanged by the renaming.
+"""
+from depthcheck.validation.papers.bn_orthogonal._common import fig1_input, phi_floor
+from depthcheck.validation.papers.bn_orthogonal.claims import CLAIMS
+from depthcheck.validation.papers.bn_orthogonal.gradients import gradient_curves
+
+__all__ = ["CLAIMS", "fig1_input", "phi_floor", "gradient_curves"]

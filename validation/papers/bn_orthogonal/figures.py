@@ -1,0 +1,168 @@
+"""Figure callbacks of the Meterez et al. 2024 (arXiv 2310.02012) claims (drawn by the report,
+never by the judges)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from depthcheck.theory import bn_orthogonal as th
+from depthcheck.validation.claims.stats import t_quantile
+from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _LEMMA_KINDS
+from depthcheck.validation.papers.bn_orthogonal.gradients import _arm_name
+from depthcheck.validation.papers.bn_orthogonal.isometry_decay import _decay_layers, _decay_widths
+from depthcheck.validation.papers.bn_orthogonal.isometry_plateau import _plateau_layers, _plateau_n
+from depthcheck.validation.papers.bn_orthogonal.one_step_rate import _T3_INPUTS
+from depthcheck.validation.claims.plotting import pyplot, save_figure
+from pathlib import Path
+
+
+def _decay_figure(cfg, res, ctrl, outdir):
+    plt = pyplot()
+    layers = _decay_layers(cfg)
+    ws = _decay_widths(cfg)
+    fig, axes = plt.subplots(1, len(ws), figsize=(4.6 * len(ws), 4), squeeze=False)
+    z = t_quantile(res.verdict.alpha, res.trials - 1)
+    for a, d in enumerate(ws):
+        ax = axes[0, a]
+        for r, lab, col in ((res, "Haar (claim)", "C0"), (ctrl, "control", "C3")):
+            if r is None:
+                continue
+            P = r.evidence[f"phi_{d}"]
+            fin = np.all(np.isfinite(P), axis=0)
+            m = np.where(fin, np.where(np.isfinite(P), P, 0).mean(0), np.nan)
+            s = np.where(fin, np.where(np.isfinite(P), P, 0).std(0, ddof=1), np.nan) / np.sqrt(P.shape[0])
+            ax.semilogy(layers, m, color=col, label=f"{lab}: {r.config['weights']} weights")
+            ax.fill_between(layers, np.maximum(m - z * s, 1e-300), m + z * s, color=col, alpha=0.25)
+            if not fin.all():
+                ax.axvline(layers[np.argmin(fin)], color=col, ls=":", lw=0.8,
+                           label=f"{lab}: φ = ∞ (numerical rank loss) from here")
+        p = res.prediction[str(d)]
+        ax.semilogy(layers, p["bound"], "k--", label=f"Thm 1 bound, C = {cfg['C']}")
+        cmin = float(res.verdict.extra["widths"][str(d)]["C_min_point"])
+        if math.isfinite(cmin) and cmin > 0:
+            ax.semilogy(layers, th.theorem1_bound(layers, d, p["phi0"], cmin), "k:",
+                        label=f"bound with fitted C_min = {cmin:.3g}")
+        ax.set_ylim(max(1e-16, np.nanmin(res.evidence[f"phi_{d}"]) / 10), p["phi0"] * 3)
+        ax.set_xlabel("layer l")
+        ax.set_ylabel("isometry gap φ(X_l)")
+        judged = "judged" if d in cfg["widths"] else "reported only"
+        ax.set_title(f"d = n = {d} ({judged})", fontsize=9)
+        ax.legend(fontsize=6)
+    fig.suptitle(f"seed 001 Fig. 1: isometry gap decay, mean ± CI (level 1−{res.verdict.alpha:g}) "
+                 f"over {res.trials} chains — {res.verdict.verdict}", fontsize=9)
+    return [save_figure(fig, Path(outdir) / "seed001_fig1_isometry_decay.png")]
+
+
+def _plateau_figure(cfg, res, ctrl, outdir):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r, col in ((res, "C0"), (ctrl, "C3")):
+        if r is None:
+            continue
+        layers = _plateau_layers(r.config)
+        P = r.evidence["phi"]
+        m, s = P.mean(0), P.std(0, ddof=1)
+        ax.semilogy(layers, m, color=col, label=f"d = {r.config['d']}, n = {_plateau_n(r.config)}"
+                    + (" (claim)" if not r.control else " (control, n = d)"))
+        ax.fill_between(layers, np.maximum(m - s, 1e-300), m + s, color=col, alpha=0.2)
+    ax.axhline(cfg["threshold"], color="k", ls=":", label=f"threshold {cfg['threshold']}")
+    ax.axvline(cfg["window_start"], color="grey", lw=0.6)
+    ax.set_xlabel("layer l")
+    ax.set_ylabel("isometry gap φ(X_l) (mean ± sd)")
+    ax.set_title(f"n < d: φ plateaus (outside Thm 1's n = d) — {res.verdict.verdict}", fontsize=9)
+    ax.legend(fontsize=7)
+    return [save_figure(fig, Path(outdir) / "seed001_plateau_n_lt_d.png")]
+
+
+def _lemma_figure(cfg, res, ctrl, outdir):
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r, col, off in ((res, "C0", -0.15), (ctrl, "C3", 0.15)):
+        if r is None:
+            continue
+        for d in r.config["sizes"]:
+            lem = r.evidence[f"lemma_margin_{d}"]
+            for j in range(len(_LEMMA_KINDS)):
+                y = lem[:, j].ravel()
+                ax.scatter(np.full(y.size, j + off), np.sign(y) * np.log10(1 + np.abs(y) * 1e12),
+                           s=3, color=col, alpha=0.3)
+        ax.scatter([], [], color=col, label=f"{'control' if r.control else 'claim'}: "
+                                            f"operator {r.config['operator']}")
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xticks(range(len(_LEMMA_KINDS)), _LEMMA_KINDS, rotation=30, fontsize=7)
+    ax.set_ylabel("sign·log10(1 + 1e12·|log I(op(WH)) − log I(H)|)")
+    ax.set_title(f"Lemma 2 / A.1: Bn never decreases isometry (n = d) — {res.verdict.verdict}",
+                 fontsize=9)
+    ax.legend(fontsize=7)
+    return [save_figure(fig, Path(outdir) / "seed001_lemma_a1.png")]
+
+
+def _t3_figure(cfg, res, ctrl, outdir):
+    plt = pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    names = list(_T3_INPUTS)
+    x = np.arange(len(names))
+    for r, col, off in ((res, "C0", -0.12), (ctrl, "C3", 0.12)):
+        if r is None:
+            continue
+        lab = f"{r.config['weights']} W ({'control' if r.control else 'claim'})"
+        for ax, key, pk in ((axes[0], "ratio", "ratio_lower_bound"),
+                            (axes[1], "m2", "second_moment")):
+            m = np.array([r.evidence[f"{key}_{n}"].mean() for n in names])
+            s = np.array([r.evidence[f"{key}_{n}"].std(ddof=1) for n in names]) / math.sqrt(r.trials)
+            z = t_quantile(r.verdict.alpha / (2 * len(names) + 1), r.trials - 1)
+            ax.errorbar(x + off, m - 1, yerr=z * s, fmt="o", color=col, capsize=3, label=lab)
+    p = res.prediction
+    axes[0].scatter(x, [p[n]["ratio_lower_bound"] - 1 for n in names], marker="_", s=400,
+                    color="k", label="derived lower bound − 1")
+    axes[1].scatter(x, [p[n]["second_moment"] - 1 for n in names], marker="_", s=400, color="k",
+                    label="exact Haar value − 1")
+    axes[1].scatter(x, [p[n]["second_moment_gaussian"] - 1 for n in names], marker="_", s=400,
+                    color="C3", label="Gaussian-W value − 1")
+    for ax, t in ((axes[0], "E_W I(Bn(WX)) / I(X) − 1"), (axes[1], "E (1/d)Σ a_i² − 1")):
+        ax.set_xticks(x, names)
+        ax.set_yscale("symlog", linthresh=1e-4)
+        ax.set_ylabel(t)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Theorem 3, d = n = {cfg['d']}, {res.trials} draws of W, CI at the claim's "
+                 f"level — {res.verdict.verdict}", fontsize=9)
+    return [save_figure(fig, Path(outdir) / "seed001_theorem3_one_step.png")]
+
+
+def _grad_figure_factory(fname, title):
+    def figure(cfg, res, ctrl, outdir):
+        plt = pyplot()
+        arms = cfg["arms"]
+        fig, axes = plt.subplots(1, len(arms), figsize=(max(7.5, 5.2 * len(arms)), 4),
+                                 squeeze=False)
+        for i in range(len(arms)):
+            ax = axes[0, i]
+            for r, col in ((res, "C0"), (ctrl, "C3")):
+                if r is None:
+                    continue
+                x = np.asarray(r.config["depths"], dtype=float)
+                G = r.evidence[f"log_grad_{i}"]
+                m = G.mean(axis=0)
+                s = G.std(axis=0, ddof=1) / math.sqrt(G.shape[0])
+                z = t_quantile(r.verdict.alpha / len(arms), G.shape[0] - 1)
+                arm = r.config["arms"][i]
+                lab = (f"{'control' if r.control else 'claim'}: {r.config['weights']}, "
+                       f"{r.config['norm']}, {_arm_name(arm)}"
+                       + (f", repeat {r.config['repeat']}" if r.config["repeat"] > 1 else ""))
+                ax.plot(x, m, "o-", color=col, label=lab)
+                ax.fill_between(x, m - z * s, m + z * s, color=col, alpha=0.25)
+                sl = r.verdict.extra["arms"][_arm_name(arm)]["slope_window"]
+                w = x >= r.config["window_start"]
+                xm = x[w]
+                ax.plot(xm, m[w].mean() + sl * (xm - xm.mean()), "--", color=col, lw=0.8,
+                        label=f"fitted slope {sl:.3g}/layer")
+            ax.axvline(cfg["window_start"], color="grey", lw=0.6)
+            ax.set_xscale("log")
+            ax.set_xlabel("depth L")
+            ax.set_ylabel("log ||∇_{W_1} L||_F (mean, CI band)")
+            ax.legend(fontsize=6)
+        fig.suptitle(f"{title} — {res.verdict.verdict} (d = {cfg['d']}, n = {cfg['n']}, "
+                     f"{res.trials} trials)", fontsize=9)
+        return [save_figure(fig, Path(outdir) / fname)]
+    return figure

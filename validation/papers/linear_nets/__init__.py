@@ -1,0 +1,44 @@
+"""Claims (Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets"):
+layer balance, equal growth, Saxe mode dynamics, and the ReLU balance question.
+
+Source text: ``shared/seeds/003_adff57ada98dbb3a.txt`` (formulas stripped); formulas as
+reconstructed in ``shared/research/rank_lnn_lcw.md`` §B; the mathematics in
+:mod:`depthcheck.theory.linear_nets`; simulation with :mod:`depthcheck.kernels.nn.training` over the engine's
+forward/backward (:func:`depthcheck.kernels.nn.network.forward_backward` for linear nets, :mod:`depthcheck.kernels.nn.mlp`
+for ReLU nets with and without biases). Backends: numpy only (``backend`` is accepted and ignored:
+these are small sequential training runs).
+
+Claims (ids ``linear_nets.*``, formerly ``linear_nets.*``):
+
+1. ``balance_invariant`` — GD drift of the balance matrices D_l = W_{l+1}ᵀW_{l+1} − W_lW_lᵀ at a
+   fixed training time T = steps·η shrinks linearly in η (exact per-step drift
+   η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ), depthcheck.theory.linear_nets). Control: per-layer learning rates.
+2. ``equal_growth`` — Cor. 2.2–2.4 / Fig. 1: squared layer norms grow by the same amount
+   (Glorot init), stay equal (balanced init), per-mode ratios follow √(1 + c/a²) → 1.
+   Control: per-layer learning rates.
+3. ``saxe_dynamics`` — whitened inputs, balanced decoupled init: GD mode strengths follow the
+   closed forms for N_l = 2, 3, 5, 10 with an O(h) (Euler) error; time to learn vs depth.
+   Control: decoupled but unbalanced init.
+4. ``relu_balance`` — Sec. 3 / Conjecture 4 vs Du, Hu & Lee (2018): in bias-free ReLU nets
+   trained on digits, ||W_{l+1}||_F² − ||W_l||_F² drifts only by O(η); the full matrix invariant
+   does not hold. Control: biases switch on, and the weight-only difference drifts at O(1).
+
+Shared set-up choices (the seed leaves them open, research §B.6 [UNCONFIRMED]): hidden widths
+(10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net; Glorot-normal init;
+the mixture of ``depthcheck.kernels.data.synthetic.gaussian_mixture`` rescaled so that λ_max(XXᵀ/n) = 1, targets
+from ``depthcheck.kernels.data.synthetic.linear_teacher``. The engine's mse is the mean over the d_out·n entries, so
+with whitened inputs GD with step η is Euler's method for Saxe's flow with h = Δt/τ = 2η/d_out.
+
+Layout: one module per claim or tight group of claims (balance, equal_growth, saxe, relu_balance
+(claims 1–4)) holding predict / simulate / judge; ``_common`` the paper's shared helpers;
+``figures`` the figure callbacks; ``claims`` the Claim records (prose, configurations, controls)
+and ``CLAIMS`` in report order. Former ids stay accepted as aliases and seed the random streams
+(``Claim.seed_key``), so results are unchanged by the renaming.
+"""
+from depthcheck.validation.papers.linear_nets._common import (
+    balanced_init, decoupled_init, glorot_init, layer_lr_scale, linear_net_loss, mixture_problem,
+    mode_strengths, sufficient_inputs)
+from depthcheck.validation.papers.linear_nets.claims import CLAIMS
+
+__all__ = ["CLAIMS", "mixture_problem", "sufficient_inputs", "linear_net_loss", "glorot_init",
+           "decoupled_init", "balanced_init", "mode_strengths", "layer_lr_scale"]

@@ -1,0 +1,45 @@
+"""Claims (Daneshmand, Kohler, Bach, Hofmann, Lucchi 2020, "Batch normalization
+provably avoids rank collapse for randomly initialised deep networks").
+
+Source text: ``shared/seeds/002_6dd6d02ae2b33d9a.txt`` (formulas stripped); formulas and their
+confidence tags in ``shared/research/rank_lnn_lcw.md`` §A and §D; mathematics in
+:mod:`depthcheck.theory.rank`, :mod:`depthcheck.theory.rank_markov`, :mod:`depthcheck.theory.lyapunov`; simulations in
+:mod:`depthcheck.kernels.chain.rank`. Backends: numpy only (``backend`` is accepted and ignored).
+
+Claims (ids ``rank_collapse.*``, formerly ``rank_collapse.*``):
+
+1. ``bn_rank_sqrt_width`` — Thm 2 / 14, Fig. 3a: the depth-averaged r(H) and rank_τ(H) of BN
+   chains grow at least like √d (fitted exponent >= 1/2 − margin); Theorem 14's bound
+   2(1−τ)²√((1−β̂)d) holds. Control: vanilla chains (no BN) collapse to rank one.
+2. ``lemma1_bounds`` — Lemma 1 at every layer: rank(H) >= r(H), rank_τ(H_l) >= (1−τ)² r(H_l)
+   (both threshold conventions). Control: unit-row-norm BN (tr M = 1 instead of d).
+3. ``lemma7_drift`` — Lemma 7 / Prop. 8: the Monte Carlo one-step drift of ‖M‖_F² divided by γ²
+   matches c(M). Control: weights of variance 2 (Def. 1 violated).
+4. ``regularity_constant`` — Def. 3 / Lemma 10, Fig. 8; Lemma 13, Fig. 9: β̂ < 0.9 for d > 10 and
+   decreasing in d; E‖M‖_F² below Lemma 13's bound and O(d^{3/2}). Also draws Fig. 3b.
+   Control: non-centred weights U[0, 2√3] (the paper's adversarial initialisation).
+5. ``centering_redundant`` — Lemma 4 / App. C: off-diagonal entries of M have mean zero under the
+   invariant law even from a positive input; centring does not change the depth-averaged rank.
+   Control: U[0, 2√3] weights.
+6. ``vanilla_lyapunov`` — Lemma 3 quantified (§D): QR-measured Lyapunov exponents of Gaussian
+   products match the digamma formula; σ2/σ1 of unnormalised linear nets decays at μ2 − μ1;
+   residual products I + γW also collapse. Control: the complex-Ginibre formula (wrong law).
+7. ``input_degeneracy`` — seed 001 App. D / Table D1 on scikit-learn's digits: random batches of
+   8..48 images are full rank; average cosine similarity reported. Control: repeated samples.
+
+Error rates: a claim that judges K statements spends ``alpha`` in total, each statement's
+interval being at level 1 − alpha/K (Bonferroni inside the claim), so every claim counts as one
+statement of the suite budget (depthcheck.validation.claims.stats). The claim is PASS iff every statement
+passes, FAIL if any fails, INCONCLUSIVE otherwise; ``extra["judged"]`` lists all of them and
+``extra["statements"] = 1`` is the claim's share of the suite budget.
+
+Layout: one module per claim or tight group of claims (sqrt_width, lemma1_bounds, lemma7_drift,
+regularity, centering, lyapunov, input_degeneracy (claims 1–7 in that order)) holding predict /
+simulate / judge; ``_common`` the paper's shared helpers; ``figures`` the figure callbacks;
+``claims`` the Claim records (prose, configurations, controls) and ``CLAIMS`` in report order.
+Former ids stay accepted as aliases and seed the random streams (``Claim.seed_key``), so results
+are unchanged by the renaming.
+"""
+from depthcheck.validation.papers.rank_collapse.claims import CLAIMS
+
+__all__ = ["CLAIMS"]

@@ -1,0 +1,125 @@
+"""rank_collapse.bn_rank_sqrt_width: BN chains keep a rank of order √d (Theorem 2 / 14)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from depthcheck.kernels.chain.rank import gaussian_input, rank_chain
+from depthcheck.theory import rank_markov as rm
+from depthcheck.validation.claims.stats import mean_ci, slope_ci
+from depthcheck.validation.papers.rank_collapse._common import _g, _gamma, _gname
+from depthcheck.validation.claims.stats import Family
+from depthcheck.validation.papers.rank_collapse._common import _detail
+
+
+def _c1_configs(cfg):
+    """(index, config) of the configurations whose activation is selected."""
+    return [(i, c) for i, c in enumerate(cfg["configs"]) if c["activation"] in cfg["activations"]]
+
+
+def _c1_records(cfg):
+    return ("r", "soft_rank", "g1", "g2", "frob2")
+
+
+def _c1_simulate(cfg, rng, n_trials, backend):
+    ev = {}
+    bn_chain = cfg["norm"] == "bn"
+    for ci, c in _c1_configs(cfg):
+        cols = {k: [] for k in _c1_records(cfg)}
+        for d in c["widths"]:
+            X = gaussian_input(d, d, n_trials, rng)
+            out = rank_chain(X, c["depth"], rng=rng, gamma=_gamma(c["gamma"]),
+                             weights=c["weights"], norm=cfg["norm"],
+                             center=bool(c.get("center", False)) and bn_chain,
+                             activation=c["activation"], burn_in=c["burn_in"],
+                             record_every=cfg["record_every"], record=_c1_records(cfg),
+                             tau=cfg["tau"])
+            for k in cols:
+                cols[k].append(out[k].mean(axis=1))     # depth average per trial
+        for k, v in cols.items():
+            ev[f"c{ci}_{k}"] = np.stack(v, axis=1)      # (n_trials, n_widths)
+    f2 = cfg["fig2"]
+    for act in ("linear", "relu"):
+        X = gaussian_input(f2["d"], f2["d"], n_trials, rng)
+        out = rank_chain(X, f2["depth"], rng=rng, gamma=math.inf, weights=f2["weights"],
+                         norm=cfg["norm"], center=(act == "relu") and bn_chain, activation=act,
+                         record_every=f2["every"], record=("r", "rank"))
+        ev[f"fig2_{act}_r"] = out["r"]
+        ev[f"fig2_{act}_rank"] = out["rank"]
+    return ev
+
+
+def _c1_predict(cfg):
+    return {"exponent": 0.5, "pass_if_exponent_lower_ci_above": 0.5 - cfg["margin"],
+            "theorem14_bound": "2 (1-tau)^2 sqrt((1-beta) d), beta estimated per trial",
+            "tau": cfg["tau"]}
+
+
+def _c1_judge(cfg, pred, ev, alpha):
+    tau, thr = cfg["tau"], 0.5 - cfg["margin"]
+    plan = []          # (name, kind, fn(alpha_i) -> (est, ci), bound...)
+    table = {}
+    for ci, c in _c1_configs(cfg):
+        tag = f"γ={_gname(c['gamma'])} {c['weights']} {c['activation']}"
+        ds = np.asarray(c["widths"], dtype=float)
+        r = ev[f"c{ci}_r"]
+        sr = ev[f"c{ci}_soft_rank"]
+        beta = np.clip(ev[f"c{ci}_g1"] / ev[f"c{ci}_g2"], 0.0, 1.0)
+        linear = c["activation"] == "linear"
+        table[tag] = {"widths": c["widths"], "mean_r": r.mean(0).tolist(),
+                      "mean_soft_rank": sr.mean(0).tolist(), "beta": beta.mean(0).tolist(),
+                      "r_over_sqrt_d": (r.mean(0) / np.sqrt(ds)).tolist()}
+        logr = np.log(r)
+        logs = np.log(np.maximum(sr, 1e-3))     # a zero soft rank would be a collapse anyway
+        fit_r = slope_ci(np.log(ds), logr, 0.5)
+        table[tag]["exponent_r"] = fit_r.slope.estimate
+        table[tag]["exponent_soft_rank"] = slope_ci(np.log(ds), logs, 0.5).slope.estimate
+        if linear:
+            plan.append((f"exponent of mean r(H) vs d [{tag}]", "lower",
+                         lambda a, y=logr, x=ds: slope_ci(np.log(x), y, a).slope, thr))
+        plan.append((f"exponent of mean rank_τ vs d [{tag}]", "lower",
+                     lambda a, y=logs, x=ds: slope_ci(np.log(x), y, a).slope, thr))
+        if linear:
+            sharp = []
+            for j, d in enumerate(c["widths"]):
+                b = rm.theorem14_rank_bound(int(d), beta[:, j], tau, "simple")
+                plan.append((f"rank_τ - 2(1-τ)²√((1-β̂)d) at d={d} [{tag}]", "lower",
+                             lambda a, m=sr[:, j] - b: mean_ci(m, a), 0.0))
+                sb = rm.theorem14_rank_bound(int(d), beta[:, j], 0.0, "sharp")
+                sharp.append(float(np.mean(r[:, j] - sb)))
+                if _gamma(c["gamma"]) <= cfg["small_gamma"]:
+                    plan.append((f"r - (1+√(1+16(1-β̂)d))/2 at d={d} [{tag}]", "lower",
+                                 lambda a, m=r[:, j] - sb: mean_ci(m, a), 0.0))
+            table[tag]["sharp_bound_margin_r"] = sharp
+    K = len(plan)
+    fam = Family(alpha, K)
+    for name, kind, fn, *bounds in plan:
+        est = fn(alpha / K)
+        getattr(fam, f"add_{kind}")(name, est.estimate, est.ci, *bounds)
+    relu = [f"{t}: {_g(v['exponent_r'])}" for t, v in table.items() if "relu" in t]
+    loose = [f"{t}: {_g(min(v['sharp_bound_margin_r']))}" for t, v in table.items()
+             if "sharp_bound_margin_r" in v and not any(
+                 s["name"].startswith("r - (1+") and t in s["name"] for s in fam.parts)]
+    note = ("Not judged (Theorem 2 is for linear nets): the exponent of r(H) of post-ReLU "
+            "activations, whose shared non-negative mean direction carries a fixed share of "
+            "tr M and caps r" + (f" (measured {', '.join(relu)})" if relu else "") +
+            f"; the sharp bound for γ > {_g(cfg['small_gamma'])} (Theorem 14 needs γ small)" +
+            (f", smallest margins {', '.join(loose)}" if loose else ""))
+    return fam.verdict(_detail(fam, note), prediction=0.5, tiebreak="order",
+                       extra={"per_config": table})
+
+
+def _c1_full_configs():
+    out = []
+    lengths = {0.01: (10000, 30000), 0.1: (1000, 6000), 1.0: (200, 3000), "inf": (200, 3000)}
+    for g in (0.01, 0.1, 1.0, "inf"):
+        for w in ("gaussian", "uniform"):
+            for act in ("linear", "relu"):
+                c = {"gamma": g, "weights": w, "activation": act,
+                     "widths": [8, 16, 32, 64, 128, 256],
+                     "burn_in": lengths[g][0], "depth": lengths[g][1]}
+                if act == "relu":
+                    c["center"] = True
+                out.append(c)
+    return out

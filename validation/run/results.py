@@ -1,0 +1,128 @@
+"""The files of a run directory and the evidence in its store: written by the runner, read back
+by the runner (to judge) and by the report (to redraw a finished run).
+
+A run directory holds ``results.json`` (one record per claim and per control, deterministic),
+``manifest.json`` (mode, seed, backend, alpha, modules, claims), ``timings.json``, ``errors.log``,
+``store.sqlite`` (:mod:`depthcheck.validation.run.store`), ``report.md`` and ``figures/``.
+This module knows how records map back to the stored tasks: a record's ``config``, ``trials`` and
+``chunk`` fix its chunk layout and configuration hash (:func:`layout_hash`).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from depthcheck.validation.claims.claim import ClaimResult, Verdict, chunk_sizes, config_hash
+from depthcheck.validation.run import registry
+from depthcheck.validation.run.store import Store, TaskKey, unpack_evidence
+
+__all__ = ["RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME", "write_json",
+           "layout_hash", "check_evidence", "load_evidence", "load_run"]
+
+RESULTS_NAME = "results.json"
+MANIFEST_NAME = "manifest.json"
+TIMINGS_NAME = "timings.json"
+ERRORS_NAME = "errors.log"
+
+
+def write_json(path: Path, obj) -> None:
+    """Write ``obj`` as indented JSON, atomically (a crash never leaves half a file)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def layout_hash(cfg: dict, sizes: list[int]) -> str:
+    """Hash keying a task in the store: the scientific configuration and the chunk layout (the
+    layout decides every chunk's seed, so it is part of a task's identity)."""
+    return config_hash({"config": cfg, "chunks": list(sizes)})
+
+
+def check_evidence(evidence, n_trials: int, allow_inf, where: str) -> dict[str, np.ndarray]:
+    """Validate one chunk's evidence: a non-empty dict of numeric arrays with leading axis
+    ``n_trials``, finite except +-inf in the keys of ``allow_inf``; NaN is never accepted.
+    ``where`` (claim, variant, chunk, seed, configuration) is named in every error."""
+    if not isinstance(evidence, dict) or not evidence:
+        raise ValueError(f"simulate must return a non-empty dict of arrays, got "
+                         f"{type(evidence).__name__} from {where}")
+    allow_inf = set(allow_inf)
+    out = {}
+    for k, v in evidence.items():
+        if not isinstance(k, str) or not k or "/" in k:
+            raise ValueError(f"evidence key {k!r} must be a non-empty str without '/' ({where})")
+        a = np.asarray(v)
+        if a.dtype.kind not in "biufc":
+            raise ValueError(f"evidence {k!r} must be numeric, got dtype {a.dtype} ({where})")
+        if a.ndim < 1 or a.shape[0] != n_trials:
+            raise ValueError(f"evidence {k!r} must have leading axis n_trials={n_trials}, "
+                             f"got shape {a.shape} ({where})")
+        if a.dtype.kind in "fc":
+            nan = int(np.count_nonzero(np.isnan(a)))
+            inf = int(np.count_nonzero(np.isinf(a))) if k not in allow_inf else 0
+            if nan or inf:
+                raise ValueError(f"non-finite evidence {k!r} ({nan} NaN, {inf} inf of {a.size}) "
+                                 f"from {where}")
+        out[k] = a
+    return out
+
+
+def load_evidence(store: Store, keys: list[TaskKey], sizes: list[int], allow_inf
+                  ) -> dict[str, np.ndarray]:
+    """The evidence of one claim or control: its stored chunks, validated, concatenated per key
+    in chunk order. A missing chunk or chunks with different keys raise."""
+    chunks = []
+    for key, n in zip(keys, sizes):
+        rec = store.get(key)
+        where = f"claim {key.claim_id} [{key.variant}] chunk {key.chunk}"
+        if rec is None:
+            raise RuntimeError(f"task {where} is not in the store {store.path}")
+        ev = check_evidence(unpack_evidence(rec.evidence), n, allow_inf, where)
+        if chunks and set(ev) != set(chunks[0]):
+            raise ValueError(f"{where} has evidence keys {sorted(ev)}, chunk 0 has "
+                             f"{sorted(chunks[0])}")
+        chunks.append(ev)
+    return {k: np.concatenate([c[k] for c in chunks], axis=0) for k in chunks[0]}
+
+
+def load_run(out: str | Path, modules=()) -> tuple[list[dict], dict, dict, dict]:
+    """Rebuild (records, manifest, results, claims) of a finished run from ``out``.
+
+    ``results`` maps claim id to (claim ClaimResult, control ClaimResult) rebuilt from the stored
+    evidence; verdicts come from results.json, predictions are recomputed with the current
+    ``predict``. Claims are found by id (or former id) in the module named by each record, else
+    among the registered ones and ``modules``. Used by ``python -m depthcheck report DIR``.
+    """
+    out = Path(out)
+    try:
+        records = json.loads((out / RESULTS_NAME).read_text())
+        manifest = json.loads((out / MANIFEST_NAME).read_text())
+    except FileNotFoundError as exc:
+        raise ValueError(f"{out} holds no finished run ({exc.filename} missing)") from exc
+    claims, results = {}, {}
+    store = Store(out)
+    try:
+        for rec in records:
+            if "chunk" not in rec:
+                raise ValueError(f"{out}/{RESULTS_NAME} was written by an older depthcheck "
+                                 f"(record {rec['id']} has no 'chunk'): rerun it")
+            claim = registry.find_claim(rec["id"], rec["module"], modules)
+            claims[rec["id"]] = claim
+            pair = results.setdefault(rec["id"], [None, None])
+            if rec["status"] == "ERROR" and rec["verdict"] == "ERROR":
+                continue
+            cfg = rec["config"]
+            variant = "control" if rec["control"] else "claim"
+            sizes = chunk_sizes(rec["trials"], rec["chunk"])
+            h = layout_hash(cfg, sizes)
+            keys = [TaskKey(rec["id"], variant, i, manifest["mode"], manifest["seed"],
+                            manifest["backend"], h) for i in range(len(sizes))]
+            ev = load_evidence(store, keys, sizes, claim.allow_inf)
+            v = Verdict(rec["verdict"], rec["statistic"], tuple(rec["ci"]), rec["prediction"],
+                        rec["alpha"], rec["detail"], rec["extra"])
+            pair[1 if rec["control"] else 0] = ClaimResult(
+                rec["id"], rec["control"], cfg, claim.predict(cfg), ev, v, rec["trials"])
+    finally:
+        store.close()
+    return records, manifest, {k: tuple(v) for k, v in results.items()}, claims
