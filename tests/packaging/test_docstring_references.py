@@ -31,9 +31,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: Folders whose docstrings and comments are checked. The other packages are being edited in
-#: parallel; widen to ["theory", "kernels", "validation", "depthcheck"] once they are clean.
-SCOPE = ["theory"]
+#: Folders whose docstrings and comments are checked: every package of the library.
+SCOPE = ["theory", "kernels", "validation", "depthcheck"]
 
 #: Folders reported on (not asserted) by ``offending_references``; see ``main`` below.
 ALL_PACKAGES = ["theory", "kernels", "validation", "depthcheck"]

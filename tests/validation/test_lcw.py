@@ -49,7 +49,7 @@ def test_claim_list():
     ids = [c.id for c in V.CLAIMS]
     assert ids == list(TINY) and all(i.startswith("lcw.") for i in ids)
     for c in V.CLAIMS:
-        assert "000_69ed445a9063b98b.txt" in c.source
+        assert "arXiv:2403.13833" in c.source
         assert c.n_trials("quick") >= 8 and c.control
 
 

@@ -75,12 +75,12 @@ def test_results_schema_verdicts_and_broken(reference):
     assert by["toy.broken", True]["verdict"] == "PASS"
     assert by["toy.broken", False]["status"] == "BROKEN"
     assert reference.exit_code == 1
-    assert reference.executed == 24 and reference.reused == 0
+    assert reference.executed == 28 and reference.reused == 0
 
 
 def test_report_and_figures(reference):
     md = (reference.out / "report.md").read_text()
-    assert "| claim | verdict | statistic | CI | prediction | trials | control |" in md
+    assert "| claim | verdict | statistic | CI | half-width | delta | prediction | trials | control | mutations |" in md
     assert "| toy.broken | BROKEN (PASS) |" in md and "FAIL (ok)" in md
     assert "![toy.mean](figures/toy_mean.png)" in md
     assert (reference.out / "figures" / "toy_mean.png").stat().st_size > 1000
@@ -90,7 +90,7 @@ def test_report_and_figures(reference):
 
 def test_rerun_reuses_everything(reference, tmp_path):
     res = _run(reference.out)
-    assert res.executed == 0 and res.reused == 24
+    assert res.executed == 0 and res.reused == 28
     assert _bytes(res.out) == _bytes(reference.out)
 
 
@@ -112,13 +112,13 @@ def test_resume_after_interrupt_is_identical(reference, tmp_path, monkeypatch):
     assert not (tmp_path / "results.json").exists()
     monkeypatch.setattr(runner, "execute_task", real)
     res = _run(tmp_path, figures=False)
-    assert res.executed == 18 and res.reused == 6
+    assert res.executed == 22 and res.reused == 6
     assert _bytes(tmp_path) == _bytes(reference.out)
 
 
 def test_workers_pool_identical(reference, tmp_path):
     res = _run(tmp_path, workers=2, figures=False)
-    assert res.executed == 24
+    assert res.executed == 28
     assert _bytes(tmp_path) == _bytes(reference.out)
 
 
@@ -127,7 +127,7 @@ def test_dask_local_cluster_identical(reference, tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
                                   dashboard_address=None) as cluster:
         res = _run(tmp_path, scheduler=cluster.scheduler_address, figures=False)
-    assert res.executed == 24
+    assert res.executed == 28
     assert _bytes(tmp_path) == _bytes(reference.out)
 
 
@@ -261,7 +261,7 @@ def test_cli_list_run_report(tmp_path, capsys):
                    "--no-progress", "--seed", "3"])
     out = capsys.readouterr().out
     assert rc == 0  # both claims ran and both controls failed
-    assert "toy.mean" in out and "FAIL (ok)" in out and "16 tasks run, 0 reused" in out
+    assert "toy.mean" in out and "FAIL (ok)" in out and "20 tasks run, 0 reused" in out
     (tmp_path / "report.md").unlink()
     assert cli.main(["report", str(tmp_path)]) == 0
     assert "| toy.slope | PASS |" in (tmp_path / "report.md").read_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from depthcheck.validation.claims.claim import Claim
+from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
 from depthcheck.validation.claims.stats import judge_within, mean_ci, slope_ci
 
 
@@ -48,7 +48,13 @@ MEAN = Claim(
     quick={"mu": 0.0, "band": 0.15}, full={"band": 0.1},
     trials={"quick": 2000, "full": 4000}, chunk={"quick": 500, "full": 1000},
     predict=_mean_predict, simulate=_mean_simulate, judge=_mean_judge,
-    control={"mu": 0.5}, control_description="draws from N(0.5, 1).", figure=_mean_figure)
+    control={"mu": 0.5}, control_description="draws from N(0.5, 1).", figure=_mean_figure,
+    sensitivity=Sensitivity({"quick": 0.3, "full": 0.2}, "absolute error of the mean",
+                            "twice the judged band."),
+    mutations=(Mutation("mean_off_by_delta", "every draw shifted by delta = 2 band.",
+                        transform=lambda cfg, ev: {"x": ev["x"] + 2 * cfg["band"]}),
+               Mutation("wrong_law", "draws from N(2 band, 1) (simulated).",
+                        overrides={"mu": 0.3})))
 
 
 # ----------------------------------------------------------- toy.slope: y_t = 2 t + random walk
@@ -71,7 +77,10 @@ SLOPE = Claim(
     quick={"steps": 50, "rate": 2.0}, full={"steps": 100},
     trials={"quick": 200, "full": 400}, chunk={"quick": 64, "full": 100},
     predict=lambda cfg: 2.0, simulate=_slope_simulate, judge=_slope_judge,
-    control={"rate": 2.5}, control_description="a walk drifting at rate 2.5.")
+    control={"rate": 2.5}, control_description="a walk drifting at rate 2.5.",
+    sensitivity=Sensitivity(0.2, "absolute error of the slope", "twice the judged band."),
+    mutations=(Mutation("slope_off_by_delta", "the walk tilted by delta = 0.2 per step.",
+                        transform=lambda cfg, ev: {"y": ev["y"] + 0.2 * ev["t"], "t": ev["t"]}),))
 
 
 # ----------------------------------------------------------- toy.broken: its control cannot fail
@@ -141,7 +150,10 @@ ECHO = Claim(
     statement="E X = 0", assumptions="none", quick={"mu": 0.0, "band": 0.5}, trials=400,
     backends=("numpy", "numba"), aliases=("toyold.echo",),
     predict=_mean_predict, simulate=_echo_simulate, judge=_mean_judge,
-    control={"mu": 3.0}, control_description="shifted mean.")
+    control={"mu": 3.0}, control_description="shifted mean.",
+    sensitivity=Sensitivity(1.0, "absolute error of the mean", "twice the judged band."),
+    mutations=(Mutation("shifted", "draws shifted by delta = 1.",
+                        transform=lambda cfg, ev: {**ev, "x": ev["x"] + 1.0}),))
 
 
 CLAIMS = [MEAN, SLOPE, BROKEN, NAN, INF, RAISES, ECHO]

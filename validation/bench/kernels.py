@@ -109,19 +109,21 @@ def _haar_layer(quick, rate):
 
 # ---------------------------------------------------------------------------- (b) Figure 1
 def _fig1_input(d, rng, f=0.005):
-    """Seed 001 Fig. 1 input: X0 = (1-f) I + f u vᵀ, u, v ~ U[0,1]^d (bn_orthogonal.md §7.1)."""
+    """The Fig. 1 input of Meterez et al. 2024 (arXiv:2310.02012): X0 = (1-f) I + f u vᵀ,
+    u, v ~ U[0,1]^d (as ``depthcheck.validation.papers.bn_orthogonal.fig1_input`` with n = d)."""
     return (1 - f) * np.eye(d) + f * np.outer(rng.random(d), rng.random(d))
 
 
 def _user_loop(X, L, rng, sampler):
-    """What users write today (bn_orthogonal.md §7.10): one trial, one layer at a time."""
+    """What users write without the library: one trial, one layer at a time (QR-sampled Haar W,
+    matmul, row normalisation, the isometry gap from the eigenvalues of HᵀH)."""
     H = X.copy()
     e = np.linalg.eigvalsh(H.T @ H)
     gaps = [np.log(e.mean()) - np.log(e).mean()]
     for _ in range(L):
         W = sampler(rng)
         H = W @ H
-        H = H / np.linalg.norm(H, axis=1, keepdims=True)        # seed 001 Bn: unit rows
+        H = H / np.linalg.norm(H, axis=1, keepdims=True)        # Bn of Meterez et al. 2024, eq. 4: unit rows
         e = np.linalg.eigvalsh(H.T @ H)
         gaps.append(np.log(e.mean()) - np.log(e).mean())
     return gaps
@@ -166,7 +168,7 @@ def _fig1(quick, rate):
             lambda: simulate_chain(X, Lr, trials=Br, rng=np.random.default_rng(4),
                                    record=("isometry_gap",)), 1)
         flops = B * L * (2.0 * d * d * n + n * n * d + n**3 / 3.0)
-        tag = f"seed 001 Fig. 1: d=n={d}, L={L}, {B} trials, gap every layer"
+        tag = f"Meterez et al. 2024 Fig. 1: d=n={d}, L={L}, {B} trials, gap every layer"
         rows.append(_row(
             f"{tag}: numba fused chain", ours,
             f"user per-layer loop, {base_name} + matmul + rownorm + eigvalsh gap, one trial at "
@@ -338,7 +340,7 @@ def _reduced_forward(quick, rate):
 
 # ---------------------------------------------------------------------------- gradients
 def _gradients(quick, rate):
-    """seed 001 Fig. 3 set-up with gradients: fused numba kernel vs the per-layer numba driver
+    """Meterez et al. 2024 Fig. 3 set-up with gradients: fused numba kernel vs the per-layer numba driver
     vs the numpy reference, in the same run."""
     import depthcheck.kernels.backends  # noqa: F401
     from depthcheck.kernels.chain import driver as _chain
@@ -364,7 +366,7 @@ def _gradients(quick, rate):
         _chain._BACKENDS.pop("_bench_numba_layers", None)
     # forward + recomputed forward + backward (~3 Haar applications of 2d²n) + 2 Grams per layer
     flops = B * L * (3 * 2 * d * d * n + 2 * n * n * d)
-    set_up = f"seed 001 Fig. 3 set-up with gradients, bn, d=n={d}, L={L}, {B} trials"
+    set_up = f"Meterez et al. 2024 Fig. 3 set-up with gradients, bn, d=n={d}, L={L}, {B} trials"
     return [_row(f"{set_up}: simulate_chain(backend='numba'), fused gradient kernel "
                  f"({fused_how})", fused,
                  f"simulate_chain(backend='numpy') (formed W via dorgqr; {how})", base,

@@ -35,6 +35,18 @@ Rules for claim authors
 * ``control`` holds configuration overrides (e.g. ``{"weights": "gaussian"}``) for the negative
   control. It runs through the *same* ``predict``/``simulate``/``judge`` and must come out FAIL; a
   control that passes or is inconclusive marks the claim BROKEN.
+* ``kind`` says what the judged statement is (:data:`KINDS`): "exact" (a deterministic identity
+  or inequality evaluated to rounding: no Monte Carlo interval, reported EXACT / VIOLATED with
+  the worst error, outside the error budget), "statistical" (default) or "finding" (a
+  statistical statement of this library beyond or against the paper). The runner refuses, as
+  mis-declared, a statistical claim whose evidence is identical across its independently seeded
+  chunks or whose interval has zero width.
+* Statistical claims and findings declare ``sensitivity`` (:class:`Sensitivity`: the smallest
+  departure δ from the prediction they must detect, and why that size matters) and at least one
+  data-side :class:`Mutation` of that size (a plausible bug or a plausible false theory in the
+  *simulation*, never a changed prediction). Mutations run through the same ``simulate`` (on
+  the claim's random numbers) and ``judge`` (with the claim's configuration and prediction) and
+  must FAIL; otherwise, or without any mutation, the claim is UNDERPOWERED.
 * ``figure(cfg, claim_result, control_result, outdir)`` (optional) draws PNGs into ``outdir`` and
   returns their paths. Both results are :class:`ClaimResult` (``control_result`` is ``None`` if
   the control errored). Matplotlib is already switched to the Agg backend when it is called.
@@ -50,10 +62,19 @@ from typing import Any, Callable
 
 import numpy as np
 
-__all__ = ["VERDICTS", "DEFAULT_N_CHUNKS", "BACKENDS", "DIRECTIVES", "Verdict", "Claim",
-           "ClaimResult", "config_hash", "chunk_sizes"]
+__all__ = ["VERDICTS", "KINDS", "DEFAULT_N_CHUNKS", "BACKENDS", "DIRECTIVES", "Verdict",
+           "Sensitivity", "Mutation", "Sequential", "Claim", "ClaimResult", "config_hash",
+           "chunk_sizes"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
+
+#: What a claim's judged statement is (see :class:`Claim`):
+#: "exact"       a deterministic identity or inequality evaluated to rounding (no Monte Carlo
+#:               interval; reported EXACT / VIOLATED with the worst error; outside the error
+#:               budget);
+#: "statistical" a statement about a distribution, judged from Monte Carlo trials by an interval;
+#: "finding"     a statistical statement of this library beyond or against the paper.
+KINDS = ("exact", "statistical", "finding")
 
 #: When a configuration gives no "chunk", its trials are split into this many tasks.
 DEFAULT_N_CHUNKS = 4
@@ -134,6 +155,111 @@ class Verdict:
         object.__setattr__(self, "extra", _jsonable(self.extra, "Verdict.extra"))
 
 
+@dataclass(frozen=True)
+class Sensitivity:
+    """The smallest departure from the prediction a statistical claim is meant to detect.
+
+    ``delta`` is that departure in the units of the judged statistic (a number, or
+    ``{"quick": .., "full": ..}`` when the modes resolve different sizes); ``measure`` says in words
+    what it is a departure of ("relative error of the per-layer decay rate", "slope of the log
+    gradient norm per e-fold of depth"); ``why`` says why this size is the scientifically
+    interesting one. A claim proves it can detect ``delta`` with its :class:`Mutation` s: data
+    mutated by that much must FAIL through the same code. Convention: an equality statement's
+    band is ±delta/2 around the prediction and the trials are planned so that the interval's
+    half-width is below delta/2; a true departure of delta then FAILs.
+    """
+    delta: float | Mapping[str, float]
+    measure: str
+    why: str
+
+    def __post_init__(self):
+        d = self.delta
+        vals = dict(d) if isinstance(d, Mapping) else {"quick": d, "full": d}
+        if set(vals) != set(_MODES):
+            raise ValueError(f"Sensitivity.delta per mode must have exactly the keys {_MODES}")
+        for mode, v in vals.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) \
+                    or v <= 0:
+                raise ValueError(f"Sensitivity.delta ({mode}) must be a finite positive number, "
+                                 f"got {v!r}")
+        for name in ("measure", "why"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"Sensitivity.{name} must be a non-empty string")
+        object.__setattr__(self, "delta", {m: float(v) for m, v in vals.items()}
+                           if isinstance(d, Mapping) else float(d))
+
+    def at(self, mode: str) -> float:
+        """delta in ``mode`` ("quick" or "full")."""
+        _check_mode(mode)
+        return float(self.delta[mode]) if isinstance(self.delta, Mapping) else self.delta
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A calibrated, data-side mutation: the claim's simulation with a plausible bug or a
+    plausible false theory of the size of the claim's :class:`Sensitivity`. It must FAIL.
+
+    ``overrides`` are configuration keys given to ``simulate`` only (``predict`` and ``judge``
+    see the claim's own configuration, so a mutation can never move the prediction: it changes
+    the data). ``transform(cfg, evidence) -> evidence`` (optional) maps the evidence before it
+    is judged; without ``overrides`` it is applied to the claim's own evidence (same random
+    numbers, no extra simulation). Mutations with ``overrides`` simulate on the claim's random
+    streams (common random numbers), so claim and mutation differ only by the mutation.
+    """
+    name: str
+    description: str
+    overrides: dict = field(default_factory=dict)
+    transform: Callable[[dict, dict], dict] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.isidentifier():
+            raise ValueError(f"Mutation.name must be an identifier, got {self.name!r}")
+        if not isinstance(self.description, str) or not self.description.strip():
+            raise ValueError(f"Mutation {self.name}: description must be a non-empty string")
+        if not isinstance(self.overrides, dict):
+            raise ValueError(f"Mutation {self.name}: overrides must be a dict")
+        if self.transform is not None and not callable(self.transform):
+            raise ValueError(f"Mutation {self.name}: transform must be callable or None")
+        if not self.overrides and self.transform is None:
+            raise ValueError(f"Mutation {self.name}: give overrides (for simulate) or a "
+                             f"transform (of the evidence), or both")
+
+    @property
+    def simulates(self) -> bool:
+        """Whether the mutation needs its own simulation tasks (it has ``overrides``)."""
+        return bool(self.overrides)
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """How ``run --until-decided`` judges a claim with an anytime-valid confidence sequence.
+
+    ``key`` names an evidence array with one value per trial (the per-trial statistic whose
+    mean the statement is about); ``statement(cfg, prediction)`` returns a
+    :class:`depthcheck.validation.claims.sequential.Statement` (a band, or a one-sided bound);
+    ``support = (lo, hi)``, when every per-trial value lies in a known range, selects the
+    betting confidence sequence (Waudby-Smith & Ramdas 2024, arXiv:2010.09686); without it the
+    t-mixture sequence on chunk means is used (Lai 1976; Wang & Ramdas 2023, arXiv:2310.03722),
+    which assumes the chunk means are Gaussian with a common variance. Either way the decision
+    keeps its error rate whenever the runner stops (``docs/sequential.md``).
+    """
+    key: str
+    statement: Callable[[dict, Any], Any]
+    support: tuple[float, float] | None = None
+
+    def __post_init__(self):
+        if not isinstance(self.key, str) or not self.key:
+            raise ValueError("Sequential.key must name an evidence key")
+        if not callable(self.statement):
+            raise ValueError("Sequential.statement must be callable as statement(cfg, pred)")
+        if self.support is not None:
+            lo, hi = (float(v) for v in self.support)
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise ValueError(f"Sequential.support must be a finite range lo < hi, got "
+                                 f"{self.support!r}")
+            object.__setattr__(self, "support", (lo, hi))
+
+
 @dataclass(frozen=True, kw_only=True)
 class Claim:
     """One checkable statement of a source paper, with its negative control (see module doc).
@@ -149,7 +275,7 @@ class Claim:
     """
     id: str                   # "bn_orthogonal.isometry_decay"; the part before the dot is the group
     title: str
-    source: str               # "001_d5049fc1e527e58d.txt, Theorem 1"
+    source: str               # "Meterez et al. 2024 (arXiv:2310.02012), Theorem 1"
     statement: str            # formula in words and symbols
     assumptions: str
     quick: dict               # scientific configuration of --quick
@@ -166,6 +292,10 @@ class Claim:
     seed_key: str | None = None
     aliases: tuple[str, ...] = ()
     figure: Callable | None = None
+    kind: str = "statistical"                            # one of KINDS
+    sensitivity: Sensitivity | None = None               # δ (statistical and finding claims)
+    mutations: tuple[Mutation, ...] = ()                 # data-side mutations that must FAIL
+    sequential: Sequential | None = None                 # for run --until-decided
 
     def __post_init__(self):
         if not _is_id(self.id):
@@ -197,6 +327,22 @@ class Claim:
             if not _is_id(a) or a == self.id:
                 raise ValueError(f"Claim {self.id}: alias {a!r} must look like 'group.name' "
                                  f"and differ from the id")
+        if self.kind not in KINDS:
+            raise ValueError(f"Claim {self.id}: kind must be one of {KINDS}, got {self.kind!r}")
+        if self.sensitivity is not None and not isinstance(self.sensitivity, Sensitivity):
+            raise ValueError(f"Claim {self.id}: sensitivity must be a Sensitivity or None")
+        if self.kind == "exact" and self.sensitivity is not None:
+            raise ValueError(f"Claim {self.id}: an exact statement has no sensitivity δ (it is "
+                             f"evaluated to rounding); declare kind='statistical' or drop it")
+        muts = tuple(self.mutations)
+        if not all(isinstance(m, Mutation) for m in muts):
+            raise ValueError(f"Claim {self.id}: mutations must be Mutation objects")
+        names = [m.name for m in muts]
+        if len(set(names)) != len(names):
+            raise ValueError(f"Claim {self.id}: mutation names must be unique, got {names}")
+        object.__setattr__(self, "mutations", muts)
+        if self.sequential is not None and not isinstance(self.sequential, Sequential):
+            raise ValueError(f"Claim {self.id}: sequential must be a Sequential or None")
         if self.seed_key is None:
             object.__setattr__(self, "seed_key", self.id)
         elif not isinstance(self.seed_key, str) or not self.seed_key:
@@ -206,6 +352,8 @@ class Claim:
             self.chunk_sizes(mode)
             self.config(mode, control=False)
             self.config(mode, control=True)
+            for m in muts:
+                self.config(mode, mutation=m.name)
 
     def _directive(self, name: str, mode: str, value):
         if isinstance(value, Mapping):
@@ -229,16 +377,29 @@ class Claim:
         chunk = None if self.chunk is None else self._directive("chunk", mode, self.chunk)
         return chunk_sizes(self.n_trials(mode), chunk)
 
-    def config(self, mode: str, control: bool = False) -> dict:
+    def mutation(self, name: str) -> Mutation:
+        """The mutation called ``name``."""
+        for m in self.mutations:
+            if m.name == name:
+                return m
+        raise ValueError(f"Claim {self.id} has no mutation {name!r}; it has "
+                         f"{[m.name for m in self.mutations]}")
+
+    def config(self, mode: str, control: bool = False, mutation: str | None = None) -> dict:
         """The scientific configuration of ``mode``: ``quick``, for "full" updated with ``full``,
-        then with the control overrides if asked. Validated JSON-able; runner directives
-        (``trials``, ``chunk``, ``allow_inf``) are refused here: they are Claim fields."""
+        then with the control overrides, or the overrides of ``mutation`` (what its
+        ``simulate`` receives), if asked. Validated JSON-able; runner directives (``trials``,
+        ``chunk``, ``allow_inf``) are refused here: they are Claim fields."""
         _check_mode(mode)
+        if control and mutation is not None:
+            raise ValueError("a configuration is the control's or a mutation's, not both")
         cfg = dict(self.quick)
         if mode == "full":
             cfg.update(self.full)
         if control:
             cfg.update(self.control)
+        if mutation is not None:
+            cfg.update(self.mutation(mutation).overrides)
         cfg = _jsonable(cfg, f"Claim {self.id} {mode} configuration")
         directives = sorted(set(cfg) & set(DIRECTIVES))
         if directives:

@@ -362,10 +362,12 @@ def judge_all_hold(margins, *, tol: float = 0.0, alpha: float = ALPHA, predictio
 
 
 def statements_judged(records: list[dict]) -> int:
-    """Judged statements of a run's claim records (controls excluded): sum of
-    ``extra["statements"]`` (default 1) — to be compared with CLAIM_BUDGET."""
+    """Judged statements of a run's claim records (controls and exact statements excluded:
+    an exact statement is not a Monte Carlo risk): sum of ``extra["statements"]`` (default 1)
+    — to be compared with CLAIM_BUDGET."""
     return sum(int(r.get("extra", {}).get("statements", 1)) for r in records
-               if not r["control"] and r["verdict"] != "ERROR")
+               if not r["control"] and r["verdict"] != "ERROR"
+               and r.get("kind", "statistical") != "exact")
 
 
 # ----------------------------------------------------------------------------------- families

@@ -25,9 +25,10 @@ _DESCRIPTION = textwrap.dedent(f"""\
 
 _EPILOG = textwrap.dedent("""\
     exit status:
-      0  every selected claim ran and every control failed (FAIL verdicts of claims are
-         findings, not crashes)
-      1  some claim is BROKEN (its control did not fail) or errored, or a figure failed
+      0  every selected claim ran, every control failed and every statistical claim's
+         data-side mutations failed (FAIL verdicts of claims are findings, not crashes)
+      1  some claim is BROKEN (its control did not fail), UNDERPOWERED (a mutation did not
+         fail, or none is declared) or errored, or a figure failed
       2  bad usage: unknown claim id, unknown module, bad option
       130 interrupted (Ctrl-C); rerun the same command to resume
 
@@ -93,6 +94,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run tasks on an existing Dask cluster, e.g. tcp://host:8786 (needs "
                         "dask.distributed; workers must be able to import depthcheck)")
     r.add_argument("--module", action="append", default=[], metavar="MOD", help=mod_help)
+    r.add_argument("--until-decided", action="store_true",
+                   help="claims that declare a sequential statement are judged by an "
+                        "anytime-valid confidence sequence and, while INCONCLUSIVE, get more "
+                        "rounds of chunks (the error rate holds whenever the run stops; a "
+                        "rerun resumes the sequence)")
+    r.add_argument("--max-trials", type=int, default=None, metavar="N",
+                   help="with --until-decided: stop adding chunks at N trials per claim "
+                        "(default 16 times the claim's planned trials)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
 
@@ -132,16 +141,19 @@ def _cmd_run(args) -> int:
     res = runner.run(args.claims, mode=args.mode, seed=args.seed, out=args.out,
                      backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                      modules=args.module, progress=not args.no_progress,
-                     figures=not args.no_figures)
+                     figures=not args.no_figures, until_decided=args.until_decided,
+                     max_trials=args.max_trials)
     print(report.format_table(res.records))
     print(f"\n{res.executed} tasks run, {res.reused} reused from the store, "
           f"{res.wall_s:.1f} s; results in {res.out}/{runner.RESULTS_NAME}, report in "
           f"{res.out}/{report.REPORT_NAME}")
-    bad = [r for r in res.records if r["status"] in ("BROKEN", "ERROR") and not r["control"]]
+    bad = [r for r in res.records
+           if r["status"] in ("BROKEN", "UNDERPOWERED", "ERROR") and not r["control"]]
+    why = {"BROKEN": lambda r: "its control did not FAIL",
+           "UNDERPOWERED": lambda r: r.get("underpowered", "a mutation did not FAIL"),
+           "ERROR": lambda r: r["detail"].removeprefix("ERROR: ")}
     for r in bad:
-        print(f"{r['status']}: {r['id']}: "
-              f"{r['detail'].removeprefix('ERROR: ') if r['status'] == 'ERROR' else 'its control did not FAIL'}",
-              file=sys.stderr)
+        print(f"{r['status']}: {r['id']}: {why[r['status']](r)}", file=sys.stderr)
     if bad or res.figure_errors:
         print(f"details in {res.out}/{runner.ERRORS_NAME} and {res.out}/{report.REPORT_NAME}",
               file=sys.stderr)
@@ -169,7 +181,50 @@ def _cmd_bench(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit status (see ``python -m depthcheck --help``)."""
+    """The command line ``python -m depthcheck {list,run,report,bench}``; returns the exit status.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name (default: ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        0 when every selected claim ran, every control failed and every statistical claim's
+        data-side mutations failed (a FAIL verdict of a claim is a finding, not an error); 1
+        when a claim is BROKEN (its control did not fail), UNDERPOWERED (a mutation did not
+        fail, or none is declared) or errored, or a figure failed; 2 for bad usage: an unknown
+        claim id or module, a backend a claim does not support (the ``ValueError`` or
+        ``RuntimeError`` is printed on stderr); 130 when interrupted (rerun the same command to
+        resume).
+
+    Raises
+    ------
+    SystemExit
+        From :mod:`argparse`: status 2 for arguments it cannot parse, 0 after ``--help`` or
+        ``--version``.
+
+    See Also
+    --------
+    build_parser : the parser, with the help text of every subcommand.
+
+    Examples
+    --------
+    >>> import contextlib, io
+    >>> with contextlib.redirect_stdout(io.StringIO()) as out:
+    ...     status = main(["list"])
+    >>> status
+    0
+    >>> out.getvalue().split()[0]
+    'bn_orthogonal.isometry_decay'
+    >>> with contextlib.redirect_stderr(io.StringIO()) as err:
+    ...     status = main(["list", "--module", "no_such_module"])
+    >>> status
+    2
+    >>> "claim module 'no_such_module' not found" in err.getvalue()
+    True
+    """
     args = build_parser().parse_args(argv)
     cmd = {"list": _cmd_list, "run": _cmd_run, "report": _cmd_report, "bench": _cmd_bench}
     try:

@@ -91,7 +91,42 @@ def entries(modules: Iterable[str] | None = None) -> dict[str, tuple[str, Claim]
 
 
 def all_claims(modules: Iterable[str] | None = None) -> list[Claim]:
-    """Every registered claim, in module order then definition order."""
+    """Every registered claim, in module order then definition order.
+
+    Parameters
+    ----------
+    modules : iterable of str, optional
+        Extra importable modules that define ``CLAIMS``, loaded after the suite's
+        :data:`CLAIM_MODULES` and the entry-point modules (:func:`plugin_modules`).
+
+    Returns
+    -------
+    list of Claim
+        One entry per claim id (former ids are aliases, not extra entries).
+
+    Raises
+    ------
+    ValueError
+        If a module cannot be imported or does not define ``CLAIMS`` as a list of
+        :class:`~depthcheck.validation.claims.claim.Claim`, or if an id or alias is defined
+        twice.
+
+    See Also
+    --------
+    select : the claims chosen by ids, prefixes or globs.
+
+    Examples
+    --------
+    >>> claims = all_claims()
+    >>> claims[0].id
+    'bn_orthogonal.isometry_decay'
+    >>> len({c.id for c in claims}) == len(claims)
+    True
+    >>> all_claims(["no_such_module"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: claim module 'no_such_module' not found ...
+    """
     return [c for _, c in entries(modules).values()]
 
 
@@ -107,8 +142,47 @@ def matches(pattern: str, claim: Claim) -> bool:
 
 def select(patterns: Iterable[str] | None = None,
            modules: Iterable[str] | None = None) -> list[Claim]:
-    """Claims selected by one of ``patterns`` (see :func:`matches`; all claims if empty), in
-    registry order. A pattern that selects nothing raises ``ValueError`` listing the known ids."""
+    """Claims selected by one of ``patterns``, in registry order (all claims if none).
+
+    A pattern selects a claim when (see :func:`matches`) it is a glob (contains ``*``, ``?``
+    or ``[``) matching the claim's id or a former id (``Claim.aliases``); else when it equals
+    the id or an alias; else when it is a group prefix ending at a dot boundary of one of them
+    (``bn_orthogonal`` selects ``bn_orthogonal.isometry_decay`` but ``bn_orth`` selects
+    nothing).
+
+    Parameters
+    ----------
+    patterns : iterable of str, optional
+        Claim ids, former ids, group prefixes or globs; None or empty selects every claim.
+    modules : iterable of str, optional
+        Extra claim modules, as for :func:`all_claims`.
+
+    Returns
+    -------
+    list of Claim
+        The selected claims, each once, in registry order (not in the order of ``patterns``).
+
+    Raises
+    ------
+    ValueError
+        If a pattern is not a non-empty string, or selects no claim (the message lists the
+        known ids); or as :func:`all_claims` for the modules.
+
+    Examples
+    --------
+    >>> [c.id for c in select(["rank_collapse.lemma1_bounds"])]
+    ['rank_collapse.lemma1_bounds']
+    >>> [c.id for c in select(["seed002.lemma1_bounds"])]       # a former id
+    ['rank_collapse.lemma1_bounds']
+    >>> [c.id for c in select(["linear_nets.*balance*"])]
+    ['linear_nets.balance_invariant', 'linear_nets.relu_balance']
+    >>> len(select(["lcw"])) == len([c for c in all_claims() if c.id.startswith("lcw.")])
+    True
+    >>> select(["bn_orth"])  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown claim id or prefix 'bn_orth'; known claims: bn_orthogonal.isometry_decay, ...
+    """
     table = entries(modules)
     patterns = list(patterns or [])
     if not patterns:

@@ -10,8 +10,8 @@ from depthcheck.validation.claims import stats
 from depthcheck.validation.claims.plotting import pyplot
 from depthcheck.validation.run.results import load_run
 
-__all__ = ["REPORT_NAME", "FIGURE_DIR", "format_table", "markdown_table", "write_report",
-           "regenerate"]
+__all__ = ["REPORT_NAME", "FIGURE_DIR", "TAGS", "format_table", "markdown_table",
+           "write_report", "regenerate"]
 
 REPORT_NAME = "report.md"
 FIGURE_DIR = "figures"
@@ -39,10 +39,65 @@ def _control_cell(rec: dict) -> str:
     return f"{cv} (ok)"
 
 
+#: Every tag the tables print, defined once (the report repeats these definitions).
+TAGS = {
+    "PASS": "the interval lies on the side of the prediction the statement asserts (inside its "
+            "band, or below/above its bound)",
+    "FAIL": "the interval lies entirely on the wrong side: the statement is contradicted at "
+            "level 1 - alpha",
+    "INCONCLUSIVE": "the interval straddles the prediction's band or bound: not resolved at "
+                    "this power (never read as 'no difference')",
+    "EXACT": "an exact statement held for every evaluated case to within rounding",
+    "VIOLATED": "an exact statement failed for at least one evaluated case",
+    "BROKEN": "the negative control did not FAIL, so a FAIL of this check would not be "
+              "distinguishable from its PASS",
+    "UNDERPOWERED": "a data-side mutation of the stated size delta (or no mutation at all) did "
+                    "not FAIL: the PASS has not been shown to mean anything",
+    "ERROR": "the check did not run to a verdict (see errors.log)",
+    "delta": "the smallest departure from the prediction the statement is meant to detect",
+    "half-width": "half the width of the interval; the statement resolves delta when it is "
+                  "below delta/2",
+}
+
+_KIND_TITLES = {"exact": "Exact statements", "statistical": "Statistical statements",
+                "finding": "Findings of this library"}
+_KIND_INTRO = {
+    "exact": "Deterministic identities and inequalities evaluated to rounding: no trials, no "
+             "interval, outside the Monte Carlo error budget. The statistic is the worst error "
+             "or margin over the evaluated cases.",
+    "statistical": "Monte Carlo statements judged by an interval at level 1 - alpha. Each "
+                   "shows the departure delta it is meant to detect, its half-width, its "
+                   "negative control and its data-side mutations (which must FAIL).",
+    "finding": "Statements of this library beyond or against the papers, judged like "
+               "statistical statements; read each within its stated conditions.",
+}
+
+
+def _kind(rec: dict) -> str:
+    return rec.get("kind", "statistical")
+
+
 def _verdict_cell(rec: dict) -> str:
-    if rec["status"] == "BROKEN":
-        return f"BROKEN ({rec['verdict']})"
-    return rec["verdict"]
+    v = rec["verdict"]
+    if _kind(rec) == "exact" and v in ("PASS", "FAIL"):
+        v = "EXACT" if v == "PASS" else "VIOLATED"
+    if rec["status"] in ("BROKEN", "UNDERPOWERED"):
+        return f"{rec['status']} ({v})"
+    return v
+
+
+def _mutation_cell(rec: dict) -> str:
+    muts = rec.get("mutations") or []
+    if not muts:
+        return "none declared"
+    return "; ".join(f"{m['name']}: {m['verdict']}" for m in muts)
+
+
+def _half_width(rec: dict):
+    ci = rec.get("ci")
+    if ci is None or ci[0] is None:
+        return None
+    return 0.5 * (float(ci[1]) - float(ci[0]))
 
 
 def _pairs(records: list[dict]) -> list[tuple[dict, dict | None]]:
@@ -50,28 +105,37 @@ def _pairs(records: list[dict]) -> list[tuple[dict, dict | None]]:
     return [(r, controls.get(r["id"])) for r in records if not r["control"]]
 
 
-def _rows(records):
-    header = ["claim", "verdict", "statistic", "CI", "prediction", "trials", "control"]
+def _rows(records, kind=None):
+    pairs = [(c, k) for c, k in _pairs(records) if kind is None or _kind(c) == kind]
+    if kind == "exact":
+        header = ["claim", "verdict", "worst error / margin", "bound", "cases", "control"]
+        rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]), _num(c["prediction"]),
+                 str(c["trials"]), _control_cell(c)] for c, _ in pairs]
+        return header, rows
+    header = ["claim", "verdict", "statistic", "CI", "half-width", "delta", "prediction",
+              "trials", "control", "mutations"]
     rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]), _ci(c["ci"]),
-             _num(c["prediction"]), str(c["trials"]), _control_cell(c)]
-            for c, _ in _pairs(records)]
+             _num(_half_width(c)), _num(c.get("delta")), _num(c["prediction"]),
+             str(c["trials"]), _control_cell(c), _mutation_cell(c)] for c, _ in pairs]
     return header, rows
 
 
 def format_table(records: list[dict]) -> str:
-    """Plain-text verdict table, one row per claim, with its control's status."""
+    """Plain-text verdict table, one row per claim, with its control and mutations."""
     header, rows = _rows(records)
     widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
     line = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths)).rstrip()
     out = [line(header), line("-" * w for w in widths)] + [line(r) for r in rows]
     n = {s: sum(1 for c, _ in _pairs(records) if _verdict_cell(c).split()[0] == s)
-         for s in ("PASS", "FAIL", "INCONCLUSIVE", "BROKEN", "ERROR")}
+         for s in ("PASS", "FAIL", "INCONCLUSIVE", "EXACT", "VIOLATED", "BROKEN",
+                   "UNDERPOWERED", "ERROR")}
     out.append("  ".join(f"{k} {v}" for k, v in n.items()))
     return "\n".join(out)
 
 
-def markdown_table(records: list[dict]) -> str:
-    header, rows = _rows(records)
+def markdown_table(records: list[dict], kind: str | None = None) -> str:
+    """Markdown verdict table, all claims or those of one ``kind``."""
+    header, rows = _rows(records, kind)
     esc = lambda s: str(s).replace("|", "\\|")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(esc(c) for c in r) + " |" for r in rows]
@@ -111,6 +175,22 @@ def _section(claim, rec: dict, ctrl: dict | None, figs: list[str]) -> str:
          f"**Claim: {_verdict_cell(rec)}** (statistic {_num(rec['statistic'])}, CI {_ci(rec['ci'])},"
          f" prediction {_num(rec['prediction'])}, {rec['trials']} trials, alpha {rec['alpha']:g})."
          f" {rec['detail']}", ""]
+    if _kind(rec) != "exact":
+        sens = claim.sensitivity if claim else None
+        if sens is not None:
+            hw = _half_width(rec)
+            delta = rec.get("delta")
+            resolved = (hw is not None and delta is not None and hw <= delta / 2)
+            s += [f"*Sensitivity:* delta = {_num(delta)} ({sens.measure}); {sens.why} "
+                  f"Half-width {_num(hw)}: "
+                  f"{'resolves' if resolved else 'does not resolve'} delta/2.", ""]
+        else:
+            s += ["*Sensitivity:* none declared.", ""]
+        for m in rec.get("mutations") or []:
+            s += [f"**Mutation {m['name']} ({m['verdict']}{'' if m['verdict'] == 'FAIL' else ', UNDERPOWERED: it should FAIL'})**: {m['description']} "
+                  f"Statistic {_num(m['statistic'])}, CI {_ci(m['ci'])}. {m['detail']}", ""]
+        if rec.get("underpowered"):
+            s += [f"*Underpowered:* {rec['underpowered']}.", ""]
     if ctrl is not None:
         desc = claim.control_description if claim else ""
         s += [f"**Negative control ({ctrl['verdict']}{', BROKEN: it should FAIL' if ctrl['status'] == 'BROKEN' else ''})**: {desc} "
@@ -148,7 +228,12 @@ def write_report(out: str | Path, records: list[dict], manifest: dict, results: 
     md += [f"This run judged {n_stat} statements (budget {stats.CLAIM_BUDGET})." +
            (" **Over budget: the suite's false-FAIL guarantee does not hold; lower alpha or "
             "judge fewer statements.**" if n_stat > stats.CLAIM_BUDGET else ""), ""]
-    md += ["## Verdicts", "", markdown_table(records), ""]
+    md += ["## Verdicts", ""]
+    for kind in ("exact", "statistical", "finding"):
+        if any(_kind(c) == kind for c, _ in _pairs(records)):
+            md += [f"### {_KIND_TITLES[kind]}", "", _KIND_INTRO[kind], "",
+                   markdown_table(records, kind), ""]
+    md += ["### Tags", ""] + [f"- **{k}**: {v}." for k, v in TAGS.items()] + [""]
     if errors:
         md += ["## Figure errors", ""] + [f"```\n{e}\n```" for e in errors] + [""]
     md += ["## Claims", ""]

@@ -115,7 +115,9 @@ def load_run(out: str | Path, modules=()) -> tuple[list[dict], dict, dict, dict]
             cfg = rec["config"]
             variant = "control" if rec["control"] else "claim"
             sizes = chunk_sizes(rec["trials"], rec["chunk"])
-            h = layout_hash(cfg, sizes)
+            seq = (rec.get("extra") or {}).get("sequential")
+            # a sequence extended by --until-decided keeps the planned layout's hash
+            h = layout_hash(cfg, chunk_sizes(seq["base_trials"], rec["chunk"]) if seq else sizes)
             keys = [TaskKey(rec["id"], variant, i, manifest["mode"], manifest["seed"],
                             manifest["backend"], h) for i in range(len(sizes))]
             ev = load_evidence(store, keys, sizes, claim.allow_inf)

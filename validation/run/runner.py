@@ -1,8 +1,13 @@
 """Run claims: plan independent tasks, execute them anywhere, store them, judge, write outputs.
 
-A task is (claim id, variant "claim"|"control", chunk index). Its random stream is
+A task is (claim id, variant "claim"|"control"|"mutation:NAME", chunk index). Its random stream
+is
 
-    SeedSequence([seed, crc32(claim.seed_key), variant]).spawn(n_chunks)[chunk]
+    SeedSequence([seed, crc32(claim.seed_key), v]).spawn(n_chunks)[chunk]
+
+with v = 1 for the control and v = 0 for the claim *and* its mutations: a mutation runs on the
+claim's own random numbers (common random numbers), so it differs from the claim only by the
+mutation.
 
 so a task's evidence depends only on (seed, claim, variant, chunk, configuration, backend): not on
 which other claims were selected, on the number or kind of workers, nor on completion order.
@@ -17,7 +22,13 @@ after a crash or Ctrl-C skips the stored tasks and produces an identical ``resul
 
 Aggregation concatenates each evidence key over chunks in chunk order and calls
 ``judge(cfg, predict(cfg), evidence, ALPHA)``. A negative control must come out FAIL; otherwise
-the claim's status is BROKEN. A claim whose tasks, prediction or judgement raise has status ERROR.
+the claim's status is BROKEN. Every data-side mutation (``Claim.mutations``) is judged with the
+claim's own configuration and prediction and must FAIL too; a statistical claim (or finding)
+whose mutation does not FAIL, or that declares none, is UNDERPOWERED: its PASS has not been
+shown to mean anything. A statistical claim whose evidence is identical across its
+independently seeded chunks, or whose interval has zero width, is mis-declared (an exact
+identity posing as Monte Carlo evidence) and has status ERROR. A claim whose tasks, prediction
+or judgement raise has status ERROR. Statuses, by precedence: ERROR, BROKEN, UNDERPOWERED, OK.
 
 Outputs in the run directory (:mod:`depthcheck.validation.run.results`): ``results.json``
 (deterministic: a pure function of the code, the selection, mode, seed and backend, so two runs
@@ -45,19 +56,22 @@ from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from depthcheck.theory._checks import check_choice, check_positive_int
-from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Verdict
+from depthcheck.validation.claims import sequential
+from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Sequential, Verdict
 from depthcheck.validation.claims.stats import ALPHA
 from depthcheck.validation.run import registry, report
 from depthcheck.validation.run.results import (ERRORS_NAME, MANIFEST_NAME, RESULTS_NAME,
                                                TIMINGS_NAME, check_evidence, layout_hash,
                                                load_evidence, write_json)
-from depthcheck.validation.run.store import Store, TaskKey, pack_evidence
+from depthcheck.validation.run.store import Store, TaskKey, pack_evidence, unpack_evidence
 
 __all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
            "TaskError", "RunResult", "chunk_seed", "execute_task", "run", "default_out",
            "resolve_backend", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
 
 VARIANTS = ("claim", "control")
+#: Statuses of a claim record, by precedence (the first that applies).
+STATUSES = ("ERROR", "BROKEN", "UNDERPOWERED", "OK")
 MODES = ("quick", "full")
 
 #: Other names accepted for a backend.
@@ -97,7 +111,7 @@ class TaskSpec:
 
     def seed_description(self) -> str:
         return (f"SeedSequence(entropy=[{self.seed}, crc32({self.seed_key!r})="
-                f"{_crc(self.seed_key)}, {VARIANTS.index(self.variant)}], "
+                f"{_crc(self.seed_key)}, {_variant_index(self.variant)}], "
                 f"spawn_key=({self.chunk},))")
 
 
@@ -112,11 +126,22 @@ def _crc(seed_key: str) -> int:
     return zlib.crc32(seed_key.encode("utf-8"))
 
 
+def _variant_index(variant: str) -> int:
+    """0 for the claim and its mutations (common random numbers), 1 for the control."""
+    if isinstance(variant, str) and variant.startswith("mutation:") and len(variant) > 9:
+        return 0
+    check_choice(variant, "variant", VARIANTS)
+    return VARIANTS.index(variant)
+
+
+def _mutation_name(variant: str) -> str | None:
+    return variant[len("mutation:"):] if variant.startswith("mutation:") else None
+
+
 def chunk_seed(seed: int, seed_key: str, variant: str, chunk: int, n_chunks: int
                ) -> np.random.SeedSequence:
     """The seed sequence of one task (see module doc); ``seed_key`` is ``Claim.seed_key``."""
-    check_choice(variant, "variant", VARIANTS)
-    base = np.random.SeedSequence([int(seed), _crc(seed_key), VARIANTS.index(variant)])
+    base = np.random.SeedSequence([int(seed), _crc(seed_key), _variant_index(variant)])
     return base.spawn(n_chunks)[chunk]
 
 
@@ -139,7 +164,7 @@ def _one_blas_thread():
 def execute_task(spec: TaskSpec) -> TaskOutput:
     """Run one task: import the claim, simulate its chunk, validate and pack the evidence."""
     claim = registry.get_claim(spec.module, spec.claim_id)
-    cfg = claim.config(spec.mode, spec.variant == "control")
+    cfg = claim.config(spec.mode, spec.variant == "control", _mutation_name(spec.variant))
     if layout_hash(cfg, claim.chunk_sizes(spec.mode)) != spec.config_hash:
         raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration "
                         f"differs from the planner's (different code versions?)")
@@ -237,18 +262,22 @@ class _Plan:
     cfg: dict
     sizes: list[int]
     specs: list[TaskSpec]
+    mode: str = "quick"
     error: str | None = None
+    sequence: tuple | None = None       # (SequentialDecision, max_trials) with --until-decided
+    base_trials: int = 0                # trials of the planned layout (before any extension)
     tb: str = ""
     elapsed_s: float = 0.0
 
 
 def _plan(module: str, claim: Claim, variant: str, mode: str, seed: int, backend: str) -> _Plan:
-    cfg = claim.config(mode, variant == "control")
+    cfg = claim.config(mode, variant == "control", _mutation_name(variant))
     sizes = claim.chunk_sizes(mode)
     h = layout_hash(cfg, sizes)
     specs = [TaskSpec(module, claim.id, claim.seed_key, variant, i, len(sizes), n, mode, seed,
                       backend, h) for i, n in enumerate(sizes)]
-    return _Plan(module, claim, variant, cfg, sizes, specs)
+    return _Plan(module, claim, variant, cfg, list(sizes), specs, mode,
+                 base_trials=sum(sizes))
 
 
 def default_out(mode: str, seed: int) -> Path:
@@ -268,14 +297,54 @@ def _judge(plan: _Plan, evidence: dict, alpha: float) -> ClaimResult:
                        sum(plan.sizes))
 
 
+def _judge_mutation(claim: Claim, name: str, claim_cfg: dict, evidence: dict, n_trials: int,
+                    alpha: float) -> dict:
+    """Judge one data-side mutation: its evidence (transformed if the mutation says so) against
+    the claim's own configuration and prediction. Returns the record's ``mutations`` entry."""
+    m = claim.mutation(name)
+    ev = {k: np.array(v, copy=True) for k, v in evidence.items()}
+    if m.transform is not None:
+        ev = check_evidence(m.transform(claim_cfg, ev), n_trials, claim.allow_inf,
+                            f"claim {claim.id} [mutation:{name}] transform")
+    v = claim.judge(claim_cfg, claim.predict(claim_cfg), ev, alpha)
+    if not isinstance(v, Verdict):
+        raise TypeError(f"judge of {claim.id} must return a Verdict, got {type(v).__name__}")
+    return {"name": name, "description": m.description, "verdict": v.verdict,
+            "statistic": v.statistic, "ci": list(v.ci), "detail": v.detail}
+
+
+def _misdeclared(claim: Claim, plan: _Plan, store: Store, res: ClaimResult) -> str | None:
+    """Why a statistical claim's evidence cannot be Monte Carlo evidence, or None: identical
+    across independently seeded chunks, or a zero-width interval."""
+    if claim.kind == "exact":
+        return None
+    lo, hi = res.verdict.ci
+    if lo == hi:
+        return (f"its interval has zero width ([{lo:g}, {hi:g}]): a statement whose evidence "
+                f"does not vary is an exact identity; declare kind='exact'")
+    if len(plan.specs) >= 2:
+        blobs = [store.get(s.key) for s in plan.specs]
+        evs = [unpack_evidence(b.evidence) for b in blobs if b is not None]
+        first = evs[0]
+        same = all(first.keys() == e.keys() and all(
+            np.array_equal(first[k][:1], e[k][:1]) for k in first) for e in evs[1:])
+        if same:
+            return ("its first trial's evidence is identical in every independently seeded "
+                    "chunk: it does not depend on the random numbers; declare kind='exact'")
+    return None
+
+
 def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
     c = plan.claim
     v = res.verdict if res is not None else None
+    sens = c.sensitivity
     return {
         "id": c.id,
         "title": c.title,
         "module": plan.module,
         "source": c.source,
+        "kind": c.kind,
+        "delta": None if sens is None else sens.at(plan.mode),
         "control": plan.variant == "control",
         "status": "ERROR" if v is None else "OK",
         "verdict": "ERROR" if v is None else v.verdict,
@@ -302,6 +371,24 @@ def _link_control(claim_rec: dict, control_rec: dict) -> None:
             claim_rec["status"] = "BROKEN"
 
 
+def _link_power(claim_rec: dict, claim: Claim, mutations: list[dict]) -> None:
+    """UNDERPOWERED: a statistical claim or finding whose power is not shown (no mutation, or a
+    mutation that does not FAIL). Errors of mutations make the claim ERROR."""
+    claim_rec["mutations"] = mutations
+    if claim.kind == "exact":
+        return
+    if any(m["verdict"] == "ERROR" for m in mutations):
+        claim_rec["status"] = "ERROR"
+        return
+    weak = [m["name"] for m in mutations if m["verdict"] != "FAIL"]
+    if claim_rec["status"] == "OK" and (not mutations or weak):
+        claim_rec["status"] = "UNDERPOWERED"
+        claim_rec["underpowered"] = (
+            "no data-side mutation declared: the claim has not shown that it can detect "
+            "anything" if not mutations else
+            f"mutation{'s' if len(weak) > 1 else ''} {', '.join(weak)} did not FAIL")
+
+
 # ----------------------------------------------------------------------------------- the run
 
 @dataclass
@@ -315,15 +402,17 @@ class RunResult:
 
     @property
     def exit_code(self) -> int:
-        """0 when every claim ran and every control failed; 1 on any BROKEN or ERROR."""
-        bad = any(r["status"] in ("BROKEN", "ERROR") for r in self.records)
+        """0 when every claim ran, every control failed and every statistical claim showed its
+        power; 1 on any BROKEN, UNDERPOWERED or ERROR."""
+        bad = any(r["status"] in ("BROKEN", "UNDERPOWERED", "ERROR") for r in self.records)
         return 1 if bad or self.figure_errors else 0
 
 
 def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int = 0,
         out: str | Path | None = None, backend: str = "numpy", workers: int = 1,
         scheduler: str | None = None, modules: Iterable[str] = (), progress: bool = True,
-        alpha: float = ALPHA, figures: bool = True) -> RunResult:
+        alpha: float = ALPHA, figures: bool = True, until_decided: bool = False,
+        max_trials: int | None = None) -> RunResult:
     """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
 
     ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
@@ -331,12 +420,21 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     unknown claim, mode or backend, and for a backend that a selected claim does not declare
     (``Claim.backends``; ``"cupy"`` is an alias of ``"cuda"``); ``KeyboardInterrupt`` propagates
     after every finished task has been stored.
+
+    ``until_decided``: claims that declare ``Claim.sequential`` are judged by an anytime-valid
+    confidence sequence, and while INCONCLUSIVE get more rounds of chunks, up to
+    ``max_trials`` trials (default 16 times their planned trials); the decision keeps its error
+    rate whenever the sequence stops, and a rerun resumes it from the store.
     """
     t_start = time.perf_counter()
     check_choice(mode, "mode", MODES)
     backend = resolve_backend(backend)
     seed = check_positive_int(seed, "seed", minimum=0)
     workers = check_positive_int(workers, "workers")
+    if max_trials is not None:
+        max_trials = check_positive_int(max_trials, "max_trials")
+        if not until_decided:
+            raise ValueError("max_trials applies to until_decided runs only")
     if scheduler and workers > 1:
         raise ValueError("workers and scheduler are exclusive: choose a process pool or a Dask "
                          "cluster")
@@ -355,10 +453,11 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     out = Path(default_out(mode, seed) if out is None else out)
     out.mkdir(parents=True, exist_ok=True)
 
-    plans: list[tuple[_Plan, _Plan]] = []
+    plans: list[tuple[_Plan, ...]] = []
     for c in claims:
         mod = table[c.id][0]
-        plans.append(tuple(_plan(mod, c, v, mode, seed, backend) for v in VARIANTS))
+        variants = VARIANTS + tuple(f"mutation:{m.name}" for m in c.mutations if m.simulates)
+        plans.append(tuple(_plan(mod, c, v, mode, seed, backend) for v in variants))
     by_variant = {(p.claim.id, p.variant): p for pair in plans for p in pair}
 
     store = Store(out)
@@ -366,43 +465,35 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
         specs = [s for pair in plans for p in pair for s in p.specs]
         pending = [s for s in specs if not store.has(s.key)]
         reused = len(specs) - len(pending)
-        if scheduler and pending:
-            stream = _run_dask(pending, scheduler)
-        elif workers > 1 and pending:
-            stream = _run_pool(pending, workers)
-        else:
-            stream = _run_inprocess(pending)
-        bar = tqdm(total=len(pending), desc=f"{mode} tasks", unit="task", file=sys.stderr,
-                   delay=3.0, disable=not progress, dynamic_ncols=True)
-        try:
-            for spec, output, exc in stream:
-                bar.update(1)
-                if exc is not None:
-                    p = by_variant[(spec.claim_id, spec.variant)]
-                    if p.error is None:
-                        p.error = (str(exc) if isinstance(exc, TaskError)
-                                   else f"{type(exc).__name__}: {exc}")
-                        p.tb = getattr(exc, "tb", "") or "".join(
-                            traceback.format_exception(type(exc), exc, exc.__traceback__))
-                    continue
-                store.put(spec.key, spec.n_trials, output.evidence, output.elapsed_s)
-        finally:
-            bar.close()
-            stream.close()
+        executor = dict(workers=workers, scheduler=scheduler, progress=progress, mode=mode)
+        _execute(pending, store, by_variant, **executor)
+        if until_decided:
+            more, again = _extend_sequential(plans, store, by_variant, alpha, max_trials,
+                                             executor)
+            pending += more
+            reused += again
 
         records: list[dict] = []
         results: dict[str, tuple[ClaimResult | None, ClaimResult | None]] = {}
         timings: dict[str, dict] = {}
         for pair in plans:
             recs, res = [], []
-            for p in pair:
+            for p in pair[:2]:
                 r = None
                 if p.error is None:
                     try:
                         ev = load_evidence(store, [s.key for s in p.specs], p.sizes,
                                            p.claim.allow_inf)
                         r = _judge(p, ev, alpha)
+                        if getattr(p, "sequence", None) is not None:
+                            r = _sequential_verdict(p, r)
+                        why = None if p.variant == "control" else _misdeclared(
+                            p.claim, p, store, r)
+                        if why is not None:
+                            r = None
+                            raise ValueError(f"mis-declared statistical claim: {why}")
                     except Exception as exc:
+                        r = None    # a judgement that raised half-way leaves no verdict
                         p.error = f"{type(exc).__name__}: {exc}"
                         p.tb = traceback.format_exc()
                 p.elapsed_s = sum(t.elapsed_s for t in (store.get(s.key) for s in p.specs) if t)
@@ -411,6 +502,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                 timings.setdefault(p.claim.id, {})[p.variant] = {
                     "tasks": len(p.specs), "elapsed_s": p.elapsed_s}
             _link_control(*recs)
+            _link_power(recs[0], pair[0].claim,
+                        _mutation_records(pair, res[0], store, alpha, timings))
             records.extend(recs)
             results[pair[0].claim.id] = (res[0], res[1])
     finally:
@@ -431,6 +524,162 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                                      "reused_tasks": reused, "workers": workers,
                                      "scheduler": scheduler, "claims": timings})
     return RunResult(out, records, len(pending), reused, wall, fig_errors)
+
+
+def _execute(pending, store: Store, by_variant: dict, *, workers: int, scheduler, progress: bool,
+             mode: str) -> None:
+    """Run ``pending`` tasks on the chosen executor, storing each as it finishes; a failing
+    task marks its plan's error (the first one is kept)."""
+    if not pending:
+        return
+    if scheduler:
+        stream = _run_dask(pending, scheduler)
+    elif workers > 1:
+        stream = _run_pool(pending, workers)
+    else:
+        stream = _run_inprocess(pending)
+    bar = tqdm(total=len(pending), desc=f"{mode} tasks", unit="task", file=sys.stderr,
+               delay=3.0, disable=not progress, dynamic_ncols=True)
+    try:
+        for spec, output, exc in stream:
+            bar.update(1)
+            if exc is not None:
+                p = by_variant[(spec.claim_id, spec.variant)]
+                if p.error is None:
+                    p.error = (str(exc) if isinstance(exc, TaskError)
+                               else f"{type(exc).__name__}: {exc}")
+                    p.tb = getattr(exc, "tb", "") or "".join(
+                        traceback.format_exception(type(exc), exc, exc.__traceback__))
+                continue
+            store.put(spec.key, spec.n_trials, output.evidence, output.elapsed_s)
+    finally:
+        bar.close()
+        stream.close()
+
+
+def _confidence_sequence(seq: Sequential, alpha: float):
+    # alpha/2 per side as the fixed-n intervals spend it: P(false FAIL ever) <= alpha/2
+    if seq.support is not None:
+        return sequential.BettingCS(alpha, seq.support)
+    return sequential.TMixtureCS(alpha)
+
+
+def _sequence_values(plan: _Plan, store: Store) -> np.ndarray:
+    """The per-trial values (betting CS) or chunk means (t-mixture) of a sequential claim, in
+    trial order, from every stored chunk of the plan."""
+    seq = plan.claim.sequential
+    ev = load_evidence(store, [s.key for s in plan.specs], plan.sizes, plan.claim.allow_inf)
+    if seq.key not in ev:
+        raise ValueError(f"claim {plan.claim.id}: Sequential.key {seq.key!r} is not an evidence "
+                         f"key (keys: {sorted(ev)})")
+    x = np.asarray(ev[seq.key], dtype=np.float64)
+    if x.ndim != 1:
+        raise ValueError(f"claim {plan.claim.id}: evidence {seq.key!r} must hold one value per "
+                         f"trial for a sequential decision, got shape {x.shape}")
+    if seq.support is not None:
+        return x
+    size = plan.sizes[0]
+    full = [i for i, n in enumerate(plan.sizes) if n == size]   # equal-size chunks only
+    return np.array([x[i * size:(i + 1) * size].mean() for i in full])
+
+
+def _extend_sequential(plans, store: Store, by_variant: dict, alpha: float,
+                       max_trials: int | None, executor: dict) -> tuple[list, int]:
+    """``--until-decided``: while a sequential claim is INCONCLUSIVE under its confidence
+    sequence and below ``max_trials``, add rounds of chunks (as many as the claim planned, on
+    fresh chunk indices, so on fresh random streams) and store them. Stored extension chunks
+    are reused, so an interrupted sequence resumes where it stopped. Returns (tasks run,
+    tasks reused)."""
+    ran, reused = [], 0
+    for pair in plans:
+        plan = pair[0]
+        claim = plan.claim
+        if claim.sequential is None or plan.error is not None:
+            continue
+        cap = max_trials if max_trials is not None else 16 * sum(plan.sizes)
+        base_specs = list(plan.specs)
+        size = plan.sizes[0]
+        cs = _confidence_sequence(claim.sequential, alpha)
+        stmt = claim.sequential.statement(plan.cfg, claim.predict(plan.cfg))
+        while True:
+            x = _sequence_values(plan, store)
+            d = sequential.sequential_decision(x, stmt, cs)
+            plan.sequence = (d, cap)
+            n = sum(plan.sizes)
+            if d.decision != "INCONCLUSIVE" or n + size > cap:
+                break
+            first = len(plan.specs)
+            rounds = min(len(base_specs), (cap - n) // size)
+            new = [TaskSpec(plan.module, claim.id, claim.seed_key, "claim", first + j,
+                            first + j + 1, size, plan.mode, base_specs[0].seed,
+                            base_specs[0].backend, base_specs[0].config_hash)
+                   for j in range(rounds)]
+            todo = [t for t in new if not store.has(t.key)]
+            reused += len(new) - len(todo)
+            _execute(todo, store, by_variant, **executor)
+            ran += todo
+            if plan.error is not None:
+                break
+            plan.specs.extend(new)
+            plan.sizes.extend([size] * len(new))
+    return ran, reused
+
+
+def _sequential_verdict(plan: _Plan, res: ClaimResult) -> ClaimResult:
+    """Replace the fixed-n verdict of a claim run with ``--until-decided`` by the decision of
+    its confidence sequence (valid at whatever trial the runner stopped)."""
+    d, cap = plan.sequence
+    pred = res.verdict.prediction
+    budget = "" if d.decision != "INCONCLUSIVE" else (
+        f" Not resolved within the budget of {cap} trials: the confidence sequence would need "
+        f"more (raise --max-trials).")
+    lo, hi = d.ci
+    if d.empty:   # the running intersection missed every value: reads as FAIL (see sequential)
+        budget += " The confidence sequence's running intersection is empty."
+        lo, hi = hi, lo
+    v = Verdict(d.decision, d.estimate, (lo, hi), pred, res.verdict.alpha,
+                f"Anytime-valid {d.method} confidence sequence over {d.n} observations "
+                f"({sum(plan.sizes)} trials; decided at observation {d.decided_at}) for the "
+                f"statement on the mean of {plan.claim.sequential.key!r}.{budget} "
+                f"Fixed-n judge at the same trials: {res.verdict.verdict} "
+                f"({res.verdict.detail})",
+                {**res.verdict.extra, "sequential": {
+                    "method": d.method, "observations": d.n, "decided_at": d.decided_at,
+                    "max_trials": cap, "base_trials": plan.base_trials,
+                    "fixed_n_verdict": res.verdict.verdict}})
+    return ClaimResult(res.id, res.control, res.config, res.prediction, res.evidence, v,
+                       res.trials)
+
+
+def _mutation_records(pair, claim_res: ClaimResult | None, store: Store, alpha: float,
+                      timings: dict) -> list[dict]:
+    """Judge every mutation of the claim of ``pair`` (its plans: claim, control, then one per
+    simulating mutation); a mutation that cannot be judged is recorded with verdict ERROR."""
+    claim_plan = pair[0]
+    claim = claim_plan.claim
+    own = {p.variant: p for p in pair[2:]}
+    out = []
+    for m in claim.mutations:
+        p = own.get(f"mutation:{m.name}")
+        try:
+            if p is not None:
+                if p.error is not None:
+                    raise RuntimeError(p.error)
+                ev = load_evidence(store, [s.key for s in p.specs], p.sizes, claim.allow_inf)
+                p.elapsed_s = sum(t.elapsed_s for t in (store.get(s.key) for s in p.specs) if t)
+                timings.setdefault(claim.id, {})[p.variant] = {
+                    "tasks": len(p.specs), "elapsed_s": p.elapsed_s}
+            elif claim_res is not None:
+                ev = claim_res.evidence
+            else:
+                raise RuntimeError("the claim's own evidence is missing (the claim errored)")
+            out.append(_judge_mutation(claim, m.name, claim_plan.cfg, ev, sum(claim_plan.sizes),
+                                       alpha))
+        except Exception as exc:
+            out.append({"name": m.name, "description": m.description, "verdict": "ERROR",
+                        "statistic": None, "ci": [None, None],
+                        "detail": f"ERROR: {type(exc).__name__}: {exc}"})
+    return out
 
 
 def resolve_backend(backend: str) -> str:

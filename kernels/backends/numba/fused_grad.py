@@ -3,8 +3,8 @@
 One compiled kernel per Monte Carlo trial (``numba.prange`` over trials) runs the whole L-layer
 chain of ``depthcheck.kernels.backends.numba.fused`` forward (the same statistics, bit for bit, as the forward-only
 fused kernel on the same Philox key), then backpropagates a softmax cross-entropy through it,
-as ``depthcheck.kernels.simulate_chain(..., gradients=True)`` does (seed 001 Fig. 3 / Theorem 5,
-bn_orthogonal.md §5, §7.3):
+as ``depthcheck.kernels.simulate_chain(..., gradients=True)`` does (Meterez et al. 2024,
+arXiv:2310.02012, Fig. 3 / Theorem 5; ``docs/derivations/isometry_bn.md``):
 
     logits Z = W_out H_L  (× e^{min(log c_L, 700)} for a rescaled norm-free chain),
     loss = (1/n) Σ_j CE(softmax(Z[:, j]), y_j),   ∂loss/∂H_L = W_outᵀ (softmax(Z) − onehot(y))/n,

@@ -1,6 +1,6 @@
 """The reduced chain (``depthcheck.kernels.chain.reduced``) forward pass as one fused numba kernel.
 
-Same reduction as ``depthcheck.kernels.chain.reduced`` (ARCHITECTURE.md, "reduced chain"): for n <= d and
+Same reduction as ``depthcheck.kernels.chain.reduced`` (derived in its module docstring): for n <= d and
 H = Q_H R_H a thin QR, W H ~ Q_Z R_H exactly in law for W Haar on O(d), with Q_Z the
 sign-fixed (positive diag R) thin QR factor of a fresh d×n Gaussian Z (Mezzadri 2007), and
 W H ~ σ Z R_H for W with i.i.d. N(0, σ²) entries. Per layer and trial: two Householder QRs of

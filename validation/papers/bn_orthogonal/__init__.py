@@ -1,12 +1,17 @@
-"""Claims: BN with Haar-orthogonal weights (Meterez et al., ICLR 2024, arXiv 2310.02012).
+"""Claims: BN with Haar-orthogonal weights (Meterez et al. 2024, arXiv:2310.02012).
 
-Source text: ``shared/seeds/001_d5049fc1e527e58d.txt`` (formulas stripped); formulas as restored
-in ``shared/research/bn_orthogonal.md`` (section numbers "§" below refer to it; its tags [P]
-paper, [S] secondary, [D] derived and checked, [U] unconfirmed). Predictions come from
-:mod:`depthcheck.theory.bn_orthogonal` and :mod:`depthcheck.theory.isometry`, simulations from
-:func:`depthcheck.kernels.chain.driver.simulate_chain` (deep chains, gradients in log scale), :mod:`depthcheck.kernels.random.haar`,
-:mod:`depthcheck.kernels.nn.norms` and :mod:`depthcheck.kernels.random.moments`; image batches from
-:mod:`depthcheck.kernels.data.images` (scikit-learn's bundled photos / digits, never a download).
+Paper: Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, *Towards Training Without Depth
+Limits: Batch Normalization Without Gradient Explosion*, ICLR 2024, arXiv:2310.02012 (theorem,
+lemma and figure numbers of arXiv v1; BibTeX key ``meterez2024bn`` in ``docs/references.bib``).
+The formulas we derived where the paper's display is not legible are written out in
+``docs/derivations/isometry_bn.md``; the confidence tags [P] (paper), [S] (secondary sources),
+[D] (derived and checked), [U] (unconfirmed) are defined in ``docs/derivations/README.md``.
+Predictions come from :mod:`depthcheck.theory.bn_orthogonal` and
+:mod:`depthcheck.theory.isometry`, simulations from
+:func:`depthcheck.kernels.chain.driver.simulate_chain` (deep chains, gradients in log scale),
+:mod:`depthcheck.kernels.random.haar`, :mod:`depthcheck.kernels.nn.norms` and
+:mod:`depthcheck.kernels.random.moments`; image batches from :mod:`depthcheck.kernels.data.images`
+(scikit-learn's bundled photos / digits, never a download).
 
 Network (eq. 3): X_{l+1} = Bn(W_l X_l), Bn(X) = diag(X Xᵀ)^{-1/2} X (eq. 4), Haar W_l, linear
 activation, n = d. Engine names: "rownorm" = the paper's Bn; "bn_nomean" = √n·Bn (the authors'
@@ -19,11 +24,11 @@ level ALPHA/k (Bonferroni), so its family-wise false-FAIL rate stays below ALPHA
 use of two-sided intervals); ``extra["comparisons"] = k``. Deterministic claims (lemmas, exact
 Jacobians) have no sampling error and are judged case by case against a rounding tolerance.
 
-Claims (ids ``bn_orthogonal.*``, formerly ``bn_orthogonal.*``): isometry_decay (Thm 1, Fig. 1), isometry_plateau_n_lt_d (finding,
-outside the theorem), bn_never_decreases_isometry (Lemma A.1 / Lemma 2),
-bn_isometry_n_lt_d_finding (Lemma A.1 fails for n < d), one_step_rate (Thm 3), bounded_gradients
-(Thm 5, Fig. 3), degenerate_input_explodes (Fig. 2), bounded_gradients_centred (Fig. G6),
-bn_jacobian_bounds (Lemmas C.4, C.8–C.11), activation_shaping (Sec. 5, Fig. 5),
+Claims (ids ``bn_orthogonal.*``, formerly ``seed001.*``): isometry_decay (Thm 1, Fig. 1),
+isometry_plateau_n_lt_d (finding, outside the theorem), bn_never_decreases_isometry (Lemma A.1 /
+Lemma 2), bn_isometry_n_lt_d_finding (Lemma A.1 fails for n < d), one_step_rate (Thm 3),
+bounded_gradients (Thm 5, Fig. 3), degenerate_input_explodes (Fig. 2), bounded_gradients_centred
+(Fig. G6), bn_jacobian_bounds (Lemmas C.4, C.8–C.11), activation_shaping (Sec. 5, Fig. 5),
 haar_sampler_moments (the engine's Haar sampler vs exact Weingarten moments).
 
 Layout: one module per claim or tight group of claims (isometry_decay (Thm 1), isometry_plateau (n
@@ -33,6 +38,9 @@ Layout: one module per claim or tight group of claims (isometry_decay (Thm 1), i
 ``figures`` the figure callbacks; ``claims`` the Claim records (prose, configurations, controls)
 and ``CLAIMS`` in report order. Former ids stay accepted as aliases and seed the random streams
 (``Claim.seed_key``), so results are unchanged by the renaming.
+
+Public helpers: :func:`fig1_input` (the Fig. 1 input batch), :func:`phi_floor` (a certified
+lower bound on φ where it evaluates to +inf) and :func:`gradient_curves` (the Fig. 3 protocol).
 """
 from depthcheck.validation.papers.bn_orthogonal._common import fig1_input, phi_floor
 from depthcheck.validation.papers.bn_orthogonal.claims import CLAIMS

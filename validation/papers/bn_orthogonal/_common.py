@@ -1,4 +1,4 @@
-"""Shared helpers of the Meterez et al. 2024 (arXiv 2310.02012) claims: the Fig. 1 input, φ's
+"""Shared helpers of the Meterez et al. 2024 (arXiv:2310.02012) claims: the Fig. 1 input, φ's
 certified floor, means with +inf entries, the parts of a family."""
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from depthcheck.theory._checks import check_generator, check_positive_int
 from depthcheck.validation.claims.stats import mean_ci
 
 
@@ -19,8 +20,55 @@ def _chain_backend(backend: str) -> str:
 
 
 def fig1_input(d: int, n: int, f: float, rng: np.random.Generator) -> np.ndarray:
-    """The input of the authors' Fig. 1 notebook (§7.1): ``X0 = (1 − f) I + f u vᵀ`` with
-    ``u ~ U[0,1]^d``, ``v ~ U[0,1]^n``; for n < d the first n columns of I. Shape ``(d, n)``."""
+    """The input batch of Fig. 1 of Meterez et al. 2024: a small rank-one perturbation of I.
+
+    ``X0 = (1 − f) I + f u vᵀ`` with ``u ~ U[0,1]^d`` and ``v ~ U[0,1]^n``; for ``n < d`` the
+    first ``n`` columns of ``I`` (the input of the authors' Fig. 1 notebook, where ``n = d``).
+
+    Parameters
+    ----------
+    d : int
+        Width (rows), ``d >= 1``.
+    n : int
+        Batch size (columns), ``1 <= n <= d``.
+    f : float
+        Weight of the rank-one part, ``0 <= f <= 1`` (the figure uses 0.005).
+    rng : numpy.random.Generator
+        Source of ``u`` (drawn first) and ``v``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``X0``, shape ``(d, n)``.
+
+    Raises
+    ------
+    ValueError
+        If ``d`` or ``n`` is not a positive integer, ``n > d``, ``f`` is outside ``[0, 1]``, or
+        ``rng`` is not a ``numpy.random.Generator``.
+
+    References
+    ----------
+    Meterez, Joudaki, Orabona, Immer, Rätsch, Daneshmand, "Towards Training Without Depth
+    Limits: Batch Normalization Without Gradient Explosion", ICLR 2024, arXiv:2310.02012,
+    Figure 1.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X0 = fig1_input(4, 3, 0.005, np.random.default_rng(0))
+    >>> X0.shape
+    (4, 3)
+    >>> bool(np.all(np.abs(X0 - np.eye(4)[:, :3]) <= 0.005))
+    True
+    """
+    d = check_positive_int(d, "d")
+    n = check_positive_int(n, "n")
+    if n > d:
+        raise ValueError(f"n={n} exceeds d={d}: fig1_input takes the first n columns of I_d")
+    if not 0.0 <= float(f) <= 1.0:
+        raise ValueError(f"f must lie in [0, 1], got {f!r}")
+    rng = check_generator(rng)
     u = rng.random(d)
     v = rng.random(n)
     return (1.0 - f) * np.eye(d)[:, :n] + f * np.outer(u, v)
@@ -41,7 +89,34 @@ def phi_floor(n: int) -> float:
     eigenvalue 1, φ = −(1/n) Σ log λ_i >= −(1/n) log λ_min − ((n−1)/n) log(n/(n−1)), hence
     φ >= (−log(1000 n² eps) − 1)/n. Used to turn +inf into a lower confidence limit: an
     infinite φ proves the mean is at least this large (never that it is small).
+
+    Parameters
+    ----------
+    n : int
+        Batch size (number of columns of H), ``n >= 1``.
+
+    Returns
+    -------
+    float
+        ``max(0, (−log(1000 n² eps) − 1)/n)``, eps the float64 machine epsilon.
+
+    Raises
+    ------
+    ValueError
+        If ``n`` is not a positive integer.
+
+    References
+    ----------
+    Meterez et al. 2024, arXiv:2310.02012, eq. 5 (the isometry gap φ).
+
+    Examples
+    --------
+    >>> round(phi_floor(50), 4)
+    0.4062
+    >>> phi_floor(50) > phi_floor(100) > 0
+    True
     """
+    n = check_positive_int(n, "n")
     return max(0.0, (-math.log(1000.0 * n * n * np.finfo(np.float64).eps) - 1.0) / n)
 
 

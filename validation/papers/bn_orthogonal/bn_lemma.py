@@ -95,7 +95,8 @@ def _lemma_simulate(cfg, rng, n_trials, backend):
                 phi_h = isometry_gap(H)
                 # Lemma 2: log I(op(WH)) − log I(H) = φ(H) − φ(op(WH)) >= 0
                 lem[t, j] = phi_h - isometry_gap(out_wh)
-                # exact identity (Lemma A.1 [D]): φ(H) − φ(Bn(H)) = log AM(a)/GM(a)
+                # exact identity (Lemma A.1, derived in docs/derivations/isometry_bn.md §1):
+                # φ(H) − φ(Bn(H)) = log AM(a)/GM(a)
                 ide[t, j] = (phi_h - isometry_gap(out_h)) - th.lemma_a1_log_factor(H)
                 r_h = _phi_rounding(H)
                 rnd_l[t, j] = r_h + _phi_rounding(out_wh)

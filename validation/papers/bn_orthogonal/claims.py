@@ -1,5 +1,8 @@
-"""The Claim records of Meterez et al. 2024 (arXiv 2310.02012): prose, configurations, runner
-directives, controls; CLAIMS in report order."""
+"""The Claim records of Meterez et al. 2024 (arXiv:2310.02012): prose, configurations, runner
+directives, controls; CLAIMS in report order.
+
+Where a statement rests on our own derivation (the paper's formula is not legible), its text
+names the section of ``docs/derivations/isometry_bn.md`` that writes the argument out."""
 from __future__ import annotations
 
 from depthcheck.theory import bn_orthogonal as th
@@ -15,21 +18,26 @@ from depthcheck.validation.papers.bn_orthogonal.isometry_plateau import _plateau
 from depthcheck.validation.papers.bn_orthogonal.one_step_rate import _t3_judge, _t3_predict, _t3_simulate
 
 
-SEED = "001_d5049fc1e527e58d.txt"
+#: How the claims cite the paper (BibTeX ``meterez2024bn`` in docs/references.bib).
+PAPER = "Meterez et al. 2024 (arXiv:2310.02012)"
+#: Where the derivations behind the statements are written out.
+DERIVATIONS = "docs/derivations/isometry_bn.md"
+SEED = PAPER  # former name of PAPER, still read by tests/validation/test_bn_orthogonal.py
 
 
 ISOMETRY_DECAY = Claim(
     id="bn_orthogonal.isometry_decay",
     seed_key="seed001.isometry_decay",  # former id: keeps its random streams
     aliases=("seed001.isometry_decay",),
-    title="Theorem 1: the isometry gap decays exponentially in depth",
-    source=f"{SEED}, Theorem 1 and Figure 1 (research §3, §7.1)",
+    title="Meterez et al. 2024, Theorem 1: the isometry gap decays exponentially in depth",
+    source=f"{PAPER}, Theorem 1 and Figure 1; {DERIVATIONS} §4, §7",
     statement=("For X_{l+1} = Bn(W_l X_l) with Haar W_l and n = d: E φ(X_{l+1}) <= φ(X_0) "
                "e^{-l/k}, k = C d²(1 + d φ(X_0)), φ(X) = −log(det(XᵀX)^{1/n}/(tr(XᵀX)/n)). "
-               "C is an unspecified absolute constant [S formula, U constant]; we judge the "
-               "bound with the authors' plotting constant C = 0.015 (§3.2) at every recorded "
+               "C is an unspecified absolute constant (the formula as quoted by secondary sources, "
+               "the constant not given by the paper); we judge the bound with C = 0.015, the "
+               "constant of the authors' Fig. 1 plotting code, at every recorded "
                "layer l >= 1 where the bound exceeds 1e-11 (φ's float64 resolution is ~1e-14; "
-               "re-indexed: E φ(X_l) <= φ0 e^{-(l-1)/k}) by one-sided upper "
+               "re-indexed: E φ(X_l) <= φ0 e^{-(l-1)/k}, isometry_bn.md §7) by one-sided upper "
                "confidence limits of the mean over chains (Bonferroni over widths × layers), "
                "and report the fitted decay rate per width, the smallest C consistent with the "
                "data and the exponent p of rate ∝ d^{-p}."),
@@ -57,8 +65,9 @@ ISOMETRY_PLATEAU = Claim(
     id="bn_orthogonal.isometry_plateau_n_lt_d",
     seed_key="seed001.isometry_plateau_n_lt_d",  # former id: keeps its random streams
     aliases=("seed001.isometry_plateau_n_lt_d",),
-    title="Finding (outside Thm 1): for n < d the isometry gap plateaus instead of decaying",
-    source=f"{SEED}, Theorem 1's assumption n = d (research §1.1); finding of this library",
+    title="Finding (outside Meterez et al. 2024, Thm 1): for n < d the isometry gap plateaus "
+          "instead of decaying",
+    source=f"{PAPER}, Theorem 1's assumption n = d; finding of this library",
     statement=("For batch size n < width d, the chain X_{l+1} = Bn(W_l X_l) with Haar W_l does "
                "NOT drive φ(X_l) to 0: after a short transient φ fluctuates around a positive "
                "level (≈ 0.09 for n/d = 1/2). Judged: per-chain time average of φ over layers >= "
@@ -93,12 +102,15 @@ BN_NEVER_DECREASES = Claim(
     id="bn_orthogonal.bn_never_decreases_isometry",
     seed_key="seed001.bn_never_decreases_isometry",  # former id: keeps its random streams
     aliases=("seed001.bn_never_decreases_isometry",),
-    title="Lemma A.1 / Lemma 2: rotation + Bn never decreases isometry (n = d)",
-    source=f"{SEED}, Lemma A.1 (= Joudaki et al. 2023a, Cor. 3) and Lemma 2 (research §2.3–2.4)",
+    title="Meterez et al. 2024, Lemma A.1 / Lemma 2: rotation + Bn never decreases isometry "
+          "(n = d)",
+    source=(f"{PAPER}, Lemma A.1 (= Joudaki et al. 2023, arXiv:2305.18399, Cor. 3) and "
+            f"Lemma 2; {DERIVATIONS} §1"),
     statement=("For square non-degenerate H and orthogonal W: I(Bn(W H)) >= I(H), I(X) = "
-               "det(XᵀX)^{1/n}/(tr(XᵀX)/n). The paper's printed refined factor is [U]; we check "
-               "the minimal content I(Bn(WH)) >= I(H) and the exact identity [D] "
-               "I(Bn(H)) = I(H)·AM(a)/GM(a), a_i = ||h_i||², to rounding (tolerance 1e-8 on "
+               "det(XᵀX)^{1/n}/(tr(XᵀX)/n). The paper's printed refined factor is not legible; we "
+               "check the minimal content I(Bn(WH)) >= I(H) and the exact identity "
+               "I(Bn(H)) = I(H)·AM(a)/GM(a), a_i = ||h_i||² (derived in isometry_bn.md §1), "
+               "to rounding (tolerance 1e-8 on "
                "log I) on random and adversarial inputs."),
     assumptions=("n = d (the lemma is FALSE for n < d: see bn_orthogonal.bn_isometry_n_lt_d_finding); "
                  "H non-degenerate (condition numbers ≲ 1e6 so that float64 log det is "
@@ -120,9 +132,10 @@ BN_N_LT_D_FINDING = Claim(
     id="bn_orthogonal.bn_isometry_n_lt_d_finding",
     seed_key="seed001.bn_isometry_n_lt_d_finding",  # former id: keeps its random streams
     aliases=("seed001.bn_isometry_n_lt_d_finding",),
-    title="Finding: for n < d, Bn CAN decrease isometry (Lemma A.1 needs n = d)",
-    source=f"{SEED}, Lemma A.1 (research §2.3, identity valid for square H only); finding of "
-           f"this library",
+    title="Finding: for n < d, Bn CAN decrease isometry (Meterez et al. 2024, Lemma A.1 needs "
+          "n = d)",
+    source=(f"{PAPER}, Lemma A.1 (the identity of {DERIVATIONS} §1 holds for square H "
+            f"only); finding of this library"),
     statement=("For tall H (d > n), I(Bn(H)) < I(H) happens: e.g. H = [[1,0],[0,s],[0,s]], "
                "s = 1/√2 has I(H) = 1 and I(Bn(H)) = √2/1.5 ≈ 0.943; any H with orthonormal "
                "columns and unequal row norms has I(H) = 1 > I(Bn(H)). The claim PASSes when a "
@@ -144,12 +157,14 @@ ONE_STEP_RATE = Claim(
     id="bn_orthogonal.one_step_rate",
     seed_key="seed001.one_step_rate",  # former id: keeps its random streams
     aliases=("seed001.one_step_rate",),
-    title="Theorem 3: one Bn step increases isometry in expectation (Weingarten rate)",
-    source=f"{SEED}, Theorem 3 (= A.4) and its proof (research §4.1, §4.3)",
+    title="Meterez et al. 2024, Theorem 3: one Bn step increases isometry in expectation "
+          "(Weingarten rate)",
+    source=f"{PAPER}, Theorem 3 (= A.4) and its proof; {DERIVATIONS} §2, §3",
     statement=("For X with unit-norm rows (n = d), λ the eigenvalues of X Xᵀ (Σλ = d) and a_i = "
-               "||e_iᵀ W X||², W Haar: E[(1/d)Σ a_i²] = (d² + 2Σλ²)/(d(d+2)) exactly [D]; the "
-               "paper's factor f(λ) in E I(Bn(WX)) >= (1 + f(λ)) I(X) is [U], so we check our "
-               "derived lower bound E I(Bn(WX))/I(X) >= 1/(1 − δ/(2(1+√d)²))², δ = "
+               "||e_iᵀ W X||², W Haar: E[(1/d)Σ a_i²] = (d² + 2Σλ²)/(d(d+2)) exactly (derived in "
+               "isometry_bn.md §2); the paper's factor f(λ) in E I(Bn(WX)) >= (1 + f(λ)) I(X) "
+               "is not legible, so we check our derived lower bound (isometry_bn.md §3) "
+               "E I(Bn(WX))/I(X) >= 1/(1 − δ/(2(1+√d)²))², δ = "
                "2Σ(λ−1)²/(d(d+2)) (depthcheck.theory.bn_orthogonal.theorem3_ratio_lower_bound), and "
                "equality (ratio exactly 1) for orthogonal X."),
     assumptions=("Three fixed non-orthogonal inputs (Bn of a Gaussian matrix, Bn of the Fig. 1 "
@@ -196,9 +211,11 @@ BOUNDED_GRADIENTS = Claim(
     id="bn_orthogonal.bounded_gradients",
     seed_key="seed001.bounded_gradients",  # former id: keeps its random streams
     aliases=("seed001.bounded_gradients",),
-    title="Theorem 5 / Fig. 3: gradients stay bounded in depth with Haar weights and BN",
-    source=f"{SEED}, Theorem 5 (= C.1) and Figure 3 (research §5.1, §7.3)",
-    statement=("E log ||∇_{W_1} L||_F <= C d⁵(φ(X_0)³ + 1) for every depth (Theorem 5 [S]); "
+    title="Meterez et al. 2024, Theorem 5 / Fig. 3: gradients stay bounded in depth with Haar "
+          "weights and BN",
+    source=f"{PAPER}, Theorem 5 (= C.1) and Figure 3",
+    statement=("E log ||∇_{W_1} L||_F <= C d⁵(φ(X_0)³ + 1) for every depth (Theorem 5, the formula "
+               "as quoted by secondary sources); "
                "the constant is unknown, so we test the consequence the paper plots: beyond a "
                "transient, E log||∇_{W_1}L|| does not grow with depth. Judged: per-trial OLS "
                "slope of log||∇_{W_1}L|| against depth L over L >= window_start lies in an "
@@ -215,22 +232,23 @@ BOUNDED_GRADIENTS = Claim(
                          "layers, N(0, 2/(3072+d)) in fc_0): log||∇W_1|| grows linearly in "
                          "depth (≈ 0.018/layer at d = 32), far outside the band."),
     figure=_grad_figure_factory("seed001_fig3_bounded_gradients.png",
-                                "seed 001 Fig. 3: Haar (claim) vs Gaussian (control) weights"))
+                                "Meterez et al. 2024, Fig. 3: Haar (claim) vs Gaussian (control) "
+                                "weights"))
 
 
 DEGENERATE_EXPLODES = Claim(
     id="bn_orthogonal.degenerate_input_explodes",
     seed_key="seed001.degenerate_input_explodes",  # former id: keeps its random streams
     aliases=("seed001.degenerate_input_explodes",),
-    title="Fig. 2: a batch with repeated samples makes gradients explode exponentially",
-    source=f"{SEED}, Figure 2 and App. G.2; Theorem 5's bound is vacuous for φ(X_0) = ∞ "
-           f"(research §5.1, §7.2)",
+    title="Meterez et al. 2024, Fig. 2: a batch with repeated samples makes gradients explode "
+          "exponentially",
+    source=f"{PAPER}, Figure 2 and App. G.2; Theorem 5's bound is vacuous for φ(X_0) = ∞",
     statement=("With repeated samples in the batch (φ(X_0) = ∞), log||∇_{W_1}L|| grows "
                "linearly in depth: the per-trial slope over depths >= window_start is at least "
                "the band edge 0.002 nats/layer (the bound of bn_orthogonal.bounded_gradients) with "
                "its lower confidence limit."),
     assumptions=(_GRAD_ASSUMPTIONS + " Degenerate batch: n/2 distinct crops, each appearing "
-                 "twice (rank n/2). Fig. 2's exact n, depths and repeat pattern are [U]; we use "
+                 "twice (rank n/2). Fig. 2's exact n, depths and repeat pattern are not given; we use "
                  "the Fig. 3 pipeline (√n·Bn, Haar) with duplicated columns."),
     quick=dict(_GRAD_QUICK, repeat=2, mode="explodes"),
     full=dict(_GRAD_FULL, repeat=2, mode="explodes"),
@@ -240,15 +258,17 @@ DEGENERATE_EXPLODES = Claim(
     control_description=("the same pipeline on a batch without repeats: gradients stay "
                          "bounded, the slope's upper confidence limit is below the band edge."),
     figure=_grad_figure_factory("seed001_fig2_degenerate_batch.png",
-                                "seed 001 Fig. 2: repeated samples (claim) vs distinct (control)"))
+                                "Meterez et al. 2024, Fig. 2: repeated samples (claim) vs "
+                                "distinct (control)"))
 
 
 BOUNDED_CENTRED = Claim(
     id="bn_orthogonal.bounded_gradients_centred",
     seed_key="seed001.bounded_gradients_centred",  # former id: keeps its random streams
     aliases=("seed001.bounded_gradients_centred",),
-    title="Fig. G6: gradients stay bounded with standard (mean-reducing) BN too",
-    source=f"{SEED}, Sec. 3 remark, App. G.3 and Figure G6 (research §1.4, §7.8)",
+    title="Meterez et al. 2024, Fig. G6: gradients stay bounded with standard (mean-reducing) BN "
+          "too",
+    source=f"{PAPER}, Sec. 3 remark, App. G.3 and Figure G6",
     statement=("With standard BN (centring and division by the batch standard deviation) "
                "instead of the paper's Bn, E log||∇_{W_1}L|| is still bounded in depth: slope "
                "over depths >= window_start within the bands of bn_orthogonal.bounded_gradients "
@@ -263,17 +283,20 @@ BOUNDED_CENTRED = Claim(
     control={"weights": "gaussian"},
     control_description="xavier-normal Gaussian weights with the same centred BN: linear growth.",
     figure=_grad_figure_factory("seed001_figG6_centred_bn.png",
-                                "seed 001 Fig. G6: centred BN, Haar (claim) vs Gaussian (control)"))
+                                "Meterez et al. 2024, Fig. G6: centred BN, Haar (claim) vs "
+                                "Gaussian (control)"))
 
 
 ACTIVATION_SHAPING = Claim(
     id="bn_orthogonal.activation_shaping",
     seed_key="seed001.activation_shaping",  # former id: keeps its random streams
     aliases=("seed001.activation_shaping",),
-    title="Sec. 5 / Fig. 5: gain l^-0.4 before tanh/sin keeps gradients bounded",
-    source=f"{SEED}, Section 5 (eq. 11), App. E and Figure 5 (research §6, §7.5)",
+    title="Meterez et al. 2024, Sec. 5 / Fig. 5: gain l^-0.4 before tanh/sin keeps gradients "
+          "bounded",
+    source=f"{PAPER}, Section 5 (eq. 11), App. E and Figure 5",
     statement=("X_{l+1} = σ(α_l Bn(W_l X_l)), σ ∈ {tanh, sin}, α_l = (l+1)^{-0.4} (the authors' "
-               "code indexing, §6.2): E log||∇_{W_1}L|| bounded in depth — slope over depths >= "
+               "code's indexing: gain (l+1)^{-r} at its layer l = 0, 1, ...): E log||∇_{W_1}L|| "
+               "bounded in depth — slope over depths >= "
                "window_start within ±0.004 nats/layer (quick; ≈ 1/20 of the unshaped rates "
                "0.088 (tanh) and 0.131 (sin) per layer measured at d = 32), for both activations "
                "(Bonferroni over the two)."),
@@ -283,7 +306,7 @@ ACTIVATION_SHAPING = Claim(
                  "centring BN cancels exactly, so we use the engine's centred 'bn' without eps, "
                  "affine or biases (the readout bias and eps are dropped). Layer 0 (fc_0) has "
                  "gain 1 as in the code. Eq. 11's exact display and the rate-of-explosion curves "
-                 "(Figs. E1, E2) are [U] and not checked."),
+                 "(Figs. E1, E2) are not legible and not checked."),
     quick=dict(_GRAD_QUICK, norm="bn", band=0.004,
                arms=[{"activation": "tanh", "gain_exponent": 0.4},
                      {"activation": "sin", "gain_exponent": 0.4}]),
@@ -298,20 +321,22 @@ ACTIVATION_SHAPING = Claim(
                          "non-linear isometry gap and the log-gradient grows linearly "
                          "(≈ 0.09 and 0.13 nats/layer at d = 32)."),
     figure=_grad_figure_factory("seed001_fig5_activation_shaping.png",
-                                "seed 001 Fig. 5: gain (l+1)^-0.4 (claim) vs none (control)"))
+                                "Meterez et al. 2024, Fig. 5: gain (l+1)^-0.4 (claim) vs none "
+                                "(control)"))
 
 
 BN_JACOBIAN = Claim(
     id="bn_orthogonal.bn_jacobian_bounds",
     seed_key="seed001.bn_jacobian_bounds",  # former id: keeps its random streams
     aliases=("seed001.bn_jacobian_bounds",),
-    title="Lemmas C.4, C.8–C.11: spectrum and operator norm of the Bn Jacobian",
-    source=f"{SEED}, Lemmas C.4, C.8, C.9, Corollary C.10, Lemma C.11 (research §5.5–5.8)",
+    title="Meterez et al. 2024, Lemmas C.4, C.8–C.11: spectrum and operator norm of the Bn "
+          "Jacobian",
+    source=f"{PAPER}, Lemmas C.4, C.8, C.9, Corollary C.10, Lemma C.11; {DERIVATIONS} §5, §6",
     statement=("(C.9/C.10) f(x) = x/||x|| has J_f = (I − xxᵀ/||x||²)/||x|| with eigenvalues 0 "
                "(once) and 1/||x|| (n−1 times); (C.4/C.8) ||J_Bn(WX)||_op = max_i 1/||h_i|| <= "
                "1/√λ_min(XXᵀ) for orthogonal W; (C.11) λ_min(G) >= exp(−1 − dφ(G)) for PSD G "
-               "with tr G = d. Formulas are [D] reconstructions; the paper's small-φ "
-               "refinements are [U] and not checked."),
+               "with tr G = d. The formulas are our reconstructions (derived in isometry_bn.md §5, "
+               "§6); the paper's small-φ refinements are not legible and not checked."),
     assumptions=("Deterministic: the Jacobian is built numerically from the engine's "
                  "vector-Jacobian product (depthcheck.kernels.nn.norms, 'rownorm') applied to all d·n basis "
                  "vectors; X with unit-norm rows and random correlation, d = n; relative "
@@ -330,9 +355,11 @@ HAAR_MOMENTS = Claim(
     id="bn_orthogonal.haar_sampler_moments",
     seed_key="seed001.haar_sampler_moments",  # former id: keeps its random streams
     aliases=("seed001.haar_sampler_moments",),
-    title="The engine's Haar sampler matches exact Weingarten moments of O(d)",
-    source=f"{SEED}, Haar measure on O_d (eq. 3) and the Weingarten calculus of the proof of "
-           f"Theorem 3 (research §4.3; Collins–Śniady 2006, Mezzadri 2007)",
+    title="The engine's Haar sampler matches exact Weingarten moments of O(d) "
+          "(Meterez et al. 2024, eq. 3)",
+    source=(f"{PAPER}, Haar measure on O_d (eq. 3) and the Weingarten calculus of the proof of "
+            f"Theorem 3; Collins & Śniady 2006 (arXiv:math-ph/0402073), Mezzadri 2007 "
+            f"(arXiv:math-ph/0609050)"),
     statement=("For W = depthcheck.kernels.random.haar.sample_orthogonal, the sample means of random and fixed "
                "monomials ∏ W_{i_m j_m} (degree <= 8) agree with their exact Haar expectations "
                "(depthcheck.theory.weingarten) within Bonferroni-corrected z-limits."),

@@ -1,4 +1,4 @@
-"""Figure callbacks of the Meterez et al. 2024 (arXiv 2310.02012) claims (drawn by the report,
+"""Figure callbacks of the Meterez et al. 2024 (arXiv:2310.02012) claims (drawn by the report,
 never by the judges)."""
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def _decay_figure(cfg, res, ctrl, outdir):
         judged = "judged" if d in cfg["widths"] else "reported only"
         ax.set_title(f"d = n = {d} ({judged})", fontsize=9)
         ax.legend(fontsize=6)
-    fig.suptitle(f"seed 001 Fig. 1: isometry gap decay, mean ± CI (level 1−{res.verdict.alpha:g}) "
+    fig.suptitle(f"Meterez et al. 2024, Fig. 1: isometry gap decay, mean ± CI (level 1−{res.verdict.alpha:g}) "
                  f"over {res.trials} chains — {res.verdict.verdict}", fontsize=9)
     return [save_figure(fig, Path(outdir) / "seed001_fig1_isometry_decay.png")]
 

@@ -1,4 +1,4 @@
-"""The four gradient claims of Meterez et al. 2024 (arXiv 2310.02012) (Figs. 2, 3, 5, G6): log-
+"""The four gradient claims of Meterez et al. 2024 (arXiv:2310.02012) (Figs. 2, 3, 5, G6): log-
 gradient curves over depth and their slope judge."""
 from __future__ import annotations
 
@@ -18,8 +18,9 @@ from depthcheck.validation.papers.bn_orthogonal._common import _g
 
 
 def _gains(arm, depth):
-    """Per-chain-layer gains: the authors' code uses g = (l+1)^(-r) at its layer l = 0..L-1
-    (§6.2); chain layer j = 1..L-1 is code layer j, so g_j = (j+1)^(-r)."""
+    """Per-chain-layer gains: the authors' code for Meterez et al. 2024 (arXiv:2310.02012),
+    Sec. 5, uses g = (l+1)^(-r) at its layer l = 0..L-1 (the paper's α_l = l^(-r), 1-indexed);
+    chain layer j = 1..L-1 is code layer j, so g_j = (j+1)^(-r)."""
     r = float(arm.get("gain_exponent", 0.0))
     return (np.arange(1, depth + 1, dtype=np.float64) + 1.0) ** (-r)
 
@@ -39,15 +40,61 @@ def _grad_input(cfg, rng, n_trials, arm):
 
 
 def gradient_curves(cfg, rng, n_trials, backend="numpy"):
-    """E log ||∇_{W_1} L||_F for networks of each depth in ``cfg["depths"]`` (Fig. 3 protocol).
+    """log ||∇_{W_1} L||_F of networks of each depth in ``cfg["depths"]`` (Fig. 3 protocol).
 
     A network of depth L (the authors' ``num_layers``) is fc_0 (p → d), L − 1 square layers
     fc_1..fc_{L−1}, each followed by norm (and gain·activation), and a semi-orthogonal readout
     fc_L (d → n_out), cross-entropy on fixed random labels. ∇_{W_1} is the gradient at fc_1, the
     first d × d layer (the authors' ``fc_1.weight``). The depths of one trial share their
     weights (nested networks: the first layers of the deepest net are the shallower nets'),
-    which only correlates the points of one curve (the slope is judged per trial).
-    Returns {"log_grad_{i}": (n_trials, n_depths)} for each arm i of ``cfg["arms"]``.
+    which only correlates the points of one curve (the slope is judged per trial). This is the
+    ``simulate`` of the four gradient claims (``bn_orthogonal.bounded_gradients``,
+    ``degenerate_input_explodes``, ``bounded_gradients_centred``, ``activation_shaping``).
+
+    Parameters
+    ----------
+    cfg : dict
+        The claim configuration: ``d`` (width), ``n`` (batch size), ``source`` and
+        ``data_seed`` (the fixed image batch of :func:`depthcheck.kernels.data.image_batch`,
+        each image repeated ``repeat`` times), ``depths`` (network depths L >= 2), ``n_out``
+        (classes, ``n_out <= d``), ``weights`` ("haar" or "gaussian"), ``norm`` (a norm of
+        :mod:`depthcheck.kernels.nn.norms`) and ``arms``, a list of ``{"activation": ...,
+        "gain_exponent": r}`` (gain ``(l+1)^(-r)`` before the activation of layer l).
+    rng : numpy.random.Generator
+        Source of the weights (fc_0 per arm, then one stream per arm for the chain).
+    n_trials : int
+        Independent networks per depth.
+    backend : str, optional
+        Chain engine (default "numpy"), passed to
+        :func:`depthcheck.kernels.chain.driver.simulate_chain`.
+
+    Returns
+    -------
+    dict
+        ``{"log_grad_{i}": array of shape (n_trials, len(cfg["depths"]))}`` for each arm i,
+        natural log of the Frobenius norm.
+
+    Raises
+    ------
+    ValueError
+        From the engine, naming the argument: e.g. ``n_out > d``, an unknown norm or
+        activation, or a backend that cannot run this request.
+
+    References
+    ----------
+    Meterez et al. 2024, arXiv:2310.02012, Theorem 5 and Figures 2, 3, 5, G6.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cfg = {"d": 8, "n": 8, "source": "digits", "data_seed": 7, "depths": [2, 4, 8],
+    ...        "n_out": 4, "weights": "haar", "norm": "bn_nomean", "repeat": 1,
+    ...        "arms": [{"activation": "identity", "gain_exponent": 0.0}]}
+    >>> out = gradient_curves(cfg, np.random.default_rng(0), 3)
+    >>> sorted(out), out["log_grad_0"].shape
+    (['log_grad_0'], (3, 3))
+    >>> bool(np.all(np.isfinite(out["log_grad_0"])))
+    True
     """
     labels = np.random.default_rng([cfg["data_seed"], 1]).integers(0, cfg["n_out"], cfg["n"])
     out = {}

@@ -1,4 +1,4 @@
-"""Shared helpers of the Kutsuna 2019 (arXiv 2403.13833) claims: layer weights, P_γ inputs, and the
+"""Shared helpers of the Kutsuna 2020 (arXiv:2403.13833) claims: layer weights, P_γ inputs, and the
 band judge of a family."""
 from __future__ import annotations
 

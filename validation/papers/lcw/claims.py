@@ -1,5 +1,8 @@
-"""The Claim records of Kutsuna 2019 (arXiv 2403.13833): prose, configurations, runner directives,
-controls; CLAIMS in report order."""
+"""The Claim records of Kutsuna 2020 (arXiv:2403.13833): prose, configurations, runner directives,
+controls; CLAIMS in report order.
+
+The formulas the statements check are derived in ``docs/derivations/lcw.md``; each source names
+the section."""
 from __future__ import annotations
 
 from depthcheck.validation.claims.claim import Claim
@@ -9,7 +12,10 @@ from depthcheck.validation.papers.lcw.figures import _acc_figure, _gain_figure, 
 from depthcheck.validation.papers.lcw.variance_gains import _gain_judge, _gain_predict, _gain_simulate
 
 
-SEED = "000_69ed445a9063b98b.txt"
+#: How the claims cite the paper (BibTeX ``kutsuna2020lcw`` in docs/references.bib).
+PAPER = "Kutsuna 2020 (arXiv:2403.13833)"
+#: Where the derivations behind the statements are written out.
+DERIVATIONS = "docs/derivations/lcw.md"
 
 
 _SHIFT_BASE = {"m": 400, "n": 400, "samples": 500, "activations": ["sigmoid", "relu"],
@@ -20,8 +26,8 @@ ACTIVATION_SHIFT = Claim(
     id="lcw.activation_shift",
     seed_key="seed000.activation_shift",  # former id: keeps its random streams
     aliases=("seed000.activation_shift",),
-    title="Activation shift: mean pre-activation = γ√m‖w‖cos θ",
-    source=f"{SEED}, abstract and Sec. 3 (activation shift); research C.1",
+    title="Kutsuna 2020, activation shift: mean pre-activation = γ√m‖w‖cos θ",
+    source=f"{PAPER}, abstract and Sec. 3 (activation shift); {DERIVATIONS} §1",
     statement=("For a ~ P_γ (E a = γ 1_m) the mean pre-activation of a neuron with weights w is "
                "E[w·a] = γ √m ‖w‖ cos θ_w = γ Σ_j w_j, θ_w the angle between w and 1_m: different "
                "neurons of one layer get different means. Per neuron the sample mean over N "
@@ -47,8 +53,8 @@ LCW_NO_SHIFT = Claim(
     id="lcw.lcw_no_shift",
     seed_key="seed000.lcw_no_shift",  # former id: keeps its random streams
     aliases=("seed000.lcw_no_shift",),
-    title="LCW removes the activation shift (zero mean pre-activation)",
-    source=f"{SEED}, Sec. 3 and 3.1 (LCW, W_LC = {{w : w·1_m = 0}}); research C.1-C.2",
+    title="Kutsuna 2020, Sec. 3: LCW removes the activation shift (zero mean pre-activation)",
+    source=f"{PAPER}, Sec. 3 and 3.1 (LCW, W_LC = {{w : w·1_m = 0}}); {DERIVATIONS} §1-2",
     statement=("For weights w = B_m v in W_LC the mean pre-activation E[w·a] vanishes for every "
                "a ~ P_γ, whatever γ: measured per-neuron means are consistent with 0 within their "
                "exact sampling error (statistic: trial mean of (1/n) Σ_i z_i², z_i = mean_i / "
@@ -74,8 +80,8 @@ VARIANCE_GAINS = Claim(
     id="lcw.variance_gains",
     seed_key="seed000.variance_gains",  # former id: keeps its random streams
     aliases=("seed000.variance_gains",),
-    title="Forward/backward variance gains: standard vs LCW layers",
-    source=f"{SEED}, Sec. 4 and 4.3 (variance analysis); research C.3",
+    title="Kutsuna 2020, Sec. 4: forward/backward variance gains, standard vs LCW layers",
+    source=f"{PAPER}, Sec. 4 and 4.3 (variance analysis); {DERIVATIONS} §3",
     statement=("One FC layer z = W a, δa = Wᵀ δz with inputs a ~ P_γ. Standard weights (i.i.d., "
                "variance σ_w²): forward V(z)/σ_γ² = m σ_w² (1 + γ²/σ_γ²), backward V(δa)/V(δz) = "
                "n σ_w², so the forward chain is amplified (1 + γ²/σ_γ²) times more (m = n). LCW "
@@ -126,8 +132,8 @@ DEEP_GRADIENTS = Claim(
     id="lcw.deep_sigmoid_gradients",
     seed_key="seed000.deep_sigmoid_gradients",  # former id: keeps its random streams
     aliases=("seed000.deep_sigmoid_gradients",),
-    title="Deep sigmoid MLP: LCW gradients do not vanish with depth",
-    source=f"{SEED}, Sec. 4.3 and Sec. 6.1; research C.3-C.4",
+    title="Kutsuna 2020, Sec. 6.1: in a deep sigmoid MLP, LCW gradients do not vanish with depth",
+    source=f"{PAPER}, Sec. 4.3 and Sec. 6.1; {DERIVATIONS} §3, §5",
     statement=("In a deep MLP with sigmoid activations, standard weights let the per-layer "
                "gradient norm vanish towards the input (activation shift forces small backward "
                "gains), LCW weights do not. Statistic: per-trial OLS slope of log10 ‖∂L/∂θ_l‖_F "
@@ -155,8 +161,9 @@ DEEP_SPEED = Claim(
     id="lcw.deep_sigmoid_speed",
     seed_key="seed000.deep_sigmoid_speed",  # former id: keeps its random streams
     aliases=("seed000.deep_sigmoid_speed",),
-    title="Deep sigmoid MLP: LCW reaches a training loss in fewer steps",
-    source=f"{SEED}, Sec. 6.1 (and abstract: 'trained efficiently'); research C.4",
+    title="Kutsuna 2020, Sec. 6.1: in a deep sigmoid MLP, LCW reaches a training loss in fewer "
+          "steps",
+    source=f"{PAPER}, Sec. 6.1 (and abstract: 'trained efficiently'); {DERIVATIONS} §5",
     statement=("With the same optimiser, data and minibatches, the LCW sigmoid MLP reaches full "
                "training cross-entropy ≤ 1.0 (chance: ln 10 = 2.30) in fewer SGD steps than the "
                "same net with standard weights. Statistic: mean over trials of log2(T_standard / "
@@ -179,8 +186,8 @@ LCW_BN_ACCURACY = Claim(
     id="lcw.lcw_bn_accuracy",
     seed_key="seed000.lcw_bn_accuracy",  # former id: keeps its random streams
     aliases=("seed000.lcw_bn_accuracy",),
-    title="LCW + BN generalises better than BN alone (deep sigmoid MLP)",
-    source=f"{SEED}, Sec. 6.1 ('combined with BN, LCW achieves better performance in test "
+    title="Kutsuna 2020, Sec. 6.1: LCW + BN generalises better than BN alone (deep sigmoid MLP)",
+    source=f"{PAPER}, Sec. 6.1 ('combined with BN, LCW achieves better performance in test "
            f"loss/accuracy')",
     statement=("Trained with the same optimiser, data split and minibatches, the deep sigmoid "
                "MLP with LCW + BN has a higher final test accuracy than with standard weights + "

@@ -1,4 +1,4 @@
-"""Figure callbacks of the Kutsuna 2019 (arXiv 2403.13833) claims (drawn by the report, never by
+"""Figure callbacks of the Kutsuna 2020 (arXiv:2403.13833) claims (drawn by the report, never by
 the judges)."""
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def _gain_figure(cfg, res, ctrl, outdir: Path):
         preds.append(pred["backward"][kind])
     pos = np.arange(len(labels))
     ax.bar(pos, vals, yerr=errs, color="C0", alpha=0.7, label="measured (±5 s.e.)")
-    ax.scatter(pos, preds, color="k", marker="_", s=400, zorder=3, label="theory (research C.3)")
+    ax.scatter(pos, preds, color="k", marker="_", s=400, zorder=3,
+               label="theory (docs/derivations/lcw.md §3)")
     if ctrl is not None:  # the control's (shift-free) standard forward predictions
         for i, lab in enumerate(labels):
             if lab.startswith("fwd\nstandard"):

@@ -1,18 +1,23 @@
-"""Claims (Basu, Mukherjee, Vasudevan, "Layer Dynamics of Linearised Neural Nets"):
-layer balance, equal growth, Saxe mode dynamics, and the ReLU balance question.
+"""Claims: layer dynamics of linear nets (Basu, Mukherjee & Vasudevan 2019, arXiv:1904.10689).
 
-Source text: ``shared/seeds/003_adff57ada98dbb3a.txt`` (formulas stripped); formulas as
-reconstructed in ``shared/research/rank_lnn_lcw.md`` §B; the mathematics in
-:mod:`depthcheck.theory.linear_nets`; simulation with :mod:`depthcheck.kernels.nn.training` over the engine's
-forward/backward (:func:`depthcheck.kernels.nn.network.forward_backward` for linear nets, :mod:`depthcheck.kernels.nn.mlp`
-for ReLU nets with and without biases). Backends: numpy only (``backend`` is accepted and ignored:
-these are small sequential training runs).
+Layer balance, equal growth, Saxe mode dynamics, and the ReLU balance question. Paper: Basu,
+Mukherjee, Vasudevan, *Layer Dynamics of Linearised Neural Nets*, arXiv:1904.10689 (BibTeX key
+``basu2019layer`` in ``docs/references.bib``); with Arora, Cohen & Hazan 2018
+(arXiv:1802.06509), Saxe, McClelland & Ganguli 2014 (arXiv:1312.6120) and Du, Hu & Lee 2018
+(arXiv:1806.00900). The arguments behind the exact discrete-time statements are written out in
+``docs/derivations/linear_nets.md``; confidence tags ([STD], [D], [U]) as defined in
+``docs/derivations/README.md``. The mathematics is in :mod:`depthcheck.theory.linear_nets`;
+simulation with :mod:`depthcheck.kernels.nn.training` over the engine's forward/backward
+(:func:`depthcheck.kernels.nn.network.forward_backward` for linear nets,
+:mod:`depthcheck.kernels.nn.mlp` for ReLU nets with and without biases). Backends: numpy only
+(``backend`` is accepted and ignored: these are small sequential training runs).
 
-Claims (ids ``linear_nets.*``, formerly ``linear_nets.*``):
+Claims (ids ``linear_nets.*``, formerly ``seed003.*``):
 
 1. ``balance_invariant`` — GD drift of the balance matrices D_l = W_{l+1}ᵀW_{l+1} − W_lW_lᵀ at a
    fixed training time T = steps·η shrinks linearly in η (exact per-step drift
-   η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ), depthcheck.theory.linear_nets). Control: per-layer learning rates.
+   η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ), docs/derivations/linear_nets.md §3). Control: per-layer
+   learning rates.
 2. ``equal_growth`` — Cor. 2.2–2.4 / Fig. 1: squared layer norms grow by the same amount
    (Glorot init), stay equal (balanced init), per-mode ratios follow √(1 + c/a²) → 1.
    Control: per-layer learning rates.
@@ -23,17 +28,23 @@ Claims (ids ``linear_nets.*``, formerly ``linear_nets.*``):
    trained on digits, ||W_{l+1}||_F² − ||W_l||_F² drifts only by O(η); the full matrix invariant
    does not hold. Control: biases switch on, and the weight-only difference drifts at O(1).
 
-Shared set-up choices (the seed leaves them open, research §B.6 [UNCONFIRMED]): hidden widths
-(10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net; Glorot-normal init;
-the mixture of ``depthcheck.kernels.data.synthetic.gaussian_mixture`` rescaled so that λ_max(XXᵀ/n) = 1, targets
-from ``depthcheck.kernels.data.synthetic.linear_teacher``. The engine's mse is the mean over the d_out·n entries, so
-with whitened inputs GD with step η is Euler's method for Saxe's flow with h = Δt/τ = 2η/d_out.
+Shared set-up choices (the paper's Sec. 4 leaves them open: its weight shapes are not legible,
+[U]): hidden widths (10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net;
+Glorot-normal init;
+the mixture of ``depthcheck.kernels.data.synthetic.gaussian_mixture`` rescaled so that
+λ_max(XXᵀ/n) = 1, targets from ``depthcheck.kernels.data.synthetic.linear_teacher``. The engine's
+mse is the mean over the d_out·n entries, so with whitened inputs GD with step η is Euler's
+method for Saxe's flow with h = Δt/τ = 2η/d_out.
 
 Layout: one module per claim or tight group of claims (balance, equal_growth, saxe, relu_balance
 (claims 1–4)) holding predict / simulate / judge; ``_common`` the paper's shared helpers;
 ``figures`` the figure callbacks; ``claims`` the Claim records (prose, configurations, controls)
 and ``CLAIMS`` in report order. Former ids stay accepted as aliases and seed the random streams
 (``Claim.seed_key``), so results are unchanged by the renaming.
+
+Public helpers (the building blocks of the claims, re-exported here): :func:`mixture_problem`,
+:func:`sufficient_inputs`, :func:`linear_net_loss`, :func:`glorot_init`, :func:`decoupled_init`,
+:func:`balanced_init`, :func:`mode_strengths`, :func:`layer_lr_scale`.
 """
 from depthcheck.validation.papers.linear_nets._common import (
     balanced_init, decoupled_init, glorot_init, layer_lr_scale, linear_net_loss, mixture_problem,

@@ -1,5 +1,8 @@
-"""The Claim records of Basu, Mukherjee, Vasudevan: prose, configurations, runner directives,
-controls; CLAIMS in report order."""
+"""The Claim records of Basu, Mukherjee & Vasudevan 2019 (arXiv:1904.10689): prose, configurations,
+runner directives, controls; CLAIMS in report order.
+
+Where a statement rests on our own derivation, its text names the section of
+``docs/derivations/linear_nets.md`` that writes the argument out."""
 from __future__ import annotations
 
 import math
@@ -12,7 +15,10 @@ from depthcheck.validation.papers.linear_nets.relu_balance import _relu_judge, _
 from depthcheck.validation.papers.linear_nets.saxe import _saxe_judge, _saxe_simulate
 
 
-SOURCE = "003_adff57ada98dbb3a.txt"
+#: How the claims cite the paper (BibTeX ``basu2019layer`` in docs/references.bib).
+PAPER = "Basu et al. 2019 (arXiv:1904.10689)"
+#: Where the derivations behind the statements are written out.
+DERIVATIONS = "docs/derivations/linear_nets.md"
 
 
 WIDTHS_3 = [10, 6, 3]
@@ -25,15 +31,17 @@ CLAIM_BALANCE = Claim(
     id="linear_nets.balance_invariant",
     seed_key="seed003.balance_invariant",  # former id: keeps its random streams
     aliases=("seed003.balance_invariant",),
-    title="Layer balance is invariant under gradient flow; GD drifts by O(η) at fixed time",
-    source=f"{SOURCE}, Theorem 1 (eq. 6), Lemma 2 (eqs. 8–9), Cor. 2.1; Arora et al. 2018",
+    title="Basu et al. 2019, Theorem 1: layer balance is invariant under gradient flow; GD "
+          "drifts by O(η) at fixed time",
+    source=(f"{PAPER}, Theorem 1 (eq. 6), Lemma 2 (eqs. 8–9), Cor. 2.1; Arora et al. 2018 "
+            f"(arXiv:1802.06509); {DERIVATIONS} §2–3"),
     statement=("W_{l+1}ᵀW_{l+1} − W_lW_lᵀ = C_l is constant under gradient flow of a deep linear "
                "net. GD step: D_l(k+1) = D_l(k) + η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ) exactly, so at "
                "fixed T = kη the drift is η·∫₀ᵀ(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ)dt + O(η²): the fitted "
                "exponent of drift vs η must be 1."),
-    assumptions=("linear activations, no biases, full-batch GD, Glorot-normal init, seed-003 "
-                 "mixture data (widths 10-8-6-4-3 [UNCONFIRMED]); η small enough for the "
-                 "asymptotic regime"),
+    assumptions=("linear activations, no biases, full-batch GD, Glorot-normal init, the "
+                 "paper's Sec. 4 mixture data (widths 10-8-6-4-3: our choice, the paper's "
+                 "shapes are not legible); η small enough for the asymptotic regime"),
     quick={"widths": WIDTHS_5, "per_cluster": 400, "T": 4.0,
            "etas": [0.01, 0.005, 0.0025], "layer_lr": None, "band": [0.85, 1.15]},
     full={"widths": WIDTHS_5, "per_cluster": 400, "T": 10.0,
@@ -54,17 +62,19 @@ CLAIM_GROWTH = Claim(
     id="linear_nets.equal_growth",
     seed_key="seed003.equal_growth",  # former id: keeps its random streams
     aliases=("seed003.equal_growth",),
-    title="Adjacent layers' squared norms grow at the same rate; balanced init keeps them equal",
-    source=f"{SOURCE}, Cor. 2.1–2.4 and Figure 1",
+    title="Basu et al. 2019, Cor. 2.1–2.4: adjacent layers' squared norms grow at the same "
+          "rate; balanced init keeps them equal",
+    source=f"{PAPER}, Cor. 2.1–2.4 and Figure 1; {DERIVATIONS} §2, §4",
     statement=("d||W_{l+1}||_F²/dt = d||W_l||_F²/dt (trace of Thm 1), so the growth is shared and "
                "tr D_l(t) = tr C_l; C_l = 0 (balanced/orthogonal init) gives equal norms for all "
                "t; decoupled modes keep a_{l+1}² − a_l² = c and a_{l+1}/a_l = √(1 + c/a_l²). "
                "Judged: per-trial worst relative imbalance (unshared growth / norm growth, "
                "balanced-init gap / mean norm, ratio error), geometric mean over trials below a "
                "tolerance of 5 % (several times the O(η) discretisation level at the chosen η)."),
-    assumptions=("linear nets 10-6-3 and 10-8-6-4-3 [UNCONFIRMED widths], Glorot-normal, "
-                 "balanced (rank-3 partial isometries) and decoupled unbalanced init; seed-003 "
-                 "mixture data with teacher entries N(0, 1) so that the norms grow as in Fig. 1 "
+    assumptions=("linear nets 10-6-3 and 10-8-6-4-3 (our widths: the paper's are not "
+                 "legible), Glorot-normal, balanced (rank-3 partial isometries) and decoupled "
+                 "unbalanced init; the paper's Sec. 4 mixture data with teacher entries N(0, 1) "
+                 "so that the norms grow as in Fig. 1 "
                  "(decoupled group: whitened inputs, teacher U diag(s) Vᵀ); "
                  "full-batch GD with small η (gradient flow gives 0, GD O(η))"),
     quick={"widths_3": WIDTHS_3, "widths_5": WIDTHS_5,
@@ -91,8 +101,10 @@ CLAIM_SAXE = Claim(
     id="linear_nets.saxe_dynamics",
     seed_key="seed003.saxe_dynamics",  # former id: keeps its random streams
     aliases=("seed003.saxe_dynamics",),
-    title="Saxe et al. closed-form mode dynamics for deep linear nets (N_l = 2, 3, 5, 10)",
-    source=f"{SOURCE}, Cor. 2.4 (eq. 13), eq. 14, Theorem 3; Saxe et al. 2013",
+    title="Saxe et al. closed-form mode dynamics for deep linear nets (N_l = 2, 3, 5, 10; "
+          "Basu et al. 2019, Cor. 2.4, Theorem 3)",
+    source=(f"{PAPER}, Cor. 2.4 (eq. 13), eq. 14, Theorem 3; Saxe et al. 2014 "
+            f"(arXiv:1312.6120); {DERIVATIONS} §5"),
     statement=("With Σ_xx = I and a balanced decoupled init, each mode u = a^{N_l−1} solves "
                "τ du/dt = (N_l − 1) u^{2−2/(N_l−1)} (s − u) (N_l = 3: u = s e^{2st/τ}/(e^{2st/τ}"
                " − 1 + s/u0)); GD with h = 2η/d_out is Euler's method, so the trajectory error "
@@ -125,13 +137,14 @@ CLAIM_RELU = Claim(
     seed_key="seed003.relu_balance",  # former id: keeps its random streams
     aliases=("seed003.relu_balance",),
     title="Bias-free ReLU nets keep ||W_{l+1}||_F² − ||W_l||_F² constant (Du–Hu–Lee), "
-          "contrary to the seed's symmetry-breaking claim",
-    source=f"{SOURCE}, Section 3 (eqs. 24–29), Conjecture 4, Figure 2; Du, Hu & Lee 2018",
+          "contrary to the symmetry-breaking claim of Basu et al. 2019, Sec. 3",
+    source=(f"{PAPER}, Section 3 (eqs. 24–29), Conjecture 4, Figure 2; Du, Hu & Lee 2018 "
+            f"(arXiv:1806.00900)"),
     statement=("For positively homogeneous activations each hidden neuron k satisfies "
                "⟨W_l[k,:], G_l[k,:]⟩ = ⟨W_{l+1}[:,k], G_{l+1}[:,k]⟩, so under gradient flow "
                "||W_l[k,:]||² − ||W_{l+1}[:,k]||² and hence ||W_{l+1}||_F² − ||W_l||_F² are "
                "constant; GD drifts by η²(||G_{l+1}||² − ||G_l||²) per step: exponent 1 in η at "
-               "fixed T. The seed (Sec. 3) argues the nonlinearity breaks the equal growth."),
+               "fixed T. The paper (Sec. 3) argues the nonlinearity breaks the equal growth."),
     assumptions=("bias-free ReLU MLP, softmax cross-entropy, sklearn digits (pixels/16, a random "
                  "subset per trial), He init, full-batch GD at fixed T = steps·η"),
     quick={"widths": [64, 24, 24, 24, 10], "n_samples": 200,

@@ -1,5 +1,5 @@
-"""Figure callbacks of the Basu, Mukherjee, Vasudevan claims (drawn by the report, never by the
-judges)."""
+"""Figure callbacks of the Basu, Mukherjee & Vasudevan 2019 (arXiv:1904.10689) claims (drawn by the
+report, never by the judges)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -25,7 +25,7 @@ def _balance_figure(cfg, res, ctrl, outdir: Path):
     ax.loglog(etas, d0[-1] * etas / etas[-1], "k--", label="∝ η (theory)")
     ax.set_xlabel("step size η (fixed T = steps·η)")
     ax.set_ylabel("Σ_l ||D_l(T) − D_l(0)||_F")
-    ax.set_title("Balance drift of a 5-layer linear net (seed 003 Thm 1)")
+    ax.set_title("Balance drift of a 5-layer linear net (Basu et al. 2019, Thm 1)")
     ax.legend(fontsize=8)
     p = outdir / "seed003_balance_drift.png"
     fig.tight_layout()
@@ -65,9 +65,9 @@ def _growth_figure(cfg, res, ctrl, outdir: Path):
         ax.axhline(1.0, color="grey", lw=0.5)
         ax.set_title(f"per-mode ratios a_(l+1)/a_l, {lab}", fontsize=9)
         ax.set_xlabel("t = steps·η")
-    fig.suptitle("seed 003 Fig. 1: squared layer norms, Glorot init (colour; dotted: balance gap "
-                 "||W_(l+1)||² − ||W_l||²) and balanced init (black dashed)\nright: per-mode "
-                 "ratios a_(l+1)/a_l vs √(1 + c/a_l²) (black dashed)", fontsize=10)
+    fig.suptitle("Basu et al. 2019, Fig. 1: squared layer norms, Glorot init (colour; dotted: "
+                 "balance gap ||W_(l+1)||² − ||W_l||²) and balanced init (black dashed)\nright: "
+                 "per-mode ratios a_(l+1)/a_l vs √(1 + c/a_l²) (black dashed)", fontsize=10)
     fig.tight_layout()
     p = outdir / "seed003_equal_growth.png"
     fig.savefig(p, dpi=100)
@@ -100,7 +100,7 @@ def _saxe_figure(cfg, res, ctrl, outdir: Path):
         ax.set_xlabel("N_l (layers of units)")
         ax.set_ylabel("time to reach 0.9 s (τ units)")
         ax.legend(fontsize=7)
-    fig.suptitle("Saxe et al. mode dynamics (seed 003 Cor. 2.4, Thm 3 template)")
+    fig.suptitle("Saxe et al. mode dynamics (Basu et al. 2019, Cor. 2.4, Thm 3 template)")
     fig.tight_layout()
     p = outdir / "seed003_saxe_dynamics.png"
     fig.savefig(p, dpi=100)
@@ -138,7 +138,7 @@ def _relu_figure(cfg, res, ctrl, outdir: Path):
         axes[2].legend(fontsize=6)
     for ax in axes:
         ax.set_xlabel("t = steps·η")
-    fig.suptitle("ReLU balance on digits (seed 003 Sec. 3 / Conj. 4 vs Du, Hu & Lee 2018)")
+    fig.suptitle("ReLU balance on digits (Basu et al. 2019, Sec. 3 / Conj. 4 vs Du, Hu & Lee 2018)")
     fig.tight_layout()
     p = outdir / "seed003_relu_balance.png"
     fig.savefig(p, dpi=100)

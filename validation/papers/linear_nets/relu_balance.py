@@ -95,7 +95,7 @@ def _relu_judge(cfg, pred, ev, alpha):
                          f"Lee (2018) prove; the per-neuron (diagonal) balance is also O(η) "
                          f"(exponent {_fmt(sl['diag_drift'])}); the full matrix invariant does "
                          f"NOT hold (off-diagonal drift exponent {_fmt(sl['off_drift'])}, size "
-                         f"{_fmt(ev['off_drift'][:, -1].mean())}). The seed's Sec. 3 claim that "
+                         f"{_fmt(ev['off_drift'][:, -1].mean())}). The paper's Sec. 3 claim that "
                          f"the ReLU nonlinearity breaks the equal growth of adjacent layers is "
                          f"CONTRADICTED for squared Frobenius norms (growth per layer "
                          f"{np.round(growth, 3).tolist()}); only non-squared norms grow at "

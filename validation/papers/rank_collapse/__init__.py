@@ -1,12 +1,16 @@
-"""Claims (Daneshmand, Kohler, Bach, Hofmann, Lucchi 2020, "Batch normalization
-provably avoids rank collapse for randomly initialised deep networks").
+"""Claims: BN provably avoids rank collapse (Daneshmand et al. 2020, arXiv:2003.01652).
 
-Source text: ``shared/seeds/002_6dd6d02ae2b33d9a.txt`` (formulas stripped); formulas and their
-confidence tags in ``shared/research/rank_lnn_lcw.md`` §A and §D; mathematics in
-:mod:`depthcheck.theory.rank`, :mod:`depthcheck.theory.rank_markov`, :mod:`depthcheck.theory.lyapunov`; simulations in
-:mod:`depthcheck.kernels.chain.rank`. Backends: numpy only (``backend`` is accepted and ignored).
+Paper: Daneshmand, Kohler, Bach, Hofmann, Lucchi, *Batch Normalization Provably Avoids Rank
+Collapse for Randomly Initialised Deep Networks*, NeurIPS 2020, arXiv:2003.01652 (BibTeX key
+``daneshmand2020rank`` in ``docs/references.bib``). The constants we derived where the paper's
+display is not legible are written out in ``docs/derivations/rank_markov.md`` (Lemmas 1, 7, 13,
+Proposition 8, Definition 3, Theorem 14) and ``docs/derivations/lyapunov.md`` (Lemma 3's
+vanilla case); confidence tags [P], [D], [U] as defined in ``docs/derivations/README.md``.
+Mathematics in :mod:`depthcheck.theory.rank`, :mod:`depthcheck.theory.rank_markov`,
+:mod:`depthcheck.theory.lyapunov`; simulations in :mod:`depthcheck.kernels.chain.rank`.
+Backends: numpy only (``backend`` is accepted and ignored).
 
-Claims (ids ``rank_collapse.*``, formerly ``rank_collapse.*``):
+Claims (ids ``rank_collapse.*``, formerly ``seed002.*``):
 
 1. ``bn_rank_sqrt_width`` — Thm 2 / 14, Fig. 3a: the depth-averaged r(H) and rank_τ(H) of BN
    chains grow at least like √d (fitted exponent >= 1/2 − margin); Theorem 14's bound
@@ -21,17 +25,19 @@ Claims (ids ``rank_collapse.*``, formerly ``rank_collapse.*``):
 5. ``centering_redundant`` — Lemma 4 / App. C: off-diagonal entries of M have mean zero under the
    invariant law even from a positive input; centring does not change the depth-averaged rank.
    Control: U[0, 2√3] weights.
-6. ``vanilla_lyapunov`` — Lemma 3 quantified (§D): QR-measured Lyapunov exponents of Gaussian
-   products match the digamma formula; σ2/σ1 of unnormalised linear nets decays at μ2 − μ1;
-   residual products I + γW also collapse. Control: the complex-Ginibre formula (wrong law).
-7. ``input_degeneracy`` — seed 001 App. D / Table D1 on scikit-learn's digits: random batches of
+6. ``vanilla_lyapunov`` — Lemma 3 quantified (Newman 1986; docs/derivations/lyapunov.md):
+   QR-measured Lyapunov exponents of Gaussian products match the digamma formula; σ2/σ1 of
+   unnormalised linear nets decays at μ2 − μ1; residual products I + γW also collapse.
+   Control: the complex-Ginibre formula (wrong law).
+7. ``input_degeneracy`` — Meterez et al. 2024 (arXiv:2310.02012), App. D / Table D1 (the
+   input assumption rank X = d of Theorem 2) on scikit-learn's digits: random batches of
    8..48 images are full rank; average cosine similarity reported. Control: repeated samples.
 
 Error rates: a claim that judges K statements spends ``alpha`` in total, each statement's
 interval being at level 1 − alpha/K (Bonferroni inside the claim), so every claim counts as one
-statement of the suite budget (depthcheck.validation.claims.stats). The claim is PASS iff every statement
-passes, FAIL if any fails, INCONCLUSIVE otherwise; ``extra["judged"]`` lists all of them and
-``extra["statements"] = 1`` is the claim's share of the suite budget.
+statement of the suite budget (:mod:`depthcheck.validation.claims.stats`). The claim is PASS
+iff every statement passes, FAIL if any fails, INCONCLUSIVE otherwise; ``extra["judged"]``
+lists all of them and ``extra["statements"] = 1`` is the claim's share of the suite budget.
 
 Layout: one module per claim or tight group of claims (sqrt_width, lemma1_bounds, lemma7_drift,
 regularity, centering, lyapunov, input_degeneracy (claims 1–7 in that order)) holding predict /

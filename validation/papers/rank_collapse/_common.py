@@ -1,5 +1,5 @@
-"""Shared helpers of the Daneshmand et al. 2020 claims: γ values, number formats, the detail of a
-family of statements."""
+"""Shared helpers of the Daneshmand et al. 2020 (arXiv:2003.01652) claims: γ values, number formats,
+the detail of a family of statements."""
 from __future__ import annotations
 
 import math

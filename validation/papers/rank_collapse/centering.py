@@ -18,17 +18,18 @@ def _positive_input(d, n, trials, rng):
 
 def _c5_simulate(cfg, rng, n_trials, backend):
     ev = {}
-    for center in (False, True):
-        key = "centred" if center else "raw"
+    # evidence keys: "raw" = Daneshmand et al.'s Bn (no mean subtraction), "centred" = BN
+    for key, norm in (("raw", "bn_nomean"), ("centred", "bn")):
         od, r = [], []
         for d in cfg["widths"]:
             X = _positive_input(d, d, n_trials, rng)
             out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(cfg["gamma"]),
-                             weights=cfg["weights"], center=center,
-                             record_every=cfg["record_every"], record=("r", "offdiag"))
+                             weights=cfg["weights"], norm=norm, activation="identity",
+                             record_every=cfg["record_every"],
+                             record=("rank_lower_bound", "offdiag"))
             keep = out["layers"] > cfg["burn_in"]
             od.append(out["offdiag"][:, keep].mean(1))
-            r.append(out["r"][:, keep].mean(1))
+            r.append(out["rank_lower_bound"][:, keep].mean(1))
             ev[f"offdiag_traj_{key}_d{d}"] = out["offdiag"]
         ev[f"offdiag_{key}"] = np.stack(od, 1)
         ev[f"r_{key}"] = np.stack(r, 1)

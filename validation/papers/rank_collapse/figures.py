@@ -1,5 +1,5 @@
-"""Figure callbacks of the Daneshmand et al. 2020 claims (drawn by the report, never by the
-judges)."""
+"""Figure callbacks of the Daneshmand et al. 2020 (arXiv:2003.01652) claims (drawn by the report,
+never by the judges)."""
 from __future__ import annotations
 
 import math
@@ -37,7 +37,7 @@ def _c1_figure(cfg, res, ctrl, outdir):
         ax.set_xlabel("width d (= batch size N)")
         ax.set_ylabel(f"depth-averaged {key}")
         ax.legend(fontsize=7)
-    axes[0].set_title("Seed 002 Fig. 3a: depth-averaged r(H) vs width")
+    axes[0].set_title("Daneshmand et al. 2020, Fig. 3a: depth-averaged r(H) vs width")
     axes[1].set_title("soft rank vs width (mean ± sd over trials)")
     fig.tight_layout()
     p = _fig_path(outdir, "fig3a_rank_vs_width")
@@ -220,7 +220,7 @@ def _c7_figure(cfg, res, ctrl, outdir):
     ax.plot(sizes, sizes, "k--", label="full rank (= n)")
     ax.set_xlabel("batch size n")
     ax.set_ylabel("rank of the 64 × n pixel batch")
-    ax.set_title("Input degeneracy on scikit-learn digits (cf. Table D1)")
+    ax.set_title("Input degeneracy on scikit-learn digits (cf. Meterez et al. 2024, Table D1)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     p = _fig_path(outdir, "digits_batch_rank")

@@ -30,16 +30,27 @@ def _c2_bound_names(cfg):
     return names + ["rank(H) - r(H) (adversarial matrices)"]
 
 
+#: the configuration's norm (the paper's "bn" = Bn without mean subtraction, eq. 2) in the
+#: chain engine's names
+_CONFIG_NORMS = {"bn": "bn_nomean", "rownorm": "rownorm"}
+
+
 def _c2_simulate(cfg, rng, n_trials, backend):
     taus = cfg["taus"]
+    if cfg["norm"] not in _CONFIG_NORMS:
+        raise ValueError(f"norm={cfg['norm']!r}: the configuration's norm must be one of "
+                         f"{tuple(_CONFIG_NORMS)}")
+    norm = _CONFIG_NORMS[cfg["norm"]]
     worst = None
     for c in cfg["configs"]:
         for d in cfg["widths"]:
             X = gaussian_input(d, d, n_trials, rng)
             out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(c["gamma"]),
-                             weights=c["weights"], norm=cfg["norm"], record_every=1,
-                             record=("r", "rank", "top_eigs"), top_k=d, tau=0.5)
-            m = _c2_margins(out["r"], out["rank"], out["top_eigs"], taus).min(axis=1)
+                             weights=c["weights"], norm=norm, activation="identity",
+                             record_every=1, record=("rank_lower_bound", "rank", "top_eigs"),
+                             top_k=d, tau=0.5)
+            m = _c2_margins(out["rank_lower_bound"], out["rank"], out["top_eigs"],
+                            taus).min(axis=1)
             worst = m if worst is None else np.minimum(worst, m)
     # Lemma 1 part 1 for arbitrary H: low-rank and ill-conditioned matrices, exact rank known
     adv = np.full(n_trials, np.inf)

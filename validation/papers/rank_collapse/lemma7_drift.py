@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from depthcheck.kernels.chain.rank import bn, one_step_drift
+from depthcheck.kernels.chain.rank import normalise, one_step_drift
 from depthcheck.theory import rank_markov as rm
 from depthcheck.validation.claims.stats import mean_ci
 from depthcheck.validation.papers.rank_collapse._common import _g
@@ -18,11 +18,12 @@ def _c3_cases(cfg):
     for c in cfg["cases"]:
         d, n = c["d"], c.get("n", 2 * c["d"])
         if c["kind"] == "gaussian":
-            M = _second_moment(bn(rng.standard_normal((d, n))))
+            M = _second_moment(normalise(rng.standard_normal((d, n)), "bn_nomean"))
             kinds.append("lemma7")
         elif c["kind"] == "collinear":
             G = rng.standard_normal((d, n))
-            M = _second_moment(bn(np.outer(np.ones(d), G[0]) + c["eps"] * G))
+            M = _second_moment(normalise(np.outer(np.ones(d), G[0]) + c["eps"] * G,
+                                         "bn_nomean"))
             kinds.append("lemma7")
         elif c["kind"] == "circulant":
             # equal row norms (Prop. 8's assumption): M_ij = ρ^{circular distance}

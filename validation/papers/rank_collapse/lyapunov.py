@@ -29,8 +29,8 @@ def _c6_predict(cfg):
 def _ratio_slopes(X_trials, depth, rng, gamma, batch, every):
     """Per-trial mean OLS slope of log(σ2/σ1)(H_l) on l for ``batch`` chains per trial."""
     B, d, n = X_trials.shape
-    out = rank_chain(X_trials, depth, rng=rng, gamma=gamma, norm="none", record_every=every,
-                     record=("log_sv",), top_k=2)
+    out = rank_chain(X_trials, depth, rng=rng, gamma=gamma, norm="none", activation="identity",
+                     record_every=every, record=("log_sv",), top_k=2)
     y = out["log_sv"][..., 0]
     x = out["layers"].astype(float)
     xc = x - x.mean()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from depthcheck.kernels.chain.rank import bn, gaussian_input, rank_chain
+from depthcheck.kernels.chain.rank import gaussian_input, normalise, rank_chain
 from depthcheck.theory import rank_markov as rm
 from depthcheck.validation.claims.stats import mean_ci, ratio_ci, slope_ci
 from depthcheck.validation.papers.rank_collapse._common import _g, _gamma
@@ -24,14 +24,15 @@ def _c4_simulate(cfg, rng, n_trials, backend):
     for d in cfg["widths"]:
         X = gaussian_input(d, d, n_trials, rng)
         out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(cfg["gamma"]),
-                         weights=cfg["weights"], burn_in=cfg["burn_in"],
-                         record_every=cfg["record_every"], record=("frob2", "g1", "g2"))
-        F.append(out["frob2"].mean(1))
+                         weights=cfg["weights"], norm="bn_nomean", activation="identity",
+                         burn_in=cfg["burn_in"], record_every=cfg["record_every"],
+                         record=("frobenius_M", "g1", "g2"))
+        F.append(out["frobenius_M"].mean(1))
         G1.append(out["g1"].mean(1))
         G2.append(out["g2"].mean(1))
         ev[f"g1_blocks_d{d}"] = _blocks(out["g1"], cfg["n_blocks"])
         ev[f"g2_blocks_d{d}"] = _blocks(out["g2"], cfg["n_blocks"])
-    ev["frob2"] = np.stack(F, 1)
+    ev["frob2"] = np.stack(F, 1)                        # evidence key: ‖M‖_F²
     ev["g1"] = np.stack(G1, 1)
     ev["g2"] = np.stack(G2, 1)
     # Fig. 3b: nearly collinear input (all rows equal + small noise), top eigenvalues of M_l
@@ -39,9 +40,10 @@ def _c4_simulate(cfg, rng, n_trials, backend):
     d = f["d"]
     G = rng.standard_normal((n_trials, d, d))
     X = G[:, :1, :] + f["eps"] * G                      # every row ≈ the first row
-    lam0 = np.linalg.eigvalsh(_batch_m(bn(X)))[..., ::-1][..., :f["top_k"]]
+    lam0 = np.linalg.eigvalsh(_batch_m(normalise(X, "bn_nomean")))[..., ::-1][..., :f["top_k"]]
     out = rank_chain(X, f["depth"], rng=rng, gamma=float(f["gamma"]), weights="gaussian",
-                     record_every=1, record=("top_eigs",), top_k=f["top_k"])
+                     norm="bn_nomean", activation="identity", record_every=1,
+                     record=("top_eigs",), top_k=f["top_k"])
     ev["fig3b_top_eigs"] = np.concatenate([lam0[:, None, :], out["top_eigs"]], axis=1)
     return ev
 

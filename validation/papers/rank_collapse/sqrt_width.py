@@ -18,34 +18,48 @@ def _c1_configs(cfg):
     return [(i, c) for i, c in enumerate(cfg["configs"]) if c["activation"] in cfg["activations"]]
 
 
-def _c1_records(cfg):
-    return ("r", "soft_rank", "g1", "g2", "frob2")
+#: evidence key suffix -> statistic of ``rank_chain`` (the keys keep their stored names)
+_C1_RECORDS = {"r": "rank_lower_bound", "soft_rank": "soft_rank_unscaled", "g1": "g1",
+               "g2": "g2", "frob2": "frobenius_M"}
+#: the configurations' activation names -> the chain engine's
+_CONFIG_ACTIVATIONS = {"linear": "identity", "relu": "relu"}
+
+
+def _chain_norm(cfg_norm: str, center: bool) -> str:
+    """The configuration's norm in the chain engine's names: the paper's "bn" is Bn without mean
+    subtraction (eq. 2), "bn_nomean"; with ``center`` (the Fig. 2 code's centring, needed with
+    ReLU) it is the engine's "bn". "none" (the vanilla control) is never centred."""
+    if cfg_norm == "none":
+        return "none"
+    if cfg_norm != "bn":
+        raise ValueError(f"norm={cfg_norm!r}: the configuration's norm must be 'bn' or 'none'")
+    return "bn" if center else "bn_nomean"
 
 
 def _c1_simulate(cfg, rng, n_trials, backend):
     ev = {}
-    bn_chain = cfg["norm"] == "bn"
     for ci, c in _c1_configs(cfg):
-        cols = {k: [] for k in _c1_records(cfg)}
+        cols = {k: [] for k in _C1_RECORDS}
         for d in c["widths"]:
             X = gaussian_input(d, d, n_trials, rng)
             out = rank_chain(X, c["depth"], rng=rng, gamma=_gamma(c["gamma"]),
-                             weights=c["weights"], norm=cfg["norm"],
-                             center=bool(c.get("center", False)) and bn_chain,
-                             activation=c["activation"], burn_in=c["burn_in"],
-                             record_every=cfg["record_every"], record=_c1_records(cfg),
-                             tau=cfg["tau"])
-            for k in cols:
-                cols[k].append(out[k].mean(axis=1))     # depth average per trial
+                             weights=c["weights"],
+                             norm=_chain_norm(cfg["norm"], bool(c.get("center", False))),
+                             activation=_CONFIG_ACTIVATIONS[c["activation"]],
+                             burn_in=c["burn_in"], record_every=cfg["record_every"],
+                             record=tuple(_C1_RECORDS.values()), tau=cfg["tau"])
+            for k, stat in _C1_RECORDS.items():
+                cols[k].append(out[stat].mean(axis=1))  # depth average per trial
         for k, v in cols.items():
             ev[f"c{ci}_{k}"] = np.stack(v, axis=1)      # (n_trials, n_widths)
     f2 = cfg["fig2"]
-    for act in ("linear", "relu"):
+    for act in ("linear", "relu"):                      # evidence keys fig2_linear_*, fig2_relu_*
         X = gaussian_input(f2["d"], f2["d"], n_trials, rng)
         out = rank_chain(X, f2["depth"], rng=rng, gamma=math.inf, weights=f2["weights"],
-                         norm=cfg["norm"], center=(act == "relu") and bn_chain, activation=act,
-                         record_every=f2["every"], record=("r", "rank"))
-        ev[f"fig2_{act}_r"] = out["r"]
+                         norm=_chain_norm(cfg["norm"], act == "relu"),
+                         activation=_CONFIG_ACTIVATIONS[act], record_every=f2["every"],
+                         record=("rank_lower_bound", "rank"))
+        ev[f"fig2_{act}_r"] = out["rank_lower_bound"]
         ev[f"fig2_{act}_rank"] = out["rank"]
     return ev
 
@@ -66,7 +80,7 @@ def _c1_judge(cfg, pred, ev, alpha):
         r = ev[f"c{ci}_r"]
         sr = ev[f"c{ci}_soft_rank"]
         beta = np.clip(ev[f"c{ci}_g1"] / ev[f"c{ci}_g2"], 0.0, 1.0)
-        linear = c["activation"] == "linear"
+        linear = _CONFIG_ACTIVATIONS[c["activation"]] == "identity"
         table[tag] = {"widths": c["widths"], "mean_r": r.mean(0).tolist(),
                       "mean_soft_rank": sr.mean(0).tolist(), "beta": beta.mean(0).tolist(),
                       "r_over_sqrt_d": (r.mean(0) / np.sqrt(ds)).tolist()}
