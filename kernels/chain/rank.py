@@ -69,7 +69,7 @@ ACTIVATIONS = ("identity", "relu")
 #: does not)
 STATISTICS = ("rank_lower_bound", "frobenius_M", "g1", "g2", "offdiag", "soft_rank_unscaled",
               "soft_rank_singular_unscaled", "rank", "top_eigs", "log_sv")
-_EIG_STATS = ("soft_rank_unscaled", "soft_rank_singular_unscaled", "rank", "top_eigs")
+_EIG_STATS = ("soft_rank_unscaled", "soft_rank_singular_unscaled", "top_eigs")
 _SQ3 = math.sqrt(3.0)
 
 # Former spellings, refused with the new one (never aliased: "bn" changed meaning).
@@ -126,6 +126,12 @@ def _positive_float(v, name: str) -> float:
     return float(v)
 
 
+def _finite_float(v, name: str) -> float:
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+        raise ValueError(f"{name} must be a finite number, got {v!r}")
+    return float(v)
+
+
 def _tau(tau) -> float:
     try:
         t = float(tau)
@@ -136,7 +142,7 @@ def _tau(tau) -> float:
     return t
 
 
-def _sample(rng, shape, law: str, scale: float) -> np.ndarray:
+def _sample(rng, shape, law: str, scale: float, mean: float = 0.0) -> np.ndarray:
     if law == "gaussian":
         W = rng.standard_normal(shape)
     elif law == "uniform":
@@ -145,6 +151,8 @@ def _sample(rng, shape, law: str, scale: float) -> np.ndarray:
         W = rng.uniform(0.0, 2.0 * _SQ3, shape)
     if scale != 1.0:
         W *= scale
+    if mean != 0.0:
+        W += mean
     return W
 
 
@@ -292,23 +300,25 @@ class _Recorder:
                 out["soft_rank_unscaled"][:, i] = np.sum(lam > self.tau, axis=-1)
             if "soft_rank_singular_unscaled" in rec:
                 out["soft_rank_singular_unscaled"][:, i] = np.sum(lam > self.tau ** 2, axis=-1)
-            if "rank" in rec:
-                # numpy's matrix_rank tolerance on H: σ > σ_max max(d, n) eps, i.e. on λ = σ²/n
-                tol = lam[..., :1] * (max(M.shape[-1], n) * np.finfo(float).eps) ** 2
-                out["rank"][:, i] = np.sum(lam > tol, axis=-1)
             if "top_eigs" in rec:
                 out["top_eigs"][:, i] = lam[..., :out["top_eigs"].shape[-1]]
-        if "log_sv" in rec:
-            # singular values of H itself: ratios down to ~1e-15 stay accurate (eigvalsh of M
-            # would lose them below ~1e-8)
+        if "rank" in rec or "log_sv" in rec:
+            # singular values of H itself: accurate to ~eps σ_1 each, so ratios down to ~1e-15
+            # are resolved (the eigenvalues of M = H Hᵀ/n carry errors of ~eps λ_1, i.e. they
+            # lose every σ_k/σ_1 below ~1e-8, and a count on them is rounding noise)
             s = np.linalg.svd(H, compute_uv=False)
+        if "rank" in rec:
+            # numpy.linalg.matrix_rank(H): σ_k > σ_1 max(d, n) eps
+            tol = s[..., :1] * (max(H.shape[-2], n) * np.finfo(float).eps)
+            out["rank"][:, i] = np.sum(s > tol, axis=-1)
+        if "log_sv" in rec:
             k = out["log_sv"].shape[-1] + 1
             with np.errstate(divide="ignore"):
                 out["log_sv"][:, i] = np.log(s[..., 1:k]) - np.log(s[..., :1])
 
 
 def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian",
-               weight_scale=1.0, norm="bn_nomean", activation="identity", burn_in=0,
+               weight_scale=1.0, weight_mean=0.0, norm="bn_nomean", activation="identity", burn_in=0,
                record_every=1, record=("rank_lower_bound",), tau=0.5, top_k=10,
                **removed) -> dict:
     """Run the BN chain (or the vanilla chain) of Daneshmand et al. [1]_ and record statistics.
@@ -332,6 +342,10 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
     weights : {"gaussian", "uniform", "uniform_pos"}
     weight_scale : float
         Multiplies every weight (the standard deviation for the centred laws).
+    weight_mean : float
+        Added to every weight after scaling (default 0). A non-zero mean breaks the symmetry
+        of the law that Def. 1 and Lemma 4 of [1]_ assume; used to build laws that violate
+        the paper's assumptions by a chosen amount.
     norm : {"bn_nomean", "bn", "rownorm", "none"}
         The chain engine's names (``depthcheck.kernels.nn.norms.NORMS``).
     activation : {"identity", "relu"}
@@ -352,10 +366,10 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
           #{λ_i > τ²} ([1]_ eq. (3), both readings of its threshold), on H as it is (tr M = d
           for "bn"/"bn_nomean" without ReLU and for "none", d/n for "rownorm"; the engine's
           "soft_rank" instead rescales H to tr M = d);
-        * "rank": #{λ_i(M) > λ_1 (max(d, n) eps)²}, numpy's ``matrix_rank`` tolerance on H
-          carried over to λ = σ²/n. The eigenvalues of M carry rounding errors of order
-          eps λ_1, so this equals ``numpy.linalg.matrix_rank(H)`` only while H is well
-          conditioned (it over-counts for a numerically rank-deficient H);
+        * "rank": the numerical rank of H, #{σ_k(H) > σ_1(H) max(d, n) eps} from an SVD of H
+          (``numpy.linalg.matrix_rank`` semantics). Not counted on the eigenvalues of M:
+          they carry rounding errors of order eps λ_1, so such a count is rounding noise once
+          H is numerically rank deficient (an exact rank-3 matrix would count ~6);
         * "top_eigs": the ``top_k`` largest eigenvalues of M ([1]_ Fig. 3b), shape (B, n_rec, k);
         * "log_sv": log(σ_k(H)/σ_1(H)) for k = 2..top_k from an SVD of H, shape (B, n_rec, k−1).
     tau : float
@@ -406,6 +420,7 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
     g = _gamma(gamma)
     check_choice(weights, "weights", WEIGHT_LAWS)
     scale = _positive_float(weight_scale, "weight_scale")
+    mean = _finite_float(weight_mean, "weight_mean")
     check_choice(norm, "norm", NORMS)
     _check_activation(activation)
     tau = _tau(tau)
@@ -426,7 +441,7 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
     H = X
     i = 0
     for l in range(1, depth + 1):
-        W = _sample(rng, (B, d, d), weights, scale)
+        W = _sample(rng, (B, d, d), weights, scale, mean)
         A = np.matmul(W, H)
         if math.isfinite(g):
             A *= g

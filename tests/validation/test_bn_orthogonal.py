@@ -21,8 +21,14 @@ CLAIMS = {c.id: c for c in B.CLAIMS}
 
 # Tiny configurations: same code path, seconds in total.
 TINY = {
-    "bn_orthogonal.isometry_decay": {"trials": 4, "widths": [8], "info_widths": [6], "depth": 20,
-                               "record_every": 2, "allow_inf": ["phi_8", "phi_6"]},
+    "bn_orthogonal.isometry_decay": {"trials": 4, "widths": [8, 6], "phi_end": 1e-6,
+                                     "record_every": 2, "allow_inf": ["phi_8", "phi_6"]},
+    "bn_orthogonal.isometry_decay_authors_C": {"trials": 4, "widths": [8, 6], "violated_widths": [6],
+                                               "depth": 20, "record_every": 2,
+                                               "allow_inf": ["phi_8", "phi_6"]},
+    "bn_orthogonal.isometry_uniform_C": {"trials": 4, "widths": [6, 8], "phi_end": 1e-5,
+                                         "record_every": 2, "allow_inf": ["phi_8", "phi_6"]},
+    "bn_orthogonal.one_step_orthogonal_identity": {"trials": 20, "d": 6},
     "bn_orthogonal.isometry_plateau_n_lt_d": {"trials": 4, "d": 8, "depth": 40,
                                         "record_every": 2, "window_start": 20},
     "bn_orthogonal.bn_never_decreases_isometry": {"trials": 2, "sizes": [2, 4], "cases": 10,
@@ -38,10 +44,11 @@ TINY = {
     "bn_orthogonal.bn_jacobian_bounds": {"trials": 3, "d": 4, "n": 4},
     "bn_orthogonal.activation_shaping": {"trials": 3, "d": 6, "n": 6, "n_out": 3, "depths": [2, 4, 6],
                                    "window_start": 2},
-    "bn_orthogonal.haar_sampler_moments": {"trials": 1, "d": 3, "samples": 2000, "monomials": 10},
+    "bn_orthogonal.haar_sampler_moments": {"trials": 1, "d": 3, "samples": 6000, "monomials": 10,
+                                           "band": 0.25},
 }
 DETERMINISTIC = ["bn_orthogonal.bn_never_decreases_isometry", "bn_orthogonal.bn_isometry_n_lt_d_finding",
-                 "bn_orthogonal.bn_jacobian_bounds"]
+                 "bn_orthogonal.bn_jacobian_bounds", "bn_orthogonal.one_step_orthogonal_identity"]
 
 
 def _tiny_cfg(cid, control=False):
@@ -121,40 +128,48 @@ def test_simulations_are_deterministic():
 
 
 def test_decay_predict_matches_theorem1():
-    cfg = _tiny_cfg("bn_orthogonal.isometry_decay")
-    pred = CLAIMS["bn_orthogonal.isometry_decay"].predict(cfg)
+    cfg = _tiny_cfg("bn_orthogonal.isometry_decay_authors_C")
+    pred = CLAIMS["bn_orthogonal.isometry_decay_authors_C"].predict(cfg)
     X0 = B.fig1_input(8, 8, cfg["f"], BC._input_rng(cfg, 8))
     phi0 = float(isometry_gap(X0))
     assert pred["8"]["phi0"] == pytest.approx(phi0)
     assert pred["8"]["k"] == pytest.approx(cfg["C"] * 64 * (1 + 8 * phi0))
+    assert pred["8"]["rate"] == pytest.approx(-math.log(1 - 2 / 10))
 
 
 def test_decay_judge_fails_on_synthetic_violation():
-    """The judge must FAIL when the evidence exceeds the bound (power of the upper-bound test)."""
-    claim = CLAIMS["bn_orthogonal.isometry_decay"]
-    cfg = _tiny_cfg("bn_orthogonal.isometry_decay")
+    """The finding's judge: 'violated' at the violated width and 'holds' elsewhere, both ways."""
+    claim = CLAIMS["bn_orthogonal.isometry_decay_authors_C"]
+    cfg = _tiny_cfg("bn_orthogonal.isometry_decay_authors_C")
     pred = claim.predict(cfg)
     rng = np.random.default_rng(0)
-    ev = {}
-    for d in (8, 6):
-        bound = np.asarray(pred[str(d)]["bound"])
-        ev[f"phi_{d}"] = 3.0 * bound * np.exp(0.01 * rng.standard_normal((40, bound.size)))
-    assert claim.judge(cfg, pred, ev, 1e-5).verdict == "FAIL"
-    for d in (8, 6):
-        ev[f"phi_{d}"] = ev[f"phi_{d}"] / 9.0
-    assert claim.judge(cfg, pred, ev, 1e-5).verdict == "PASS"
+
+    def ev(factor):
+        out = {}
+        for d in (8, 6):
+            bound = np.asarray(pred[str(d)]["bound"])
+            f = factor[d]
+            out[f"phi_{d}"] = f * bound * np.exp(0.01 * rng.standard_normal((40, bound.size)))
+        return out
+    # d = 6 above its bound (violated), d = 8 below: the finding holds
+    assert claim.judge(cfg, pred, ev({6: 3.0, 8: 1 / 3}), 1e-5).verdict == "PASS"
+    # both below: the finding (violated at d = 6) FAILs; both above: 'holds at d = 8' FAILs
+    assert claim.judge(cfg, pred, ev({6: 1 / 3, 8: 1 / 3}), 1e-5).verdict == "FAIL"
+    assert claim.judge(cfg, pred, ev({6: 3.0, 8: 3.0}), 1e-5).verdict == "FAIL"
 
 
 def test_gradient_judge_modes():
     claim = CLAIMS["bn_orthogonal.bounded_gradients"]
-    cfg = dict(_tiny_cfg("bn_orthogonal.bounded_gradients"), depths=[10, 20, 40, 80], window_start=10)
+    cfg = dict(_tiny_cfg("bn_orthogonal.bounded_gradients"), depths=[10, 20, 40, 80, 160, 320],
+               window_start=10)
     rng = np.random.default_rng(1)
     x = np.asarray(cfg["depths"], float)
-    flat = {"log_grad_0": 1.0 + 0.01 * rng.standard_normal((40, 4))}
-    steep = {"log_grad_0": 0.05 * x + 0.01 * rng.standard_normal((40, 4))}
-    assert claim.judge(cfg, 0.0, flat, 1e-5).verdict == "PASS"
+    flat = {"log_grad_0": 1.0 + 0.01 * rng.standard_normal((40, 6))}
+    steep = {"log_grad_0": 0.05 * x + 0.01 * rng.standard_normal((40, 6))}
+    v = claim.judge(cfg, 0.0, flat, 1e-5)
+    assert v.verdict == "PASS" and v.extra["comparisons"] == 2
     assert claim.judge(cfg, 0.0, steep, 1e-5).verdict == "FAIL"
-    expl = dict(cfg, mode="explodes")
+    expl = dict(cfg, mode="explodes", delta=0.002)
     assert claim.judge(expl, 0.0, steep, 1e-5).verdict == "PASS"
     assert claim.judge(expl, 0.0, flat, 1e-5).verdict == "FAIL"
 

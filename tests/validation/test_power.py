@@ -106,3 +106,21 @@ def test_until_decided_adds_chunks_until_the_sequence_decides_and_resumes(tmp_pa
     report.regenerate(tmp_path / "seq", figures=False, modules=MODS)  # extended layout reloads
     with pytest.raises(ValueError, match="max_trials"):
         runner.run(["seq.diff"], max_trials=10, **kw)
+
+
+def test_plan_trials_extends_a_wide_pilot_to_delta_over_two(tmp_path):
+    from depthcheck.validation.run import report
+    kw = dict(modules=MODS, progress=False, figures=False)
+    pilot = runner.run(["seq.diff"], out=tmp_path / "pilot", **kw)
+    hw = 0.5 * (pilot.records[0]["ci"][1] - pilot.records[0]["ci"][0])
+    assert hw > 0.1                                    # 40 trials do not resolve delta/2 = 0.1
+    res = runner.run(["seq.diff"], out=tmp_path / "plan", plan_trials=True, **kw)
+    rec = res.records[0]
+    pl = rec["planned"]
+    assert pl["pilot_trials"] == 40 and pl["planned_trials"] == rec["trials"] > 40
+    assert not pl["reached_budget"] and 0.5 * (rec["ci"][1] - rec["ci"][0]) <= 0.1
+    assert rec["verdict"] == "PASS" and rec["status"] == "OK"
+    capped = runner.run(["seq.diff"], out=tmp_path / "cap", plan_trials=True, max_trials=60, **kw)
+    assert capped.records[0]["planned"]["reached_budget"] and capped.records[0]["trials"] == 60
+    report.regenerate(tmp_path / "plan", figures=False, modules=MODS)
+    assert "*Planned trials:* pilot 40 trials" in (tmp_path / "plan" / "report.md").read_text()

@@ -28,13 +28,13 @@ TINY = {
                                               "top_k": 4}},
     "rank_collapse.centering_redundant": {"trials": 8, "widths": [16], "burn_in": 200, "depth": 400,
                                     "offdiag_band": 0.05, "ratio_band": [0.9, 1.1]},
-    "rank_collapse.vanilla_lyapunov": {"trials": 8, "lyap_dims": [2, 3], "lyap_depth": 1500,
-                                 "band": 0.1, "ratio_dims": [4], "ratio_batch": 20,
+    "rank_collapse.vanilla_lyapunov": {"trials": 12, "lyap_dims": [2, 3], "lyap_depth": 3000,
+                                 "band": 0.05, "ratio_dims": [4], "ratio_batch": 20,
                                  "ratio_band": [0.7, 1.3],
                                  "residual": [{"d": 3, "gamma": 0.5, "depth": 60}],
                                  "residual_qr_depth": 300},
-    "rank_collapse.input_degeneracy": {"trials": 40, "sizes": [8, 32, 64], "judged_sizes": [8, 32],
-                                 "min_full_rank_fraction": 0.5},
+    "rank_collapse.input_degeneracy": {"trials": 40, "sizes": [8, 48, 64], "judged_sizes": [8, 48],
+                                 "min_full_rank_fraction": 0.9},
 }
 
 

@@ -338,7 +338,8 @@ def test_suite_ids_former_ids_and_exact_selection(monkeypatch):
                                                 "bn_orthogonal.bounded_gradients_centred"]
     chains = {c.id for _, c in table.values() if "numba" in c.backends}
     assert chains == {f"bn_orthogonal.{n}" for n in (
-        "isometry_decay", "isometry_plateau_n_lt_d", "bounded_gradients",
+        "isometry_decay", "isometry_decay_authors_C", "isometry_uniform_C",
+        "isometry_plateau_n_lt_d", "bounded_gradients",
         "degenerate_input_explodes", "bounded_gradients_centred", "activation_shaping")}
     assert all(table[c][1].backends == ("numpy", "numba", "cuda") for c in chains)
 

@@ -99,9 +99,17 @@ def build_parser() -> argparse.ArgumentParser:
                         "anytime-valid confidence sequence and, while INCONCLUSIVE, get more "
                         "rounds of chunks (the error rate holds whenever the run stops; a "
                         "rerun resumes the sequence)")
+    r.add_argument("--plan-trials", action="store_true",
+                   help="statistical claims whose interval is wider than delta/2 after their "
+                        "planned trials (the pilot) get the trials a two-stage plan predicts, "
+                        "up to --max-trials; the report says when the budget stopped it")
     r.add_argument("--max-trials", type=int, default=None, metavar="N",
-                   help="with --until-decided: stop adding chunks at N trials per claim "
+                   help="with --until-decided or --plan-trials: at most N trials per claim "
                         "(default 16 times the claim's planned trials)")
+    r.add_argument("--fresh", action="store_true",
+                   help="recompute every selected task even if DIR/store.sqlite holds it (stored "
+                        "evidence is otherwise reused only when the claim's parameters and the "
+                        "code fingerprint are unchanged)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
 
@@ -142,8 +150,12 @@ def _cmd_run(args) -> int:
                      backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                      modules=args.module, progress=not args.no_progress,
                      figures=not args.no_figures, until_decided=args.until_decided,
-                     max_trials=args.max_trials)
+                     max_trials=args.max_trials, fresh=args.fresh,
+                     plan_trials=args.plan_trials)
     print(report.format_table(res.records))
+    if res.stale:
+        print(f"stored evidence of {len(res.stale)} claim(s) came from other code or another "
+              f"configuration and was recomputed: {', '.join(res.stale)}", file=sys.stderr)
     print(f"\n{res.executed} tasks run, {res.reused} reused from the store, "
           f"{res.wall_s:.1f} s; results in {res.out}/{runner.RESULTS_NAME}, report in "
           f"{res.out}/{report.REPORT_NAME}")

@@ -114,9 +114,11 @@ def _rows(records, kind=None):
         return header, rows
     header = ["claim", "verdict", "statistic", "CI", "half-width", "delta", "prediction",
               "trials", "control", "mutations"]
-    rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]), _ci(c["ci"]),
-             _num(_half_width(c)), _num(c.get("delta")), _num(c["prediction"]),
-             str(c["trials"]), _control_cell(c), _mutation_cell(c)] for c, _ in pairs]
+    exact = lambda c: _kind(c) == "exact"       # no interval, no delta, no mutation
+    rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]),
+             "-" if exact(c) else _ci(c["ci"]), "-" if exact(c) else _num(_half_width(c)),
+             _num(c.get("delta")), _num(c["prediction"]), str(c["trials"]), _control_cell(c),
+             "exact" if exact(c) else _mutation_cell(c)] for c, _ in pairs]
     return header, rows
 
 
@@ -189,6 +191,13 @@ def _section(claim, rec: dict, ctrl: dict | None, figs: list[str]) -> str:
         for m in rec.get("mutations") or []:
             s += [f"**Mutation {m['name']} ({m['verdict']}{'' if m['verdict'] == 'FAIL' else ', UNDERPOWERED: it should FAIL'})**: {m['description']} "
                   f"Statistic {_num(m['statistic'])}, CI {_ci(m['ci'])}. {m['detail']}", ""]
+        if rec.get("planned"):
+            pl = rec["planned"]
+            s += [f"*Planned trials:* pilot {pl['pilot_trials']} trials, half-width "
+                  f"{_num(pl['pilot_half_width'])} against delta/2 = {_num(pl['target_half_width'])}; "
+                  f"planned {pl['planned_trials']}" + (
+                      f" — the budget of {pl['budget']} stopped it (needed "
+                      f"{pl['needed_trials']})." if pl["reached_budget"] else "."), ""]
         if rec.get("underpowered"):
             s += [f"*Underpowered:* {rec['underpowered']}.", ""]
     if ctrl is not None:

@@ -34,10 +34,14 @@ def write_json(path: Path, obj) -> None:
     tmp.replace(path)
 
 
-def layout_hash(cfg: dict, sizes: list[int]) -> str:
-    """Hash keying a task in the store: the scientific configuration and the chunk layout (the
-    layout decides every chunk's seed, so it is part of a task's identity)."""
-    return config_hash({"config": cfg, "chunks": list(sizes)})
+def layout_hash(cfg: dict, sizes: list[int], code: str = "") -> str:
+    """Hash keying a task in the store: the scientific configuration, the chunk layout (the
+    layout decides every chunk's seed, so it is part of a task's identity) and the fingerprint
+    of the code that computes it (:mod:`depthcheck.validation.run.fingerprint`)."""
+    key = {"config": cfg, "chunks": list(sizes)}
+    if code:
+        key["code"] = code
+    return config_hash(key)
 
 
 def check_evidence(evidence, n_trials: int, allow_inf, where: str) -> dict[str, np.ndarray]:
@@ -116,8 +120,10 @@ def load_run(out: str | Path, modules=()) -> tuple[list[dict], dict, dict, dict]
             variant = "control" if rec["control"] else "claim"
             sizes = chunk_sizes(rec["trials"], rec["chunk"])
             seq = (rec.get("extra") or {}).get("sequential")
-            # a sequence extended by --until-decided keeps the planned layout's hash
-            h = layout_hash(cfg, chunk_sizes(seq["base_trials"], rec["chunk"]) if seq else sizes)
+            base = (seq or {}).get("base_trials") or (rec.get("planned") or {}).get("pilot_trials")
+            # a run extended by --until-decided or --plan-trials keeps the planned layout's hash
+            h = layout_hash(cfg, chunk_sizes(base, rec["chunk"]) if base else sizes,
+                            rec.get("code", ""))
             keys = [TaskKey(rec["id"], variant, i, manifest["mode"], manifest["seed"],
                             manifest["backend"], h) for i in range(len(sizes))]
             ev = load_evidence(store, keys, sizes, claim.allow_inf)

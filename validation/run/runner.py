@@ -39,6 +39,7 @@ can be compared byte for byte; timings therefore live in ``timings.json``), ``ma
 from __future__ import annotations
 
 import contextlib
+import math
 import json
 import multiprocessing
 import signal
@@ -63,6 +64,7 @@ from depthcheck.validation.run import registry, report
 from depthcheck.validation.run.results import (ERRORS_NAME, MANIFEST_NAME, RESULTS_NAME,
                                                TIMINGS_NAME, check_evidence, layout_hash,
                                                load_evidence, write_json)
+from depthcheck.validation.run.fingerprint import code_fingerprint
 from depthcheck.validation.run.store import Store, TaskKey, pack_evidence, unpack_evidence
 
 __all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
@@ -165,9 +167,10 @@ def execute_task(spec: TaskSpec) -> TaskOutput:
     """Run one task: import the claim, simulate its chunk, validate and pack the evidence."""
     claim = registry.get_claim(spec.module, spec.claim_id)
     cfg = claim.config(spec.mode, spec.variant == "control", _mutation_name(spec.variant))
-    if layout_hash(cfg, claim.chunk_sizes(spec.mode)) != spec.config_hash:
-        raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration "
-                        f"differs from the planner's (different code versions?)")
+    if layout_hash(cfg, claim.chunk_sizes(spec.mode),
+                   code_fingerprint(spec.module)) != spec.config_hash:
+        raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration or "
+                        f"code differs from the planner's (different code versions?)")
     rng = np.random.default_rng(chunk_seed(spec.seed, spec.seed_key, spec.variant, spec.chunk,
                                            spec.n_chunks))
     t0 = time.perf_counter()
@@ -265,6 +268,7 @@ class _Plan:
     mode: str = "quick"
     error: str | None = None
     sequence: tuple | None = None       # (SequentialDecision, max_trials) with --until-decided
+    planned: dict | None = None         # the two-stage plan of --plan-trials
     base_trials: int = 0                # trials of the planned layout (before any extension)
     tb: str = ""
     elapsed_s: float = 0.0
@@ -273,7 +277,7 @@ class _Plan:
 def _plan(module: str, claim: Claim, variant: str, mode: str, seed: int, backend: str) -> _Plan:
     cfg = claim.config(mode, variant == "control", _mutation_name(variant))
     sizes = claim.chunk_sizes(mode)
-    h = layout_hash(cfg, sizes)
+    h = layout_hash(cfg, sizes, code_fingerprint(module))
     specs = [TaskSpec(module, claim.id, claim.seed_key, variant, i, len(sizes), n, mode, seed,
                       backend, h) for i, n in enumerate(sizes)]
     return _Plan(module, claim, variant, cfg, list(sizes), specs, mode,
@@ -355,6 +359,8 @@ def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
         "trials": sum(plan.sizes),
         "chunk": plan.sizes[0],
         "config": plan.cfg,
+        "code": code_fingerprint(plan.module),
+        **({"planned": plan.planned} if plan.planned else {}),
         "detail": f"ERROR: {plan.error}" if v is None else v.detail,
         "extra": {} if v is None else v.extra,
     }
@@ -399,6 +405,8 @@ class RunResult:
     reused: int
     wall_s: float
     figure_errors: list[str] = field(default_factory=list)
+    #: claims whose stored evidence came from other code or another configuration (recomputed)
+    stale: list[str] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -412,7 +420,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
         out: str | Path | None = None, backend: str = "numpy", workers: int = 1,
         scheduler: str | None = None, modules: Iterable[str] = (), progress: bool = True,
         alpha: float = ALPHA, figures: bool = True, until_decided: bool = False,
-        max_trials: int | None = None) -> RunResult:
+        max_trials: int | None = None, fresh: bool = False,
+        plan_trials: bool = False) -> RunResult:
     """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
 
     ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
@@ -420,6 +429,16 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     unknown claim, mode or backend, and for a backend that a selected claim does not declare
     (``Claim.backends``; ``"cupy"`` is an alias of ``"cuda"``); ``KeyboardInterrupt`` propagates
     after every finished task has been stored.
+
+    Stored evidence is reused only when the claim's configuration, chunk layout and code
+    fingerprint (:mod:`depthcheck.validation.run.fingerprint`: the package's source and the
+    claim module's) are unchanged; ``RunResult.stale`` names the claims whose stored evidence
+    came from other code or configuration and was recomputed. ``fresh=True`` recomputes every
+    selected task whatever the store holds.
+
+    ``plan_trials``: statistical claims whose planned trials leave the interval's half-width
+    above δ/2 get the trials a two-stage plan from that pilot predicts, up to ``max_trials``; the
+    record's ``extra["planned"]`` says what was planned and whether the budget stopped it.
 
     ``until_decided``: claims that declare ``Claim.sequential`` are judged by an anytime-valid
     confidence sequence, and while INCONCLUSIVE get more rounds of chunks, up to
@@ -433,8 +452,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     workers = check_positive_int(workers, "workers")
     if max_trials is not None:
         max_trials = check_positive_int(max_trials, "max_trials")
-        if not until_decided:
-            raise ValueError("max_trials applies to until_decided runs only")
+        if not (until_decided or plan_trials):
+            raise ValueError("max_trials applies to until_decided or plan_trials runs only")
     if scheduler and workers > 1:
         raise ValueError("workers and scheduler are exclusive: choose a process pool or a Dask "
                          "cluster")
@@ -463,13 +482,19 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     store = Store(out)
     try:
         specs = [s for pair in plans for p in pair for s in p.specs]
-        pending = [s for s in specs if not store.has(s.key)]
+        pending = list(specs) if fresh else [s for s in specs if not store.has(s.key)]
         reused = len(specs) - len(pending)
+        stale = sorted({s.claim_id for s in pending if store.has_other_version(s.key)})
         executor = dict(workers=workers, scheduler=scheduler, progress=progress, mode=mode)
         _execute(pending, store, by_variant, **executor)
         if until_decided:
             more, again = _extend_sequential(plans, store, by_variant, alpha, max_trials,
                                              executor)
+            pending += more
+            reused += again
+        if plan_trials:
+            more, again = _extend_planned(plans, store, by_variant, alpha, max_trials, executor,
+                                          skip_sequential=until_decided)
             pending += more
             reused += again
 
@@ -523,7 +548,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
                                      "reused_tasks": reused, "workers": workers,
                                      "scheduler": scheduler, "claims": timings})
-    return RunResult(out, records, len(pending), reused, wall, fig_errors)
+    return RunResult(out, records, len(pending), reused, wall, fig_errors, stale)
 
 
 def _execute(pending, store: Store, by_variant: dict, *, workers: int, scheduler, progress: bool,
@@ -583,6 +608,71 @@ def _sequence_values(plan: _Plan, store: Store) -> np.ndarray:
     return np.array([x[i * size:(i + 1) * size].mean() for i in full])
 
 
+def _extension_specs(plan: _Plan, n_chunks: int) -> list[TaskSpec]:
+    """``n_chunks`` more chunks of ``plan`` on fresh chunk indices (fresh random streams; a
+    mutation's extension uses the claim's streams of the same indices), keyed by the planned
+    layout's hash so that a rerun finds them."""
+    size, first, base = plan.sizes[0], len(plan.specs), plan.specs[0]
+    return [TaskSpec(plan.module, plan.claim.id, plan.claim.seed_key, plan.variant, first + j,
+                     first + j + 1, size, plan.mode, base.seed, base.backend, base.config_hash)
+            for j in range(n_chunks)]
+
+
+def _extend_planned(plans, store: Store, by_variant: dict, alpha: float,
+                    max_trials: int | None, executor: dict, skip_sequential: bool
+                    ) -> tuple[list, int]:
+    """``--plan-trials``: a two-stage plan (Stein's): the planned trials are the pilot; when the
+    pilot's interval is wider than δ/2 the claim (and its simulating mutations, on the same
+    random streams) get the chunks that bring the half-width to δ/2, predicted from the pilot's
+    half-width by the 1/√n law, capped at ``max_trials`` (default 16 times the planned trials).
+    Only the variance enters the plan, never the estimate, so the fixed-n interval keeps its
+    level. The record says what was planned and whether the cap stopped it."""
+    ran, reused = [], 0
+    for pair in plans:
+        plan = pair[0]
+        claim = plan.claim
+        if (claim.kind == "exact" or claim.sensitivity is None or plan.error is not None
+                or (skip_sequential and claim.sequential is not None)):
+            continue
+        target = claim.sensitivity.at(plan.mode) / 2
+        n0 = sum(plan.sizes)
+        cap = max_trials if max_trials is not None else 16 * n0
+        size = plan.sizes[0]
+        # up to three stages: each predicts from the interval so far (its width depends on the
+        # spread only, never on where the estimate lies)
+        for _ in range(3):
+            n = sum(plan.sizes)
+            try:
+                ev = load_evidence(store, [s.key for s in plan.specs], plan.sizes,
+                                   claim.allow_inf)
+                lo, hi = _judge(plan, ev, alpha).verdict.ci
+            except Exception:
+                break       # judged (and reported) with the trials it has, below
+            hw = 0.5 * (hi - lo)
+            need = n if hw <= target else math.ceil(n * (hw / target) ** 2 * 1.05)
+            planned = min(max(need, n), cap)
+            k = max(0, -(-(planned - n) // size))
+            if plan.planned is None:
+                plan.planned = {"pilot_trials": n0, "pilot_half_width": hw,
+                                "target_half_width": target}
+            plan.planned.update({"planned_trials": n + k * size, "needed_trials": need,
+                                 "budget": cap, "reached_budget": need > cap})
+            if k == 0:
+                break
+            for p in (plan, *pair[2:]):
+                new = _extension_specs(p, k)
+                todo = [t for t in new if not store.has(t.key)]
+                reused += len(new) - len(todo)
+                _execute(todo, store, by_variant, **executor)
+                ran += todo
+                if p.error is None:
+                    p.specs.extend(new)
+                    p.sizes.extend([size] * k)
+            if plan.error is not None:
+                break
+    return ran, reused
+
+
 def _extend_sequential(plans, store: Store, by_variant: dict, alpha: float,
                        max_trials: int | None, executor: dict) -> tuple[list, int]:
     """``--until-decided``: while a sequential claim is INCONCLUSIVE under its confidence
@@ -608,12 +698,8 @@ def _extend_sequential(plans, store: Store, by_variant: dict, alpha: float,
             n = sum(plan.sizes)
             if d.decision != "INCONCLUSIVE" or n + size > cap:
                 break
-            first = len(plan.specs)
             rounds = min(len(base_specs), (cap - n) // size)
-            new = [TaskSpec(plan.module, claim.id, claim.seed_key, "claim", first + j,
-                            first + j + 1, size, plan.mode, base_specs[0].seed,
-                            base_specs[0].backend, base_specs[0].config_hash)
-                   for j in range(rounds)]
+            new = _extension_specs(plan, rounds)
             todo = [t for t in new if not store.has(t.key)]
             reused += len(new) - len(todo)
             _execute(todo, store, by_variant, **executor)

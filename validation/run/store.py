@@ -113,5 +113,14 @@ class Store:
             (key.claim_id, key.variant, key.chunk, key.mode, key.seed, key.backend,
              key.config_hash)).fetchone() is not None
 
+    def has_other_version(self, key: TaskKey) -> bool:
+        """Whether the store holds this task computed with another configuration hash (other
+        parameters, chunk layout or code): stale evidence that the runner will not reuse."""
+        return self._con.execute(
+            "SELECT 1 FROM tasks WHERE claim_id=? AND variant=? AND chunk=? AND mode=? AND "
+            "seed=? AND backend=? AND config_hash<>?",
+            (key.claim_id, key.variant, key.chunk, key.mode, key.seed, key.backend,
+             key.config_hash)).fetchone() is not None
+
     def count(self) -> int:
         return int(self._con.execute("SELECT COUNT(*) FROM tasks").fetchone()[0])

@@ -15,13 +15,20 @@ from depthcheck.validation.claims.stats import Family
 from depthcheck.validation.papers.bn_orthogonal._common import _g
 
 
-def _vjp_jacobian(kind, Z):
+def _vjp_jacobian(kind, Z, vjp="engine"):
     """The Jacobian ∂vec(Y)/∂vec(Z) of ``depthcheck.kernels.nn.norms`` norm ``kind`` at Z (d, n), assembled
-    from the engine's vector-Jacobian product applied to every output basis vector."""
+    from the engine's vector-Jacobian product applied to every output basis vector.
+
+    ``vjp="stop_gradient"`` assembles it instead from the classic wrong VJP that treats the
+    normalising divisor as a constant (dZ = dY / scale, no projection): the control's data."""
     d, n = Z.shape
     Y, cache = norm_forward(kind, Z)
     m = d * n
     E = np.eye(m).reshape(m, d, n)
+    if vjp == "stop_gradient":
+        return (E / cache.scale).reshape(m, m)
+    if vjp != "engine":
+        raise ValueError(f"vjp must be 'engine' or 'stop_gradient', got {vjp!r}")
     batched = cache._replace(Y=np.broadcast_to(Y, (m, d, n)),
                              scale=np.broadcast_to(cache.scale, (m, d, 1)))
     # the VJP of output basis vector e_k is Jᵀe_k, i.e. row k of J
@@ -37,7 +44,7 @@ def _jac_simulate(cfg, rng, n_trials, backend):
     lam_margin = np.empty((B, 3))
     for t in range(B):
         x = rng.standard_normal(n) * math.exp(rng.standard_normal())
-        J = _vjp_jacobian("rownorm", x[None, :])
+        J = _vjp_jacobian("rownorm", x[None, :], cfg["vjp"])
         ev = np.sort(np.linalg.eigvalsh((J + J.T) / 2))
         spec_err[t] = (np.max(np.abs(ev - th.rownorm_jacobian_spectrum(x))) * np.linalg.norm(x)
                        + np.max(np.abs(J - J.T)) * np.linalg.norm(x))
@@ -46,7 +53,7 @@ def _jac_simulate(cfg, rng, n_trials, backend):
         X = row_normalize((1 - c) * rng.standard_normal((d, n)) + c * rng.standard_normal((d, 1)))
         W = sample_orthogonal((), d, rng)
         H = W @ X
-        Jb = _vjp_jacobian("rownorm", H)
+        Jb = _vjp_jacobian("rownorm", H, cfg["vjp"])
         opn = np.linalg.norm(Jb, 2)
         lam = np.linalg.eigvalsh(X @ X.T)
         bound = (th.rownorm_jacobian_opnorm_bound(X) if cfg["opnorm_bound"] == "lambda_min"
@@ -82,7 +89,9 @@ def _jac_judge(cfg, pred, ev, alpha):
     lm = float(np.min(ev["lambda_min_margin"]))
     fam.add(**_part("Lemma C.11: min relative margin of λ_min >= exp(−1 − dφ)",
                     "PASS" if lm >= -tol else "FAIL", lm, (lm, lm), 0.0, lm + tol))
-    what = (f"Jacobians assembled from depthcheck.kernels.nn.norms' VJP on basis vectors (d = {cfg['d']}, "
+    what = (f"Jacobians assembled from "
+            f"{'depthcheck.kernels.nn.norms' if cfg['vjp'] == 'engine' else 'a stop-gradient (wrong)'}"
+            f" VJP on basis vectors (d = {cfg['d']}, "
             f"n = {cfg['n']}, {len(ev['spectrum_error'])} random cases, tolerance {tol}); "
             f"tightest λ_min/exp(−1−dφ) − 1 = {lm:.3g}, tightest op-norm margin {m:.3g}")
     return fam.verdict(fam.summary(what, fmt=_g), prediction=0.0)

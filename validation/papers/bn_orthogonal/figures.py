@@ -10,7 +10,7 @@ from depthcheck.theory import bn_orthogonal as th
 from depthcheck.validation.claims.stats import t_quantile
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _LEMMA_KINDS
 from depthcheck.validation.papers.bn_orthogonal.gradients import _arm_name
-from depthcheck.validation.papers.bn_orthogonal.isometry_decay import _decay_layers, _decay_widths
+from depthcheck.validation.papers.bn_orthogonal.isometry_decay import _decay_widths
 from depthcheck.validation.papers.bn_orthogonal.isometry_plateau import _plateau_layers, _plateau_n
 from depthcheck.validation.papers.bn_orthogonal.one_step_rate import _T3_INPUTS
 from depthcheck.validation.claims.plotting import pyplot, save_figure
@@ -19,16 +19,17 @@ from pathlib import Path
 
 def _decay_figure(cfg, res, ctrl, outdir):
     plt = pyplot()
-    layers = _decay_layers(cfg)
     ws = _decay_widths(cfg)
     fig, axes = plt.subplots(1, len(ws), figsize=(4.6 * len(ws), 4), squeeze=False)
     z = t_quantile(res.verdict.alpha, res.trials - 1)
     for a, d in enumerate(ws):
         ax = axes[0, a]
-        for r, lab, col in ((res, "Haar (claim)", "C0"), (ctrl, "control", "C3")):
-            if r is None:
+        p = res.prediction[str(d)]
+        for r, lab, col in ((res, "claim", "C0"), (ctrl, "control", "C3")):
+            if r is None or f"phi_{d}" not in r.evidence:   # the control may run fewer widths
                 continue
             P = r.evidence[f"phi_{d}"]
+            layers = np.arange(P.shape[1]) * cfg["record_every"]
             fin = np.all(np.isfinite(P), axis=0)
             m = np.where(fin, np.where(np.isfinite(P), P, 0).mean(0), np.nan)
             s = np.where(fin, np.where(np.isfinite(P), P, 0).std(0, ddof=1), np.nan) / np.sqrt(P.shape[0])
@@ -37,21 +38,20 @@ def _decay_figure(cfg, res, ctrl, outdir):
             if not fin.all():
                 ax.axvline(layers[np.argmin(fin)], color=col, ls=":", lw=0.8,
                            label=f"{lab}: φ = ∞ (numerical rank loss) from here")
-        p = res.prediction[str(d)]
+        layers = np.arange(len(p["bound"])) * cfg["record_every"]
         ax.semilogy(layers, p["bound"], "k--", label=f"Thm 1 bound, C = {cfg['C']}")
-        cmin = float(res.verdict.extra["widths"][str(d)]["C_min_point"])
-        if math.isfinite(cmin) and cmin > 0:
-            ax.semilogy(layers, th.theorem1_bound(layers, d, p["phi0"], cmin), "k:",
-                        label=f"bound with fitted C_min = {cmin:.3g}")
+        ax.semilogy(layers, p["phi0"] * np.exp(-p["rate"] * layers), "g:",
+                    label="φ0 e^(−rl), r = −log(1 − 2/(d+2))")
         ax.set_ylim(max(1e-16, np.nanmin(res.evidence[f"phi_{d}"]) / 10), p["phi0"] * 3)
         ax.set_xlabel("layer l")
         ax.set_ylabel("isometry gap φ(X_l)")
-        judged = "judged" if d in cfg["widths"] else "reported only"
-        ax.set_title(f"d = n = {d} ({judged})", fontsize=9)
+        ax.set_title(f"d = n = {d}", fontsize=9)
         ax.legend(fontsize=6)
-    fig.suptitle(f"Meterez et al. 2024, Fig. 1: isometry gap decay, mean ± CI (level 1−{res.verdict.alpha:g}) "
-                 f"over {res.trials} chains — {res.verdict.verdict}", fontsize=9)
-    return [save_figure(fig, Path(outdir) / "seed001_fig1_isometry_decay.png")]
+    fig.suptitle(f"Meterez et al. 2024, Fig. 1 ({res.id}): isometry gap, mean ± CI (level "
+                 f"1−{res.verdict.alpha:g}) over {res.trials} chains — {res.verdict.verdict}",
+                 fontsize=9)
+    name = res.id.split(".")[-1]
+    return [save_figure(fig, Path(outdir) / f"seed001_fig1_{name}.png")]
 
 
 def _plateau_figure(cfg, res, ctrl, outdir):
@@ -152,11 +152,14 @@ def _grad_figure_factory(fname, title):
                        + (f", repeat {r.config['repeat']}" if r.config["repeat"] > 1 else ""))
                 ax.plot(x, m, "o-", color=col, label=lab)
                 ax.fill_between(x, m - z * s, m + z * s, color=col, alpha=0.25)
-                sl = r.verdict.extra["arms"][_arm_name(arm)]["slope_window"]
+                fits = r.verdict.extra["arms"][_arm_name(arm)]
+                a, b = fits["slope_per_layer"], fits["slope_per_efold"]
                 w = x >= r.config["window_start"]
-                xm = x[w]
-                ax.plot(xm, m[w].mean() + sl * (xm - xm.mean()), "--", color=col, lw=0.8,
-                        label=f"fitted slope {sl:.3g}/layer")
+                xm = np.geomspace(x[w].min(), x[w].max(), 60)
+                ax.plot(xm, m[w].mean() + a * (xm - x[w].mean()), "--", color=col, lw=0.8,
+                        label=f"fit a·L: a = {a:.3g}/layer")
+                ax.plot(xm, m[w].mean() + b * (np.log(xm) - np.log(x[w]).mean()), ":",
+                        color=col, lw=1.0, label=f"fit b·ln L: b = {b:.3g}/e-fold")
             ax.axvline(cfg["window_start"], color="grey", lw=0.6)
             ax.set_xscale("log")
             ax.set_xlabel("depth L")

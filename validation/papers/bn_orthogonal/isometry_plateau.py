@@ -28,6 +28,14 @@ def _plateau_simulate(cfg, rng, n_trials, backend):
     return {"phi": o["isometry_gap"]}
 
 
+def _plateau_decays_at_delta(cfg, ev):
+    """Mutation transform: φ_l · e^{−δ (l − window_start)} for l >= window_start, δ = 2·band
+    (the claim's sensitivity): a chain that keeps decaying slowly instead of plateauing."""
+    layers = _plateau_layers(cfg)
+    t = np.maximum(layers - cfg["window_start"], 0)
+    return {"phi": ev["phi"] * np.exp(-2.0 * cfg["band"] * t)}
+
+
 def _plateau_judge(cfg, pred, ev, alpha):
     layers = _plateau_layers(cfg)
     P = ev["phi"]

@@ -26,15 +26,22 @@ def _gain_predict(cfg):
     return out
 
 
+def gain_delta(cfg):
+    """δ of lcw.variance_gains: the band's width (the band is 1 ± δ/2 in measured/predicted)."""
+    return float(cfg["band"][1] - cfg["band"][0])
+
+
 def _gain_simulate(cfg, rng, n_trials, backend):
     m, n, N = cfg["m"], cfg["n"], cfg["samples"]
     kinds = ("standard", "lcw")
     acts = cfg["activations"]
     fwd = np.empty((n_trials, len(kinds), len(acts)))
     bwd = np.empty((n_trials, len(kinds)))
+    # mutation (0 in the claim): weight variances off by the factor 1 + x·δ, δ the band's width
+    scale = np.sqrt(1.0 + cfg.get("variance_error_deltas", 0.0) * gain_delta(cfg))
     for t in range(n_trials):
         for k, kind in enumerate(kinds):
-            W = _layer_weights(rng, kind, 1, n, m, cfg["gain"])[0]
+            W = _layer_weights(rng, kind, 1, n, m, cfg["gain"])[0] * scale
             for a, act in enumerate(acts):
                 A = _inputs(rng, act, m, N, cfg["input_scale"], 0.0)
                 Z = W @ A

@@ -14,19 +14,26 @@ simulation with :mod:`depthcheck.kernels.nn.training` over the engine's forward/
 
 Claims (ids ``linear_nets.*``, formerly ``seed003.*``):
 
-1. ``balance_invariant`` — GD drift of the balance matrices D_l = W_{l+1}ᵀW_{l+1} − W_lW_lᵀ at a
-   fixed training time T = steps·η shrinks linearly in η (exact per-step drift
-   η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ), docs/derivations/linear_nets.md §3). Control: per-layer
-   learning rates.
-2. ``equal_growth`` — Cor. 2.2–2.4 / Fig. 1: squared layer norms grow by the same amount
-   (Glorot init), stay equal (balanced init), per-mode ratios follow √(1 + c/a²) → 1.
-   Control: per-layer learning rates.
-3. ``saxe_dynamics`` — whitened inputs, balanced decoupled init: GD mode strengths follow the
-   closed forms for N_l = 2, 3, 5, 10 with an O(h) (Euler) error; time to learn vs depth.
-   Control: decoupled but unbalanced init.
-4. ``relu_balance`` — Sec. 3 / Conjecture 4 vs Du, Hu & Lee (2018): in bias-free ReLU nets
-   trained on digits, ||W_{l+1}||_F² − ||W_l||_F² drifts only by O(η); the full matrix invariant
-   does not hold. Control: biases switch on, and the weight-only difference drifts at O(1).
+1. ``balance_invariant`` (statistical, δ = 0.1 in the exponent) — GD drift of the balance
+   matrices D_l = W_{l+1}ᵀW_{l+1} − W_lW_lᵀ at a fixed training time T = steps·η shrinks linearly
+   in η (exact per-step drift η²(G_{l+1}ᵀG_{l+1} − G_lG_lᵀ), docs/derivations/linear_nets.md §3).
+   Control: per-layer learning rates (η, η/2). Mutations: layers 2, 4 at η(1 + 10⁻³); weight decay
+   λ = 10⁻⁵.
+2. ``equal_growth`` (statistical, upper bound, δ = log10 2) — Cor. 2.2–2.4 / Fig. 1: squared
+   layer norms grow by the same amount (Glorot init), stay equal (balanced init), per-mode ratios
+   follow √(1 + c/a²) → 1. Control: per-layer learning rates. Mutation: every second layer's
+   gradient scaled by 1.1 (growth rates 10 % apart).
+3. ``saxe_dynamics`` (statistical, δ = 0.1 in the exponent) — whitened inputs, balanced
+   decoupled init: GD mode strengths follow the closed forms for N_l = 3, 5, 10 with an O(h)
+   (Euler) error, one :class:`~depthcheck.validation.claims.stats.Family` (each depth at α/3);
+   N_l = 2 (a linear ODE, the same error in every trial) is an exact side statement; time to
+   learn vs depth. Control: decoupled but unbalanced init. Mutation: the time scale off by
+   0.05 %.
+4. ``relu_balance`` (finding, δ = 0.2 in the exponent) — Sec. 3 / Conjecture 4 vs Du, Hu & Lee
+   (2018): in bias-free ReLU nets trained on digits, ||W_{l+1}||_F² − ||W_l||_F² drifts only by
+   O(η), against the paper's claim that the nonlinearity breaks the equal growth; the full
+   matrix invariant does not hold. Control: biases switch on, and the weight-only difference
+   drifts at O(1). Mutation: biases trained at η/5, labelled bias-free.
 
 Shared set-up choices (the paper's Sec. 4 leaves them open: its weight shapes are not legible,
 [U]): hidden widths (10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net;

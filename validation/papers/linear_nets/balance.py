@@ -16,10 +16,13 @@ def _balance_simulate(cfg, rng, n_trials, backend):
     f = linear_net_loss(X, Y)
     W0 = glorot_init(rng, n_trials, widths)
     scale = layer_lr_scale(cfg["layer_lr"], len(W0))
+    # weight_decay λ > 0 (a mutation: an optimiser default left on): dD_l/dt = −2λD_l under the
+    # flow, so the balance decays by the relative amount 1 − e^{−2λT}, independently of η
+    wd = cfg["weight_decay"]
     drift, rel, loss_T = [], [], []
     for eta in cfg["etas"]:
         K = int(round(cfg["T"] / eta))
-        res = train(W0, f, steps=K, lr=eta, lr_scale=scale, record_every=K,
+        res = train(W0, f, steps=K, lr=eta, lr_scale=scale, weight_decay=wd, record_every=K,
                     record={"D": balance_matrices, "F": frobenius_norms})
         D, F = res.history["D"], res.history["F"]
         d = np.linalg.norm(D[-1] - D[0], axis=(-2, -1)).sum(axis=-1)  # Σ_l ||ΔD_l||_F
@@ -40,7 +43,8 @@ def _balance_judge(cfg, pred, ev, alpha):
               f"[{_fmt(fit.slope.ci[0])}, {_fmt(fit.slope.ci[1])}], band {cfg['band']}); at "
               f"η = {cfg['etas'][-1]} the drift is {_fmt(np.mean(rel))} of Σ_l||C_l||_F "
               f"(mean over {len(rel)} trials), loss {_fmt(ev['loss_0'].mean())} → "
-              f"{_fmt(ev['loss_T'][:, -1].mean())}; layer_lr={cfg['layer_lr']}")
+              f"{_fmt(ev['loss_T'][:, -1].mean())}; layer_lr={cfg['layer_lr']}, "
+              f"weight_decay={cfg['weight_decay']}")
     return Verdict(v.verdict, v.statistic, v.ci, pred, alpha, detail,
                    dict(v.extra, drift_mean=ev["drift"].mean(0).tolist(), etas=cfg["etas"],
                         rel_drift_smallest_eta=float(np.mean(rel))))

@@ -24,7 +24,9 @@ def _c5_simulate(cfg, rng, n_trials, backend):
         for d in cfg["widths"]:
             X = _positive_input(d, d, n_trials, rng)
             out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(cfg["gamma"]),
-                             weights=cfg["weights"], norm=norm, activation="identity",
+                             weights=cfg["weights"],
+                             weight_mean=float(cfg.get("weight_mean", 0.0)),
+                             norm=norm, activation="identity",
                              record_every=cfg["record_every"],
                              record=("rank_lower_bound", "offdiag"))
             keep = out["layers"] > cfg["burn_in"]

@@ -18,14 +18,25 @@ def _digits():
 def _c7_simulate(cfg, rng, n_trials, backend):
     X = np.asarray(_digits(), dtype=np.float64)          # (64, 1797), raw pixels 0..16
     n_img = X.shape[1]
-    rep = int(cfg["repeat"])
+    replace = bool(cfg.get("replace", False))
+    off_by_one = bool(cfg.get("off_by_one", False))
     ranks = np.empty((n_trials, len(cfg["sizes"])))
     cos = np.empty_like(ranks)
     for j, n in enumerate(cfg["sizes"]):
-        m = max(1, n // rep)
-        # m distinct images per batch: the first m of a uniform random permutation
-        idx = np.argsort(rng.random((n_trials, n_img)), axis=1)[:, :m]
-        idx = np.tile(idx, (1, rep))[:, :n] if rep > 1 else idx
+        if replace:
+            # control: n images drawn independently, with replacement (a sampler bug); a batch
+            # holds a repeated image with probability 1 − Π_{k<n}(1 − k/1797) ≈ 1 − e^{−n²/3594}
+            idx = rng.integers(0, n_img, size=(n_trials, n))
+        else:
+            # n distinct images per batch: the first n of a uniform random permutation
+            idx = np.argsort(rng.random((n_trials, n_img)), axis=1)[:, :n]
+        if off_by_one:
+            # mutation: in a fraction 1 − (p_min − δ) of the batches the last image is the
+            # first one again (an off-by-one in the batch index), so P(full rank) = p_min − δ
+            frac = 1.0 - (cfg["min_full_rank_fraction"] - cfg["delta"])
+            hit = rng.random(n_trials) < frac
+            idx = idx.copy()
+            idx[hit, -1] = idx[hit, 0]
         B = X[:, idx].transpose(1, 0, 2)                  # (trials, 64, n), columns = images
         ranks[:, j] = matrix_rank(B)
         U = B / np.linalg.norm(B, axis=1, keepdims=True)

@@ -1,6 +1,8 @@
 """rank_collapse.lemma7_drift: the one-step drift of E‖M‖_F² (Lemma 7 / Prop. 8)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from depthcheck.kernels.chain.rank import normalise, one_step_drift
@@ -56,6 +58,11 @@ def _c3_predict(cfg):
 def _c3_simulate(cfg, rng, n_trials, backend):
     Ms, _, _ = _c3_cases(cfg)
     g = float(cfg["gamma"])
+    scale = float(cfg["weight_scale"])
+    if cfg.get("variance_off_by_delta", False):
+        # mutation: weight variance 1 + δ (δ = 2 × band): the γ² term scales with the variance,
+        # so the measured/predicted ratio becomes 1 + δ
+        scale *= math.sqrt(1.0 + 2.0 * cfg["band"])
     cols = []
     for law in cfg["laws"]:
         for M in Ms:
@@ -63,7 +70,7 @@ def _c3_simulate(cfg, rng, n_trials, backend):
             col = np.empty(n_trials)
             for t in range(n_trials):
                 x = one_step_drift(M, g, draws=cfg["draws"], rng=rng, weights=law,
-                                   weight_scale=cfg["weight_scale"])
+                                   weight_scale=scale)
                 col[t] = x.mean() / (g * g)
             cols.append(col)
     return {"drift_over_gamma2": np.stack(cols, axis=1)}

@@ -19,17 +19,27 @@ def _ratio_depth(cfg, d):
 
 
 def _c6_predict(cfg):
-    cx = bool(cfg["predict_complex"])
-    return {"exponents": {str(d): lyap.lyapunov_exponents_ginibre(d, 1.0, cx).tolist()
+    return {"exponents": {str(d): lyap.lyapunov_exponents_ginibre(d, 1.0, False).tolist()
                           for d in cfg["lyap_dims"]},
-            "collapse_rate": {str(d): lyap.collapse_rate(d, 2, cx) for d in cfg["ratio_dims"]},
-            "formula": "complex Ginibre (wrong law)" if cx else "real Ginibre (Newman)"}
+            "collapse_rate": {str(d): lyap.collapse_rate(d, 2, False) for d in cfg["ratio_dims"]},
+            "formula": "real Ginibre (Newman 1986), unit-variance Gaussian entries"}
 
 
-def _ratio_slopes(X_trials, depth, rng, gamma, batch, every):
+def _c6_law(cfg):
+    """(weights, scale) that ``simulate`` draws: the configured law, and for the mutation
+    "variance_off_by_delta" Gaussian entries of standard deviation e^δ (δ = 2 × band), which
+    shifts every Lyapunov exponent by exactly δ (log σ) and leaves the gaps unchanged."""
+    scale = float(cfg["weight_scale"])
+    if cfg.get("variance_off_by_delta", False):
+        scale *= math.exp(2.0 * cfg["band"])
+    return cfg["weights"], scale
+
+
+def _ratio_slopes(X_trials, depth, rng, gamma, batch, every, weights="gaussian", scale=1.0):
     """Per-trial mean OLS slope of log(σ2/σ1)(H_l) on l for ``batch`` chains per trial."""
     B, d, n = X_trials.shape
-    out = rank_chain(X_trials, depth, rng=rng, gamma=gamma, norm="none", activation="identity",
+    out = rank_chain(X_trials, depth, rng=rng, gamma=gamma, weights=weights,
+                     weight_scale=scale, norm="none", activation="identity",
                      record_every=every, record=("log_sv",), top_k=2)
     y = out["log_sv"][..., 0]
     x = out["layers"].astype(float)
@@ -40,23 +50,27 @@ def _ratio_slopes(X_trials, depth, rng, gamma, batch, every):
 
 def _c6_simulate(cfg, rng, n_trials, backend):
     ev = {}
+    law, sc = _c6_law(cfg)
     for d in cfg["lyap_dims"]:
         ev[f"mu_d{d}"] = lyapunov_qr(d, cfg["lyap_depth"], trials=n_trials, rng=rng,
-                                     burn_in=cfg["lyap_burn_in"])
+                                     weights=law, sigma=sc, burn_in=cfg["lyap_burn_in"])
     nb = cfg["ratio_batch"]
     for d in cfg["ratio_dims"]:
         X = gaussian_input(d, d, n_trials * nb, rng)
-        s, curve = _ratio_slopes(X, _ratio_depth(cfg, d), rng, math.inf, nb, cfg["ratio_every"])
+        s, curve = _ratio_slopes(X, _ratio_depth(cfg, d), rng, math.inf, nb, cfg["ratio_every"],
+                                 law, sc)
         ev[f"ratio_slope_d{d}"] = s
         ev[f"ratio_curve_d{d}"] = curve
     for c in cfg["residual"]:
         tag = f"d{c['d']}_g{c['gamma']}"
         X = gaussian_input(c["d"], c["d"], n_trials * nb, rng)
-        s, curve = _ratio_slopes(X, c["depth"], rng, float(c["gamma"]), nb, cfg["ratio_every"])
+        s, curve = _ratio_slopes(X, c["depth"], rng, float(c["gamma"]), nb, cfg["ratio_every"],
+                                 law, sc)
         ev[f"res_slope_{tag}"] = s
         ev[f"res_curve_{tag}"] = curve
         mu = lyapunov_qr(c["d"], cfg["residual_qr_depth"], trials=n_trials, rng=rng,
-                         gamma=float(c["gamma"]), burn_in=cfg["lyap_burn_in"])
+                         gamma=float(c["gamma"]), weights=law, sigma=sc,
+                         burn_in=cfg["lyap_burn_in"])
         ev[f"res_qr_gap_{tag}"] = mu[:, 1] - mu[:, 0]
     return ev
 

@@ -24,7 +24,8 @@ def _c4_simulate(cfg, rng, n_trials, backend):
     for d in cfg["widths"]:
         X = gaussian_input(d, d, n_trials, rng)
         out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(cfg["gamma"]),
-                         weights=cfg["weights"], norm="bn_nomean", activation="identity",
+                         weights=cfg["weights"], weight_mean=float(cfg.get("weight_mean", 0.0)),
+                         norm="bn_nomean", activation="identity",
                          burn_in=cfg["burn_in"], record_every=cfg["record_every"],
                          record=("frobenius_M", "g1", "g2"))
         F.append(out["frobenius_M"].mean(1))
@@ -101,3 +102,14 @@ def _c4_judge(cfg, pred, ev, alpha):
             f"(reported, not judged)")
     return fam.verdict(_detail(fam, note), prediction=cfg["beta_threshold"],
                        tiebreak="order", extra=extra)
+
+
+def _c4_beta_above_threshold(cfg, ev):
+    """Mutation (evidence transform, exactly calibrated): the false theory "β_ν exceeds the
+    paper's 0.9 by 0.01 at the narrowest judged width", realised by scaling every trial's g1
+    (all widths) by the one factor that puts the mean β̂ there at 0.91."""
+    j = next(j for j, d in enumerate(cfg["widths"]) if d > cfg["beta_min_d"])
+    k = (cfg["beta_threshold"] + 0.01) / (ev["g1"][:, j].mean() / ev["g2"][:, j].mean())
+    out = dict(ev)
+    out["g1"] = ev["g1"] * k
+    return out
