@@ -13,7 +13,7 @@ from depthcheck.validation.run import cli
 
 from depthcheck.validation.run import registry
 
-from depthcheck.validation.run import runner
+from depthcheck.validation.run import runner, tasks
 from depthcheck.validation.claims.claim import Claim, chunk_sizes, config_hash
 from depthcheck.validation.run import report, results
 from depthcheck.validation.run.store import Store
@@ -104,13 +104,13 @@ def test_resume_after_interrupt_is_identical(reference, tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(spec)
 
-    monkeypatch.setattr(runner, "execute_task", flaky)
+    monkeypatch.setattr(tasks, "execute_task", flaky)
     with pytest.raises(KeyboardInterrupt):
         _run(tmp_path, figures=False)
     with Store(tmp_path) as s:
         assert s.count() == 6  # every task finished before the interrupt is stored
     assert not (tmp_path / "results.json").exists()
-    monkeypatch.setattr(runner, "execute_task", real)
+    monkeypatch.setattr(tasks, "execute_task", real)
     res = _run(tmp_path, figures=False)
     assert res.executed == 22 and res.reused == 6
     assert _bytes(tmp_path) == _bytes(reference.out)

@@ -24,7 +24,6 @@ _ROOTS = ("theory", "kernels", "validation")
 
 
 def _package_dirs() -> list[tuple[str, Path]]:
-    import depthcheck
     out = []
     for name in _ROOTS:
         spec = importlib.util.find_spec(f"depthcheck.{name}")

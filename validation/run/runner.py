@@ -38,221 +38,40 @@ can be compared byte for byte; timings therefore live in ``timings.json``), ``ma
 """
 from __future__ import annotations
 
-import contextlib
 import math
-import json
-import multiprocessing
-import signal
 import sys
 import time
 import traceback
-import zlib
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from depthcheck.theory._checks import check_choice, check_positive_int
 from depthcheck.validation.claims import sequential
 from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Sequential, Verdict
 from depthcheck.validation.claims.stats import ALPHA
-from depthcheck.validation.run import registry, report
+from depthcheck.validation.run import executors, registry, report
+from depthcheck.validation.run.fingerprint import code_fingerprint
 from depthcheck.validation.run.results import (ERRORS_NAME, MANIFEST_NAME, RESULTS_NAME,
                                                TIMINGS_NAME, check_evidence, layout_hash,
                                                load_evidence, write_json)
-from depthcheck.validation.run.fingerprint import code_fingerprint
-from depthcheck.validation.run.store import Store, TaskKey, pack_evidence, unpack_evidence
+from depthcheck.validation.run.store import Store, unpack_evidence
+from depthcheck.validation.run.tasks import (VARIANTS, TaskError, TaskOutput, TaskSpec,
+                                             _mutation_name, chunk_seed, execute_task)
 
 __all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
            "TaskError", "RunResult", "chunk_seed", "execute_task", "run", "default_out",
            "resolve_backend", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
 
-VARIANTS = ("claim", "control")
 #: Statuses of a claim record, by precedence (the first that applies).
 STATUSES = ("ERROR", "BROKEN", "UNDERPOWERED", "OK")
 MODES = ("quick", "full")
 
 #: Other names accepted for a backend.
 BACKEND_ALIASES = {"cupy": "cuda"}
-
-
-class TaskError(RuntimeError):
-    """A task failed; the message names claim, variant, chunk, seed and configuration."""
-
-    def __init__(self, message: str, tb: str = ""):
-        super().__init__(message)
-        self.tb = tb
-
-    def __reduce__(self):  # keep the traceback text across process / Dask boundaries
-        return (TaskError, (self.args[0], self.tb))
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """Everything a worker needs to run one task (picklable, small)."""
-    module: str
-    claim_id: str
-    seed_key: str
-    variant: str
-    chunk: int
-    n_chunks: int
-    n_trials: int
-    mode: str
-    seed: int
-    backend: str
-    config_hash: str
-
-    @property
-    def key(self) -> TaskKey:
-        return TaskKey(self.claim_id, self.variant, self.chunk, self.mode, self.seed,
-                       self.backend, self.config_hash)
-
-    def seed_description(self) -> str:
-        return (f"SeedSequence(entropy=[{self.seed}, crc32({self.seed_key!r})="
-                f"{_crc(self.seed_key)}, {_variant_index(self.variant)}], "
-                f"spawn_key=({self.chunk},))")
-
-
-@dataclass(frozen=True)
-class TaskOutput:
-    spec: TaskSpec
-    evidence: bytes
-    elapsed_s: float
-
-
-def _crc(seed_key: str) -> int:
-    return zlib.crc32(seed_key.encode("utf-8"))
-
-
-def _variant_index(variant: str) -> int:
-    """0 for the claim and its mutations (common random numbers), 1 for the control."""
-    if isinstance(variant, str) and variant.startswith("mutation:") and len(variant) > 9:
-        return 0
-    check_choice(variant, "variant", VARIANTS)
-    return VARIANTS.index(variant)
-
-
-def _mutation_name(variant: str) -> str | None:
-    return variant[len("mutation:"):] if variant.startswith("mutation:") else None
-
-
-def chunk_seed(seed: int, seed_key: str, variant: str, chunk: int, n_chunks: int
-               ) -> np.random.SeedSequence:
-    """The seed sequence of one task (see module doc); ``seed_key`` is ``Claim.seed_key``."""
-    base = np.random.SeedSequence([int(seed), _crc(seed_key), _variant_index(variant)])
-    return base.spawn(n_chunks)[chunk]
-
-
-def _where(spec: TaskSpec, cfg: dict) -> str:
-    return (f"claim {spec.claim_id} [{spec.variant}] chunk {spec.chunk}/{spec.n_chunks} "
-            f"({spec.mode}, backend {spec.backend}, chunk seed {spec.seed_description()}, "
-            f"config {json.dumps(cfg, sort_keys=True)})")
-
-
-@contextlib.contextmanager
-def _one_blas_thread():
-    """One BLAS thread per task: simulations multiply stacks of small matrices, where BLAS
-    threads on a 2-core machine cost far more than they save (a batched (8,32,32)@(8,32,1348)
-    product measured 0.39 s threaded vs 8 ms single-threaded under load). Parallelism comes
-    from tasks (``--workers``), never from BLAS; results do not depend on it."""
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
-
-
-def execute_task(spec: TaskSpec) -> TaskOutput:
-    """Run one task: import the claim, simulate its chunk, validate and pack the evidence."""
-    claim = registry.get_claim(spec.module, spec.claim_id)
-    cfg = claim.config(spec.mode, spec.variant == "control", _mutation_name(spec.variant))
-    if layout_hash(cfg, claim.chunk_sizes(spec.mode),
-                   code_fingerprint(spec.module)) != spec.config_hash:
-        raise TaskError(f"claim {spec.claim_id} [{spec.variant}]: the worker's configuration or "
-                        f"code differs from the planner's (different code versions?)")
-    rng = np.random.default_rng(chunk_seed(spec.seed, spec.seed_key, spec.variant, spec.chunk,
-                                           spec.n_chunks))
-    t0 = time.perf_counter()
-    try:
-        with _one_blas_thread():
-            ev = claim.simulate(cfg, rng, spec.n_trials, spec.backend)
-    except Exception as exc:
-        raise TaskError(f"{type(exc).__name__} in simulate of {_where(spec, cfg)}: {exc}",
-                        traceback.format_exc()) from exc
-    ev = check_evidence(ev, spec.n_trials, claim.allow_inf, _where(spec, cfg))
-    return TaskOutput(spec, pack_evidence(ev), time.perf_counter() - t0)
-
-
-# ----------------------------------------------------------------------------------- executors
-
-def _ignore_sigint():  # pool workers: let the main process handle Ctrl-C and shut them down
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _run_inprocess(specs) -> Iterator[tuple[TaskSpec, TaskOutput | None, BaseException | None]]:
-    for s in specs:
-        try:
-            out = execute_task(s)
-        except Exception as exc:
-            yield s, None, exc
-        else:
-            yield s, out, None
-
-
-def _run_pool(specs, workers: int):
-    ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_ignore_sigint)
-    ok = False
-    try:
-        futs = {ex.submit(execute_task, s): s for s in specs}
-        for f in as_completed(futs):
-            try:
-                out = f.result()
-            except Exception as exc:
-                yield futs[f], None, exc
-            else:
-                yield futs[f], out, None
-        ok = True
-    finally:
-        if ok:
-            ex.shutdown(wait=True)
-        else:  # interrupted: drop queued tasks and stop the running ones now
-            procs = list((getattr(ex, "_processes", None) or {}).values())
-            ex.shutdown(wait=False, cancel_futures=True)
-            for p in procs:
-                p.terminate()
-
-
-def _run_dask(specs, address: str):
-    try:
-        from distributed import Client
-        from distributed import as_completed as dask_as_completed
-    except ImportError as exc:
-        raise RuntimeError("--scheduler needs dask.distributed: pip install 'depthcheck[dist]'"
-                           ) from exc
-    try:
-        client = Client(address, set_as_default=False, timeout=30)
-    except OSError as exc:
-        raise RuntimeError(f"cannot reach the Dask scheduler at {address!r}: {exc}") from exc
-    futs = []
-    try:
-        by_key = {}
-        for s in specs:
-            f = client.submit(execute_task, s, pure=False)
-            by_key[f.key] = s
-            futs.append(f)
-        for f in dask_as_completed(futs, loop=client.loop):
-            try:
-                out = f.result()
-            except Exception as exc:
-                yield by_key[f.key], None, exc
-            else:
-                yield by_key[f.key], out, None
-    finally:
-        if futs:
-            client.cancel(futs)
-        client.close()
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -557,12 +376,7 @@ def _execute(pending, store: Store, by_variant: dict, *, workers: int, scheduler
     task marks its plan's error (the first one is kept)."""
     if not pending:
         return
-    if scheduler:
-        stream = _run_dask(pending, scheduler)
-    elif workers > 1:
-        stream = _run_pool(pending, workers)
-    else:
-        stream = _run_inprocess(pending)
+    stream = executors.task_stream(pending, workers=workers, scheduler=scheduler)
     bar = tqdm(total=len(pending), desc=f"{mode} tasks", unit="task", file=sys.stderr,
                delay=3.0, disable=not progress, dynamic_ncols=True)
     try:
