@@ -16,6 +16,8 @@ repository from the paper's proof sketch and checked numerically); proofs in
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 
 from ._checks import as_float_array, check_choice
@@ -140,7 +142,8 @@ def soft_rank(H, tau: float, convention: str = "eigen") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``tau`` is not a number in [0, 1), ``convention`` is unknown, or ``H`` is invalid.
+        If ``tau`` is not a real number in [0, 1) (a str or a bool is refused, not converted),
+        ``convention`` is unknown, or ``H`` is invalid.
 
     Notes
     -----
@@ -167,10 +170,14 @@ def soft_rank(H, tau: float, convention: str = "eigen") -> np.ndarray:
     """
     H = as_float_array(H, "H", min_ndim=2).astype(np.float64, copy=False)
     check_choice(convention, "convention", SOFT_RANK_CONVENTIONS)
-    try:
-        tau = float(tau)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"tau must be a number in [0, 1), got {tau!r}") from exc
+    # a real number only: float("0.5") and float(False) would silently accept a str or a bool
+    is_real = (isinstance(tau, numbers.Real) and not isinstance(tau, (bool, np.bool_))) or (
+        isinstance(tau, np.ndarray) and tau.ndim == 0 and tau.dtype != bool
+        and (np.issubdtype(tau.dtype, np.integer) or np.issubdtype(tau.dtype, np.floating)))
+    if not is_real:
+        raise ValueError(f"tau must be a real number in [0, 1), got {tau!r} "
+                         f"({type(tau).__name__})")
+    tau = float(tau)
     if not 0.0 <= tau < 1.0:
         raise ValueError(f"tau must lie in [0, 1), got {tau!r}")
     N = H.shape[-1]

@@ -39,6 +39,13 @@ Used for Meterez et al. (ICLR 2024, arXiv:2310.02012), proof of Theorem 3: the d
 E[O_11^4] = 3/(d(d+2)) and E[O_11^2 O_12^2] = 1/(d(d+2)), which the paper takes from the tables
 of [CM09] §7 (see ``expected_mean_square_row_norm`` and ``docs/derivations/isometry_bn.md``).
 
+Cost: the character tables grow with the partitions of k (orthogonal k = 9 takes seconds,
+k = 10 over half a minute) and a Haar moment sums over every pair of compatible pairings
+(permutations), (2k-1)!!^2 (k!^2) of them when all indices are equal. The Weingarten functions,
+their tables and the moments estimate that cost before they start (from k and the number of
+terms, counted without enumerating them) and refuse, with the estimate, a call expected to take
+more than a few seconds unless ``allow_slow=True`` is passed.
+
 The bracketed keys below are used in the docstrings of this module; BibTeX entries with the same
 content are in ``docs/references.bib`` (keys ``collins2003moments``, ``collins2006integration``,
 ``collins2009orthogonal``, ``matsumoto2012general``, ``collins2017weingarten``,
@@ -282,7 +289,64 @@ def _check_d_array(d) -> np.ndarray:
         raise ValueError("d contains NaN or inf values")
     if np.iscomplexobj(arr) or np.any(arr != np.round(arr)) or np.any(arr < 1):
         raise ValueError("d must hold positive integers (the matrix size)")
+    if np.any(arr >= 2.0 ** 63):  # astype(int64) would wrap around
+        raise ValueError(f"d holds {np.max(arr):.6g} >= 2**63, which an int64 array cannot "
+                         f"hold; pass a Python int for the exact value")
     return arr.astype(np.int64)
+
+
+# ------------------------------------------------------------------ cost estimate (opt-in)
+# Exact Weingarten calculus is super-exponential: the character tables grow with the partitions
+# of k and a Haar moment sums over every pair of compatible pairings (permutations). Calls that
+# would take longer than _SLOW_SECONDS are refused unless the caller passes allow_slow=True.
+# Seconds measured on a 2-core x86-64 machine with CPython 3.11 (cold caches); beyond the table
+# each k multiplies the cost by the last observed ratio.
+_SLOW_SECONDS = 5.0
+_TABLE_SECONDS = {_ORTHOGONAL: {7: 0.074, 8: 0.41, 9: 2.6, 10: 34.0},
+                  _UNITARY: {13: 0.78, 14: 1.2, 15: 2.9, 16: 5.0}}
+_TABLE_GROWTH = {_ORTHOGONAL: 8.0, _UNITARY: 2.0}
+_SECONDS_PER_PAIR = {_ORTHOGONAL: 4.5e-6, _UNITARY: 7.5e-6}  # one (p, q) / (sigma, tau) term
+
+
+def _table_seconds(k: int, group: str) -> float:
+    table = _TABLE_SECONDS[group]
+    top = max(table)
+    if k > top:
+        return table[top] * _TABLE_GROWTH[group] ** (k - top)
+    return table.get(k, 0.0)
+
+
+def _double_factorial(n: int) -> int:
+    return prod(range(n, 0, -2)) if n > 0 else 1
+
+
+def _moment_terms(group: str, *label_lists) -> int:
+    """Number of (p, q) pairs (O: pairings compatible with rows and cols, prod (m-1)!! over the
+    multiplicities m of each list) or (sigma, tau) pairs (U: prod m! when i, i2 and j, j2 hold
+    the same multisets) that the moment formula sums over; computed without enumerating."""
+    if group == _ORTHOGONAL:
+        rows, cols = label_lists
+        n = 1
+        for labels in (rows, cols):
+            for m in Counter(labels).values():
+                n *= _double_factorial(m - 1) if m % 2 == 0 else 0
+        return n
+    i, j, i2, j2 = label_lists
+    n = 1
+    for a, b in ((i, i2), (j, j2)):
+        if Counter(a) != Counter(b):
+            return 0
+        n *= prod(factorial(m) for m in Counter(a).values())
+    return n
+
+
+def _check_cost(seconds: float, what: str, allow_slow) -> None:
+    if not isinstance(allow_slow, bool):
+        raise ValueError(f"allow_slow must be a bool, got {allow_slow!r}")
+    if seconds > _SLOW_SECONDS and not allow_slow:
+        raise ValueError(f"{what} is estimated to take about {seconds:.3g} s (more than "
+                         f"{_SLOW_SECONDS:g} s; the exact sums grow super-exponentially with "
+                         f"the degree); pass allow_slow=True to run it anyway")
 
 
 # ------------------------------------------------------------------ argument parsing
@@ -322,7 +386,7 @@ def _check_k(k, name="k") -> int:
 
 # ------------------------------------------------------------------ Weingarten functions
 
-def weingarten_orthogonal(coset_type, d):
+def weingarten_orthogonal(coset_type, d, *, allow_slow: bool = False):
     """Orthogonal Weingarten function Wg^O(sigma; d) of degree 2k.
 
     Wg^O(mu; d) = (2^k k!/(2k)!) sum_{lambda ⊢ k, ell(lambda) <= d} f^{2 lambda} omega^lambda(mu)
@@ -338,6 +402,9 @@ def weingarten_orthogonal(coset_type, d):
     d : int, sympy expression or array_like of int
         int -> exact Fraction; sympy expression -> factored rational function; array of positive
         ints -> float array (see the module docstring).
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -348,6 +415,7 @@ def weingarten_orthogonal(coset_type, d):
     ValueError
         If ``coset_type`` is neither a partition nor a permutation of even length, or ``d`` is not
         a positive integer, a sympy expression or an array of positive integers.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -370,10 +438,12 @@ def weingarten_orthogonal(coset_type, d):
     0
     """
     mu = _parse_class(coset_type, "coset_type", orthogonal=True)
+    _check_cost(_table_seconds(sum(mu), _ORTHOGONAL),
+                f"the orthogonal Weingarten table of k={sum(mu)}", allow_slow)
     return _evaluate(_orthogonal_coeffs(sum(mu))[mu], _ORTHOGONAL, d)
 
 
-def weingarten_unitary(cycle_type, d):
+def weingarten_unitary(cycle_type, d, *, allow_slow: bool = False):
     """Unitary Weingarten function Wg^U(sigma; d), sigma in S_k.
 
     Wg^U(rho; d) = (1/k!^2) sum_{lambda ⊢ k, ell(lambda) <= d} (f^lambda)^2 chi^lambda(rho) /
@@ -385,6 +455,9 @@ def weingarten_unitary(cycle_type, d):
         A partition rho of k, or a permutation of S_k as its k images, 0-based.
     d : int, sympy expression or array_like of int
         As for :func:`weingarten_orthogonal`.
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -394,6 +467,7 @@ def weingarten_unitary(cycle_type, d):
     ------
     ValueError
         As :func:`weingarten_orthogonal`.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -411,10 +485,12 @@ def weingarten_unitary(cycle_type, d):
     Fraction(-1, 6)
     """
     rho = _parse_class(cycle_type, "cycle_type", orthogonal=False)
+    _check_cost(_table_seconds(sum(rho), _UNITARY),
+                f"the unitary Weingarten table of k={sum(rho)}", allow_slow)
     return _evaluate(_unitary_coeffs(sum(rho))[rho], _UNITARY, d)
 
 
-def weingarten_orthogonal_table(k: int, d) -> dict:
+def weingarten_orthogonal_table(k: int, d, *, allow_slow: bool = False) -> dict:
     """{mu: Wg^O(mu; d)} for all coset types mu ⊢ k (degree 2k).
 
     Parameters
@@ -423,6 +499,9 @@ def weingarten_orthogonal_table(k: int, d) -> dict:
         Half the degree, >= 1.
     d : int, sympy expression or array_like of int
         As for :func:`weingarten_orthogonal`.
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -432,6 +511,7 @@ def weingarten_orthogonal_table(k: int, d) -> dict:
     ------
     ValueError
         If ``k`` is not a positive integer, or ``d`` is invalid.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -446,10 +526,12 @@ def weingarten_orthogonal_table(k: int, d) -> dict:
     True
     """
     k = _check_k(k)
+    _check_cost(_table_seconds(k, _ORTHOGONAL), f"the orthogonal Weingarten table of k={k}",
+                allow_slow)
     return {mu: _evaluate(c, _ORTHOGONAL, d) for mu, c in _orthogonal_coeffs(k).items()}
 
 
-def weingarten_unitary_table(k: int, d) -> dict:
+def weingarten_unitary_table(k: int, d, *, allow_slow: bool = False) -> dict:
     """{rho: Wg^U(rho; d)} for all cycle types rho ⊢ k.
 
     Parameters
@@ -458,6 +540,9 @@ def weingarten_unitary_table(k: int, d) -> dict:
         Degree, >= 1.
     d : int, sympy expression or array_like of int
         As for :func:`weingarten_unitary`.
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -467,6 +552,7 @@ def weingarten_unitary_table(k: int, d) -> dict:
     ------
     ValueError
         If ``k`` is not a positive integer, or ``d`` is invalid.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -480,6 +566,8 @@ def weingarten_unitary_table(k: int, d) -> dict:
     True
     """
     k = _check_k(k)
+    _check_cost(_table_seconds(k, _UNITARY), f"the unitary Weingarten table of k={k}",
+                allow_slow)
     return {rho: _evaluate(c, _UNITARY, d) for rho, c in _unitary_coeffs(k).items()}
 
 
@@ -629,10 +717,13 @@ def _check_labels(labels, name, d) -> tuple:
             raise ValueError(f"{name} holds a negative index {x}")
         if isinstance(d, numbers.Integral) and x >= d:
             raise ValueError(f"{name} holds index {x}, out of range for d={d} (0-based)")
+        if isinstance(d, np.ndarray) and x >= d.min():
+            raise ValueError(f"{name} holds index {x}, out of range for the smallest d in the "
+                             f"array, min(d)={int(d.min())} (0-based)")
     return tuple(int(x) for x in seq)
 
 
-def haar_moment_orthogonal(rows, cols, d):
+def haar_moment_orthogonal(rows, cols, d, *, allow_slow: bool = False):
     """Exact E[prod_m O_{rows[m], cols[m]}] for O Haar-distributed on O(d) (0-based indices).
 
     The sum over pairings p compatible with ``rows`` and q compatible with ``cols`` of
@@ -645,6 +736,9 @@ def haar_moment_orthogonal(rows, cols, d):
         Row and column indices of the factors (same length), 0-based.
     d : int, sympy expression or array_like of int
         As for :func:`weingarten_orthogonal`.
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -655,6 +749,7 @@ def haar_moment_orthogonal(rows, cols, d):
     ValueError
         If the index lists differ in length, hold a negative or out-of-range index, or ``d`` is
         invalid.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -674,16 +769,21 @@ def haar_moment_orthogonal(rows, cols, d):
     >>> haar_moment_orthogonal((0, 0, 0), (0, 0, 0), 3)             # odd degree
     Fraction(0, 1)
     """
-    if not (_is_symbolic(d) or isinstance(d, numbers.Integral)):
-        _check_d_array(d)
-    rows = _check_labels(rows, "rows", d)
-    cols = _check_labels(cols, "cols", d)
+    bound = d if (_is_symbolic(d) or isinstance(d, numbers.Integral)) else _check_d_array(d)
+    rows = _check_labels(rows, "rows", bound)
+    cols = _check_labels(cols, "cols", bound)
     if len(rows) != len(cols):
         raise ValueError(f"rows and cols must have the same length, got {len(rows)} and "
                          f"{len(cols)}")
     if not rows:
         return _one(d)
     odd = any(v % 2 for v in Counter(rows).values()) or any(v % 2 for v in Counter(cols).values())
+    if not odd:
+        terms = _moment_terms(_ORTHOGONAL, rows, cols)
+        _check_cost(terms * _SECONDS_PER_PAIR[_ORTHOGONAL]
+                    + _table_seconds(len(rows) // 2, _ORTHOGONAL),
+                    f"this degree-{len(rows)} orthogonal moment ({terms} pairs of pairings)",
+                    allow_slow)
     coeffs = {} if odd else _orthogonal_moment_coeffs(_canonical(rows), _canonical(cols))
     return _evaluate(coeffs, _ORTHOGONAL, d)
 
@@ -717,7 +817,7 @@ def _unitary_moment_coeffs(i, j, i2, j2) -> dict:
     return {lam: a for lam, a in out.items() if a}
 
 
-def haar_moment_unitary(i, j, i2, j2, d):
+def haar_moment_unitary(i, j, i2, j2, d, *, allow_slow: bool = False):
     """Exact E[U_{i_1 j_1} ... U_{i_k j_k} conj(U_{i'_1 j'_1} ... U_{i'_k' j'_k'})] for U Haar on U(d).
 
     Sum over sigma, tau in S_k with i_m = i'_{sigma(m)}, j_m = j'_{tau(m)} of
@@ -731,6 +831,9 @@ def haar_moment_unitary(i, j, i2, j2, d):
         Row and column indices (i', j') of the conjugated factors.
     d : int, sympy expression or array_like of int
         As for :func:`weingarten_unitary`.
+    allow_slow : bool, optional
+        Run even when the estimated cost exceeds a few seconds (module docstring, "Cost");
+        without it such a call raises ``ValueError`` giving the estimate.
 
     Returns
     -------
@@ -741,6 +844,7 @@ def haar_moment_unitary(i, j, i2, j2, d):
     ValueError
         If index lists of one kind differ in length, hold a negative or out-of-range index, or ``d``
         is invalid.
+        Also when the estimated cost exceeds a few seconds and ``allow_slow`` is not set.
 
     References
     ----------
@@ -757,10 +861,9 @@ def haar_moment_unitary(i, j, i2, j2, d):
     >>> haar_moment_unitary((0, 0), (0, 0), (0, 0), (0, 0), 1), haar_moment_unitary((0, 0), (0, 0), (0, 0), (0, 0), 3)
     (Fraction(1, 1), Fraction(1, 6))
     """
-    if not (_is_symbolic(d) or isinstance(d, numbers.Integral)):
-        _check_d_array(d)
-    i, j = _check_labels(i, "i", d), _check_labels(j, "j", d)
-    i2, j2 = _check_labels(i2, "i2", d), _check_labels(j2, "j2", d)
+    bound = d if (_is_symbolic(d) or isinstance(d, numbers.Integral)) else _check_d_array(d)
+    i, j = _check_labels(i, "i", bound), _check_labels(j, "j", bound)
+    i2, j2 = _check_labels(i2, "i2", bound), _check_labels(j2, "j2", bound)
     if len(i) != len(j):
         raise ValueError(f"i and j must have the same length, got {len(i)} and {len(j)}")
     if len(i2) != len(j2):
@@ -772,6 +875,11 @@ def haar_moment_unitary(i, j, i2, j2, d):
     ri = _canonical(i + i2)
     rj = _canonical(j + j2)
     k = len(i)
+    terms = _moment_terms(_UNITARY, i, j, i2, j2)
+    if terms:
+        _check_cost(terms * _SECONDS_PER_PAIR[_UNITARY] + _table_seconds(k, _UNITARY),
+                    f"this degree-{k} unitary moment ({terms} pairs of permutations)",
+                    allow_slow)
     coeffs = _unitary_moment_coeffs(ri[:k], rj[:k], ri[k:], rj[k:])
     return _evaluate(coeffs, _UNITARY, d)
 

@@ -63,8 +63,7 @@ import numpy as np
 
 from depthcheck.kernels.chain import driver as _chain
 from depthcheck.kernels.chain.driver import ChainBreakdownError, _safe_log, finish_layer
-from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
-from depthcheck.kernels.chain.statistics import DEFAULT_RECORD
+from depthcheck.kernels.chain.spec import engine_arguments
 from depthcheck.kernels.backends.numpy import LayerOutput, NumpyChainBackend, layer_generator
 from depthcheck.kernels.random.householder import apply_haar_blocked
 

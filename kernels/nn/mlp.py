@@ -59,6 +59,7 @@ from depthcheck.theory.lcw import init_variance, variance_preserving_gain
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.nn import lcw as _lcw
+from depthcheck.kernels.nn import training as _training
 from depthcheck.kernels.nn.layer import layer_backward, layer_forward
 
 __all__ = [
@@ -275,10 +276,12 @@ def mlp_predict(params, X, spec: MLPSpec) -> np.ndarray:
 
 
 def accuracy(logits, labels) -> np.ndarray:
-    """Fraction of columns whose argmax over the class axis (−2) equals ``labels``; () or (B,)."""
-    logits = np.asarray(logits)
-    labels = np.asarray(labels)
-    return np.mean(np.argmax(logits, axis=-2) == labels, axis=-1)
+    """Fraction of columns whose argmax over the class axis (−2) equals ``labels``; () or (B,).
+
+    The one implementation is ``depthcheck.kernels.nn.training.accuracy``: finite logits and
+    integer labels in ``[0, c)`` are required (``ValueError`` naming the argument).
+    """
+    return _training.accuracy(logits, labels)
 
 
 # --------------------------------------------------------------------------------- backward

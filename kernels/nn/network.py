@@ -106,7 +106,12 @@ def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", 
     ------
     ValueError
         Naming the offending argument for any bad input, and naming the layer and row when a
-        hidden batch is degenerate for the norm (e.g. a constant row before ``bn``).
+        hidden batch is degenerate for the norm (e.g. a constant row before ``bn``) or its
+        input overflowed.
+    FloatingPointError
+        Naming the layer (and the trials) where the forward pass, the loss or the backward
+        pass overflowed float64 (e.g. the gradients of a very deep ``bn`` network, whose
+        norm grows geometrically with depth, [1]_ Sec. 3): never a NaN loss or gradient.
 
     See Also
     --------
@@ -181,6 +186,8 @@ def forward_backward(X, weights, Y, norm: str = "bn", activation: str = "relu", 
         if l > 0:  # the input X needs no gradient
             dWA = _T(W) @ dA
             dH = dA + net.residual * dWA if net.residual is not None else dWA
+    if not (np.all(np.isfinite(value)) and all(np.all(np.isfinite(g)) for g in grads)):
+        _raise_non_finite(Hs, Z, value, grads, loss)
     return value, grads
 
 
@@ -203,6 +210,8 @@ def forward(X, weights, norm: str = "bn", activation: str = "relu", order: str =
     ValueError
         Naming the offending argument, or the hidden layer whose batch is degenerate for the
         norm.
+    FloatingPointError
+        Naming the layer whose output overflowed float64 (never an inf/NaN output).
 
     References
     ----------
@@ -230,7 +239,11 @@ def forward(X, weights, norm: str = "bn", activation: str = "relu", order: str =
     """
     net = _validate(X, weights, norm, activation, order, gains, gain_exponent, residual)
     Hs, _ = _run(net, norm, activation, order, keep=False)
-    return net.weights[-1] @ Hs[-1]
+    Z = net.weights[-1] @ Hs[-1]
+    if not np.all(np.isfinite(Z)):
+        Hs, _ = _run(net, norm, activation, order, keep=True)  # only to name the layer
+        _raise_non_finite(Hs, Z, None, None, None)
+    return Z
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,8 +263,8 @@ def _run(net: _Net, norm, activation, order, keep):
         try:
             out = layer_forward(A, norm=norm, activation=activation, order=order, gain=g)
         except ValueError as exc:
-            raise ValueError(f"hidden layer {l + 1} (weights[{l}]): {exc}; the inputs X / "
-                             f"weights give a degenerate hidden batch") from exc
+            raise ValueError(f"hidden layer {l + 1} (weights[{l}]): {exc}; the hidden batch "
+                             f"comes from the inputs X and weights[0..{l}]") from exc
         H = out.H
         if keep:
             Hs.append(H)
@@ -259,6 +272,56 @@ def _run(net: _Net, norm, activation, order, keep):
         else:
             Hs = [H]
     return Hs, tape
+
+
+def _trials(a) -> str:
+    """' (trials [...])' naming the batch entries of ``a`` holding inf/NaN, '' if unbatched."""
+    a = np.asarray(a)
+    if a.ndim < 3:
+        return ""
+    bad = np.flatnonzero(~np.all(np.isfinite(a.reshape(a.shape[0], -1)), axis=1))
+    return f" (trials {bad[:10].tolist()}{' ...' if bad.size > 10 else ''})"
+
+
+def _max_finite(a) -> str:
+    a = np.abs(np.asarray(a))
+    fin = a[np.isfinite(a)]
+    return f"{fin.max():.3g}" if fin.size else "inf"
+
+
+_NOT_REPRESENTABLE = ("; float64 cannot represent it (no NaN is returned): use fewer layers or "
+                      "smaller weights, or follow log-norms along the depth as "
+                      "depthcheck.kernels.simulate_chain does")
+
+
+def _raise_non_finite(Hs, Z, value, grads, loss):
+    """Name where the forward or backward pass stopped being finite (called only on failure).
+
+    Hidden layers with a norm catch an overflowed input themselves (``ValueError`` naming the
+    layer); what is left is an overflow without a norm to stop it, at the output, in the loss
+    or in the backward recursion, whose gradients grow with depth (Meterez et al.,
+    arXiv:2310.02012, Sec. 3) until float64 overflows.
+    """
+    L = len(grads) if grads is not None else len(Hs)
+    for l, H in enumerate(Hs[1:], start=1):
+        if not np.all(np.isfinite(H)):
+            raise FloatingPointError(f"hidden layer {l} (weights[{l - 1}]): its output overflowed"
+                                     f"{_trials(H)}{_NOT_REPRESENTABLE}")
+    if not np.all(np.isfinite(Z)):
+        raise FloatingPointError(f"output layer (weights[{L - 1}]): the output Z overflowed"
+                                 f"{_trials(Z)}{_NOT_REPRESENTABLE}")
+    if not np.all(np.isfinite(value)):
+        raise FloatingPointError(f"loss {loss!r} overflowed (largest |Z| = {_max_finite(Z)})"
+                                 f"{_NOT_REPRESENTABLE}")
+    for l in range(len(grads) - 1, -1, -1):  # the order of the backward recursion
+        if not np.all(np.isfinite(grads[l])):
+            layer = "output layer" if l == len(grads) - 1 else f"hidden layer {l + 1}"
+            above = (f"; the gradient of weights[{l + 1}] reached {_max_finite(grads[l + 1])}"
+                     if l + 1 < len(grads) else "")
+            raise FloatingPointError(f"backward pass overflowed at {layer} (weights[{l}]): the "
+                                     f"gradient of weights[{l}] is not finite{_trials(grads[l])}"
+                                     f"{above}{_NOT_REPRESENTABLE}")
+    raise AssertionError("unreachable: nothing non-finite found")  # pragma: no cover
 
 
 def _is_real_scalar(v) -> bool:

@@ -32,8 +32,14 @@ Jacobians (per row x ∈ R^n, the map acts on each row independently):
   ``dZ = dC − mean(dC)`` (means over the last axis).
 
 Degenerate batches: a row with zero variance (``bn``; detected exactly, or when the std is at
-the rounding level of the row's magnitude) or zero/non-finite norm (``bn_nomean``, ``rownorm``)
-raises ``ValueError`` naming the first such row, never a NaN.
+the rounding level of the row's magnitude) or zero norm (``bn_nomean``, ``rownorm``) raises
+``ValueError`` naming the first such row, never a NaN.
+
+Scale: rows with huge or tiny entries (where ``C·C`` would overflow or go subnormal) are first
+divided by an exact power of two, so every finite row whose divisor is a normal number is
+normalised correctly; a divisor that itself overflows or underflows the dtype raises
+``ValueError`` saying "overflows" / "underflows", and inf/NaN entries (reaching the engine's
+unchecked path after an overflow upstream) are named as such.
 
 References
 ----------
@@ -105,9 +111,21 @@ def _forward(kind: str, Z: np.ndarray) -> tuple[np.ndarray, NormCache]:
     if kind == "none":
         return Z, NormCache(kind, Z, None)
     n = Z.shape[-1]
+    # The plain formulas first; rows whose divisor came out non-finite or so small that
+    # squares of its entries may have gone subnormal are recomputed by ``_rescaled``.
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        if kind == "bn":
+            C = Z - Z.mean(axis=-1, keepdims=True)
+            scale = np.sqrt(np.mean(C * C, axis=-1, keepdims=True))
+        else:  # rownorm / bn_nomean: divide by ‖x‖ / s
+            scale = np.sqrt(np.sum(Z * Z, axis=-1, keepdims=True))
+            if kind == "bn_nomean":
+                scale = scale / np.sqrt(n)
+    lo, hi = _safe_range(Z.dtype)
+    redo = ~((scale >= lo) & (scale <= hi))  # also NaN
+    if redo.any():
+        return _rescaled(kind, Z, redo)
     if kind == "bn":
-        C = Z - Z.mean(axis=-1, keepdims=True)
-        scale = np.sqrt(np.mean(C * C, axis=-1, keepdims=True))
         zmax = Z.max(axis=-1, keepdims=True)
         zmin = Z.min(axis=-1, keepdims=True)
         tol = _BN_ULPS * np.finfo(Z.dtype).eps * np.maximum(np.abs(zmax), np.abs(zmin))
@@ -116,14 +134,71 @@ def _forward(kind: str, Z: np.ndarray) -> tuple[np.ndarray, NormCache]:
             _raise_degenerate(kind, bad, "zero variance over the batch")
         Y = C / scale
         return Y, NormCache(kind, Y, scale)
-    # rownorm / bn_nomean: divide by ‖x‖ / s
-    scale = np.sqrt(np.sum(Z * Z, axis=-1, keepdims=True))
-    if kind == "bn_nomean":
-        scale = scale / np.sqrt(n)
-    bad = ~((scale > 0) & np.isfinite(scale))
-    if np.any(bad):
-        _raise_degenerate(kind, bad, "zero (or under/overflowing) norm over the batch")
     Y = Z / scale
+    return Y, NormCache(kind, Y, scale)
+
+
+_SAFE_RANGE: dict = {}
+
+
+def _safe_range(dtype) -> tuple[float, float]:
+    """(lo, hi): a finite divisor >= lo comes out of the plain formulas exact to well below one
+    ulp (lo² is 2^16 times the smallest normal number, so the subnormal rounding of the tiny
+    squares in the sum moves it by at most 2^-69 relative); hi is the largest finite number."""
+    r = _SAFE_RANGE.get(dtype)
+    if r is None:
+        fi = np.finfo(dtype)
+        r = _SAFE_RANGE[dtype] = (float(np.sqrt(fi.tiny)) * 2.0 ** 8, float(fi.max))
+    return r
+
+
+def _rescaled(kind: str, Z: np.ndarray, redo: np.ndarray) -> tuple[np.ndarray, NormCache]:
+    """``_forward`` with every row divided by 2^e first, 2^(e-1) <= max|row| < 2^e.
+
+    Scaling by a power of two is exact, so a row that the plain formulas handle without
+    overflow or subnormals gets the same bits either way; the rows in ``redo`` (huge or tiny
+    entries) get a correctly scaled result instead of an overflowed or underflowed one.
+    """
+    n = Z.shape[-1]
+    finite = np.all(np.isfinite(Z), axis=-1, keepdims=True)
+    if not np.all(finite):
+        _raise_degenerate(kind, ~finite, "inf or NaN entries", "overflow upstream",
+                          "an earlier step overflowed, so there is nothing to normalise")
+    _, e = np.frexp(np.max(np.abs(Z), axis=-1, keepdims=True))
+    e = np.where(redo, e, 0)  # rows the plain formulas handle keep their exact bits
+    Zs = np.ldexp(Z, -e)
+    if kind == "bn":
+        C = Zs - Zs.mean(axis=-1, keepdims=True)
+        scale_s = np.sqrt(np.mean(C * C, axis=-1, keepdims=True))
+        zmax = Zs.max(axis=-1, keepdims=True)
+        zmin = Zs.min(axis=-1, keepdims=True)
+        tol = _BN_ULPS * np.finfo(Z.dtype).eps * np.maximum(np.abs(zmax), np.abs(zmin))
+        bad = (zmax == zmin) | ~(scale_s > tol)
+        if np.any(bad):
+            _raise_degenerate(kind, bad, "zero variance over the batch")
+    else:
+        C = Zs
+        scale_s = np.sqrt(np.sum(Zs * Zs, axis=-1, keepdims=True))
+        if kind == "bn_nomean":
+            scale_s = scale_s / np.sqrt(n)
+        bad = ~(scale_s > 0)
+        if np.any(bad):
+            _raise_degenerate(kind, bad, "zero norm over the batch (an all-zero row)")
+    with np.errstate(over="ignore", under="ignore"):
+        scale = np.ldexp(scale_s, e)
+    what = "standard deviation" if kind == "bn" else "norm"
+    tiny = np.finfo(Z.dtype).tiny
+    if np.any(~np.isfinite(scale)):
+        _raise_degenerate(kind, ~np.isfinite(scale),
+                          f"a {what} that overflows {Z.dtype} (larger than "
+                          f"{np.finfo(Z.dtype).max:.3g})", "overflow",
+                          f"the divisor is not representable in {Z.dtype}")
+    if np.any(scale < tiny):
+        _raise_degenerate(kind, scale < tiny,
+                          f"a {what} that underflows {Z.dtype} (below the smallest normal "
+                          f"number {tiny:.3g}; the backward pass divides by it)", "underflow",
+                          f"the divisor is not representable in {Z.dtype}")
+    Y = C / scale_s
     return Y, NormCache(kind, Y, scale)
 
 
@@ -141,9 +216,10 @@ def _backward(cache: NormCache, dY: np.ndarray) -> np.ndarray:
     raise ValueError(f"norm kind={kind!r} is not one of {NORMS}")
 
 
-def _raise_degenerate(kind: str, bad: np.ndarray, what: str):
+def _raise_degenerate(kind: str, bad: np.ndarray, what: str, problem: str = "degenerate batch",
+                      consequence: str = "the normalisation is undefined there"):
     idx = np.argwhere(bad[..., 0])
     first = tuple(int(i) for i in idx[0])
     where = f"row {first[-1]}" + (f" of trial {first[:-1]}" if len(first) > 1 else "")
-    raise ValueError(f"norm {kind!r}: degenerate batch, {where} of Z has {what} "
-                     f"({len(idx)} such row(s)); the normalisation is undefined there")
+    raise ValueError(f"norm {kind!r}: {problem}, {where} of Z has {what} "
+                     f"({len(idx)} such row(s)); {consequence}")

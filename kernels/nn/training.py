@@ -190,9 +190,14 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
     Raises
     ------
     ValueError
-        Naming the argument, for bad input.
+        Naming the argument, for bad input (complex ``params`` included: casting would drop
+        their imaginary part).
+    TypeError
+        When ``loss_and_grad`` returns a loss or gradient that is None, complex or not numeric.
     NonFiniteLossError
-        Naming the step at which the loss or a gradient stopped being finite.
+        Naming the step at which the loss or a gradient stopped being finite (also when
+        ``loss_and_grad`` raises ``FloatingPointError``, e.g. ``forward_backward`` naming the
+        layer that overflowed).
 
     References
     ----------
@@ -240,6 +245,7 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
         raise ValueError("params must be a non-empty list of arrays")
     P = []
     for i, p in enumerate(params):
+        _check_real(np.asarray(p), f"params[{i}]")
         a = np.array(p, dtype=np.float64 if not np.issubdtype(np.asarray(p).dtype, np.floating)
                      else np.asarray(p).dtype, copy=True)
         if not np.all(np.isfinite(a)):
@@ -271,7 +277,13 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
         return np.sort(rng.choice(n_samples, size=batch_size, replace=False))
 
     def evaluate(t):
-        loss, grads = loss_and_grad(P, draw())
+        try:
+            loss, grads = loss_and_grad(P, draw())
+        except FloatingPointError as exc:  # e.g. forward_backward naming the layer that overflowed
+            if isinstance(exc, NonFiniteLossError):
+                raise
+            raise NonFiniteLossError(f"step {t}: {exc}; lower lr={lr} or check the model") from exc
+        loss = _check_real(loss, "the loss returned by loss_and_grad", error=TypeError)
         loss = np.asarray(loss, dtype=np.float64)
         if not np.all(np.isfinite(loss)):
             bad = np.flatnonzero(~np.isfinite(np.atleast_1d(loss)))
@@ -281,7 +293,8 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
             raise ValueError(f"loss_and_grad returned {type(grads).__name__} of length "
                              f"{len(grads) if hasattr(grads, '__len__') else '?'}; expected a "
                              f"list of {len(P)} gradients")
-        grads = [np.asarray(g) for g in grads]
+        grads = [_check_real(np.asarray(g), f"gradient {i} returned by loss_and_grad",
+                             error=TypeError) for i, g in enumerate(grads)]
         for i, (g, p) in enumerate(zip(grads, P)):
             if g.shape != p.shape:
                 raise ValueError(f"gradient {i} has shape {g.shape}, params[{i}] has {p.shape}")
@@ -332,6 +345,20 @@ def train(params, loss_and_grad, *, steps, lr, rng=None, n_samples=None, batch_s
     return TrainResult(params=P, history=history)
 
 
+def _check_real(a, name, error=ValueError):
+    """``a`` as an array of real numbers; ``error`` naming ``name`` for None, complex (whose
+    imaginary part a float parameter would silently drop) or non-numeric values."""
+    if a is None:
+        raise error(f"{name} is None; expected a real number or array")
+    arr = np.asarray(a)
+    if np.iscomplexobj(arr):
+        raise error(f"{name} is complex (dtype {arr.dtype}); training runs on real parameters "
+                    f"and casting would drop the imaginary part")
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise error(f"{name} must be real numbers, got dtype {arr.dtype}")
+    return a
+
+
 def _real(v, name, positive=False) -> float:
     if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
         raise ValueError(f"{name} must be a finite real number, got {v!r}")
@@ -369,12 +396,32 @@ def _fro2(W):
     return np.sum(W * W, axis=(-2, -1))
 
 
+def _matrices(params, name="params") -> list:
+    """The entries of ``params`` as real arrays ``(d_out, d_in)`` or ``(B, d_out, d_in)`` with
+    one leading shape; ``ValueError`` naming the entry otherwise."""
+    if not isinstance(params, (list, tuple)) or len(params) == 0:
+        raise ValueError(f"{name} must be a non-empty list of weight matrices, got "
+                         f"{type(params).__name__}")
+    out = []
+    for i, W in enumerate(params):
+        W = np.asarray(_check_real(W, f"{name}[{i}]"))
+        if W.ndim not in (2, 3):
+            raise ValueError(f"{name}[{i}] must be a matrix (d_out, d_in) or a batch "
+                             f"(B, d_out, d_in), got shape {W.shape}")
+        if out and W.shape[:-2] != out[0].shape[:-2]:
+            raise ValueError(f"{name}[{i}] has leading (trials) shape {W.shape[:-2]}, {name}[0] "
+                             f"has {out[0].shape[:-2]}")
+        out.append(W)
+    return out
+
+
 def frobenius_norms(params, loss=None, grads=None) -> np.ndarray:
     """Squared Frobenius norms ||W_l||_F² of the weight matrices, shape ``(B, L)`` (or ``(L,)``).
 
-    Every parameter must be a matrix ``(d_out, d_in)`` or ``(B, d_out, d_in)``.
+    Every parameter must be a matrix ``(d_out, d_in)`` or ``(B, d_out, d_in)`` (``ValueError``
+    naming ``params[i]`` otherwise).
     """
-    return np.stack([_fro2(W) for W in params], axis=-1)
+    return np.stack([_fro2(W) for W in _matrices(params)], axis=-1)
 
 
 #: alias making the squaring explicit
@@ -389,6 +436,7 @@ def balance_matrices(params, loss=None, grads=None) -> np.ndarray:
     Returns shape ``(B, L−1, m, m)`` (or ``(L−1, m, m)``) with m = max_l d_l; D_l sits in the top
     left ``d_l × d_l`` block, zero-padded (padding leaves every norm unchanged).
     """
+    params = _matrices(params)
     if len(params) < 2:
         raise ValueError("balance_matrices needs at least two weight matrices")
     Ds = []
@@ -414,10 +462,27 @@ def balance_traces(params, loss=None, grads=None) -> np.ndarray:
 
 
 def grad_norms(params, loss, grads) -> np.ndarray:
-    """Frobenius norms ||∂L/∂W_l||_F of the gradients, shape ``(B, L)`` (or ``(L,)``)."""
-    return np.stack([np.sqrt(np.sum(np.asarray(G) ** 2,
-                                    axis=tuple(range(1 if np.ndim(loss) else 0, np.ndim(G)))))
-                     for G in grads], axis=-1)
+    """Frobenius norms ||∂L/∂W_l||_F of the gradients, shape ``(B, L)`` (or ``(L,)``).
+
+    A batched ``loss`` of shape ``(B,)`` needs every gradient batched as ``(B, ...)``; a
+    mismatch raises ``ValueError`` naming ``grads[i]`` (it would otherwise reduce the wrong
+    axes).
+    """
+    if not isinstance(grads, (list, tuple)) or len(grads) == 0:
+        raise ValueError(f"grads must be a non-empty list of gradient arrays, got "
+                         f"{type(grads).__name__}")
+    loss = np.asarray(_check_real(loss, "loss"))
+    if loss.ndim > 1:
+        raise ValueError(f"loss must have shape () or (B,), got {loss.shape}")
+    Gs = [np.asarray(_check_real(G, f"grads[{i}]")) for i, G in enumerate(grads)]
+    if loss.ndim == 1:
+        for i, G in enumerate(Gs):
+            if G.ndim < 2 or G.shape[0] != loss.shape[0]:
+                raise ValueError(f"grads[{i}] has shape {G.shape} but the loss is batched over "
+                                 f"B = {loss.shape[0]} trials; each gradient must be "
+                                 f"(B, ...) with the trials first")
+    return np.stack([np.sqrt(np.sum(G ** 2, axis=tuple(range(1 if loss.ndim else 0, G.ndim))))
+                     for G in Gs], axis=-1)
 
 
 def losses(params, loss, grads) -> np.ndarray:
@@ -428,15 +493,30 @@ def losses(params, loss, grads) -> np.ndarray:
 def accuracy(logits, labels) -> np.ndarray:
     """Fraction of columns whose argmax over the class axis (−2) equals ``labels``.
 
-    ``logits`` ``(c, n)`` or ``(B, c, n)``; ``labels`` ``(n,)`` or ``(B, n)`` integers.
-    Returns ``()`` or ``(B,)``.
+    ``logits`` ``(c, n)`` or ``(B, c, n)``, finite; ``labels`` ``(n,)`` or ``(B, n)`` integers
+    in ``[0, c)``. Returns ``()`` or ``(B,)``. ``ValueError`` naming ``logits`` / ``labels``
+    otherwise (NaN logits would silently count as class 0).
     """
-    logits = np.asarray(logits)
-    labels = np.asarray(labels)
-    if logits.ndim not in (2, 3):
+    logits = np.asarray(_check_real(logits, "logits"))
+    labels = np.asarray(_check_real(labels, "labels"))
+    if logits.ndim not in (2, 3) or logits.size == 0:
         raise ValueError(f"logits must have shape (c, n) or (B, c, n), got {logits.shape}")
-    if labels.shape[-1] != logits.shape[-1]:
-        raise ValueError(f"labels has {labels.shape[-1]} entries, logits {logits.shape[-1]} columns")
+    if not np.all(np.isfinite(logits)):
+        bad = "NaN" if np.any(np.isnan(logits)) else "inf"
+        raise ValueError(f"logits contains {bad} values; argmax over them is meaningless (a "
+                         f"NaN would be counted as class 0)")
+    if labels.ndim not in (1, 2) or labels.shape[-1] != logits.shape[-1]:
+        raise ValueError(f"labels must have shape (n,) or (B, n) with n = {logits.shape[-1]} "
+                         f"(the columns of logits), got {labels.shape}")
+    if labels.ndim == 2 and logits.ndim == 3 and labels.shape[0] != logits.shape[0]:
+        raise ValueError(f"labels has batch {labels.shape[0]}, logits {logits.shape[0]}")
+    c = logits.shape[-2]
+    if labels.dtype == bool or (not np.issubdtype(labels.dtype, np.integer) and not (
+            np.all(np.isfinite(labels)) and np.all(labels == np.round(labels)))):
+        raise ValueError(f"labels must hold integer class labels, got {labels.dtype} values")
+    if np.any(labels < 0) or np.any(labels >= c):
+        raise ValueError(f"labels holds values outside [0, {c}) (min {labels.min()}, max "
+                         f"{labels.max()}); labels index the {c} rows of logits")
     return np.mean(np.argmax(logits, axis=-2) == labels, axis=-1)
 
 

@@ -44,7 +44,9 @@ _PATH_RE = re.compile(r"(?<![\w/.\-:])(?:~|\.{1,2})?/?[A-Za-z_][\w.\-]*(?:/[\w.\
 _URL_RE = re.compile(r"\b(?:https?|ftp|file)://\S+|\bwww\.\S+")
 #: files the library itself writes into a run's output folder (``out/report.md``): names of
 #: outputs, not references to documents
-GENERATED = {"report.md"}
+GENERATED = {"report.md", "superseded"}
+#: system files a module reads (the kernel's interfaces), not documents
+SYSTEM = ("/proc/",)
 #: first path parts that are not in the repository but are clearly places on a disk
 _OUTSIDE_ROOTS = {"shared", "work", "tmp", "home", "research", "seeds", "usr", "etc"}
 
@@ -111,6 +113,8 @@ def candidate_references(text: str) -> list[str]:
 
 def resolves(ref: str, where: Path) -> bool:
     """True if ``ref``, found in the file ``where``, names something in the repository."""
+    if ref.startswith(SYSTEM):
+        return True
     if ref.startswith(("/", "~")):
         try:
             return Path(ref).expanduser().resolve().is_relative_to(ROOT) and \

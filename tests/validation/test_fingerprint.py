@@ -76,3 +76,10 @@ def test_package_fingerprint_covers_the_theory_sources(tmp_path, monkeypatch):
     fingerprint.package_fingerprint.cache_clear()
     assert before != after == fingerprint.package_fingerprint()
     fingerprint.package_fingerprint.cache_clear()
+
+
+def test_seed_beyond_int64_is_refused_by_the_api(tmp_path):
+    with pytest.raises(ValueError, match="seed must be at most 2\\*\\*63 - 1"):
+        runner.run(["toy.mean"], seed=2**63, out=tmp_path, modules=["tests.validation.toyclaims"],
+                   progress=False)
+    assert not (tmp_path / "store.sqlite").exists()

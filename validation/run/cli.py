@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import json
+import os
+import sqlite3
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
 
@@ -11,6 +15,11 @@ from depthcheck import __version__
 from depthcheck.validation import bench
 from depthcheck.validation.claims import stats
 from depthcheck.validation.run import registry, report, runner
+from depthcheck.validation.run.executors import (CONNECT_TIMEOUT_S, WORKER_TIMEOUT_S,
+                                                 ExecutorError)
+from depthcheck.validation.run.results import MANIFEST_NAME, RESULTS_NAME
+from depthcheck.validation.run.lock import DirectoryLockedError
+from depthcheck.validation.run.store import STORE_NAME, StoreError
 
 __all__ = ["main", "build_parser"]
 
@@ -23,14 +32,33 @@ _DESCRIPTION = textwrap.dedent(f"""\
     below {stats.SUITE_FALSE_FAIL:g}). Every claim also runs a negative control through the same
     code, which must FAIL; a claim whose control does not FAIL is BROKEN.""")
 
-_EPILOG = textwrap.dedent("""\
+#: Exit statuses of the command line (documented in every ``--help``).
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_FILES, EXIT_EXECUTOR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+
+_EXIT_CODES = f"""\
     exit status:
       0  every selected claim ran, every control failed and every statistical claim's
-         data-side mutations failed (FAIL verdicts of claims are findings, not crashes)
+         data-side mutations failed (FAIL verdicts of claims are findings, not crashes,
+         unless --strict)
       1  some claim is BROKEN (its control did not fail), UNDERPOWERED (a mutation did not
-         fail, or none is declared) or errored, or a figure failed
-      2  bad usage: unknown claim id, unknown module, bad option
+         fail, or none is declared) or errored, or a figure failed; with --strict, also
+         when a selected claim's verdict is FAIL
+      2  bad usage: unknown claim id, unknown module, empty or bad option value (--seed
+         outside 0..2**63-1), DIR of 'report' is not a run's output directory
+      3  file-system or store error: --out (or --json) is a file, lies under a file, is not
+         writable or on a read-only file system, the disk is full, or a file of the run
+         directory (results.json, manifest.json, store.sqlite) is missing, unreadable or not
+         in depthcheck's format, or DIR is in use by another run (the lock names it); the
+         tasks finished before are kept in DIR/store.sqlite, so rerunning the same command
+         resumes
+      4  executor error: --scheduler is not a reachable Dask scheduler (no answer within
+         {CONNECT_TIMEOUT_S:g} s, a closed connection or a reply that is not a scheduler's), or the cluster has
+         no worker (none within {WORKER_TIMEOUT_S:g} s, or every worker lost during the run); finished tasks
+         are kept, rerun the same command to resume
       130 interrupted (Ctrl-C); rerun the same command to resume
+"""
+
+_EPILOG = textwrap.dedent(_EXIT_CODES + """\
 
     examples:
       python -m depthcheck list
@@ -40,7 +68,150 @@ _EPILOG = textwrap.dedent("""\
       python -m depthcheck run --module mypkg.claims mypkg
       python -m depthcheck run --scheduler tcp://127.0.0.1:8786
       python -m depthcheck report results/quick-seed0
+      python -m depthcheck run --strict --module mypkg.claims mypkg   # gate CI on FAIL
       python -m depthcheck bench --quick --json bench.json""")
+
+_SEED_MAX = 2 ** 63 - 1     # seeds are stored as SQLite INTEGER (signed 64 bit)
+
+
+class FileError(OSError):
+    """A file-system or store problem the user can fix (exit status 3), with its message."""
+
+
+def _nonempty(what: str):
+    def parse(text: str) -> str:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty {what}: give a value or leave the option "
+                                             f"out")
+        return text
+    return parse
+
+
+def _path(what: str):
+    def parse(text: str) -> Path:
+        if not text.strip():
+            raise argparse.ArgumentTypeError(f"empty path for {what} (use '.' for the current "
+                                             f"directory)")
+        return Path(text)
+    return parse
+
+
+def _positive(what: str):
+    def parse(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive int, got {text!r}"
+                                             ) from None
+        if n < 1:
+            raise argparse.ArgumentTypeError(f"{what} must be a positive int, got {n}")
+        return n
+    return parse
+
+
+def _seed(text: str) -> int:
+    try:
+        s = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be an int, got {text!r}") from None
+    if not 0 <= s <= _SEED_MAX:
+        raise argparse.ArgumentTypeError(f"--seed must lie in 0..2**63-1 = {_SEED_MAX}, got {s}")
+    return s
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path.absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def _check_out_dir(out: Path, what: str = "--out") -> None:
+    """Refuse an output directory that cannot be created or written, before anything runs."""
+    if out.exists():
+        if not out.is_dir():
+            raise FileError(f"{what} {out} is a file, not a directory")
+        try:        # a real write: catches read-only file systems and permissions, even as root
+            fd, probe = tempfile.mkstemp(prefix=".depthcheck-probe-", dir=out)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise FileError(f"{what} {out} is not writable: {exc.strerror or exc}") from None
+        return
+    base = _nearest_existing(out)
+    if not base.is_dir():
+        raise FileError(f"{what} {out} cannot be created: {base} is a file, not a directory")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise FileError(f"{what} {out} cannot be created: {base} is not writable")
+
+
+def _check_json_path(path: Path) -> None:
+    """Refuse a ``bench --json`` file that cannot be written, before any benchmark runs."""
+    if path.is_dir():
+        raise FileError(f"--json {path} is a directory, not a file")
+    parent = path.absolute().parent
+    if not parent.exists():
+        raise FileError(f"--json {path}: directory {parent} does not exist")
+    if not parent.is_dir():
+        raise FileError(f"--json {path}: {parent} is a file, not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK) or (path.exists()
+                                                     and not os.access(path, os.W_OK)):
+        raise FileError(f"--json {path} is not writable")
+
+
+_RECORD_KEYS = ("id", "module", "control", "status", "verdict", "statistic", "ci", "prediction",
+                "alpha", "trials", "config", "detail", "extra")
+_MANIFEST_KEYS = ("mode", "seed", "backend")
+
+
+def _check_run_dir(d: Path) -> None:
+    """Refuse, with the reason, a ``report`` DIR that is not a finished run's directory (exit
+    status 2) or whose files are missing or not in depthcheck's format (exit status 3). Never
+    creates anything (a missing store stays missing)."""
+    if not d.exists():
+        raise ValueError(f"{d} does not exist: give the output directory of a run")
+    if not d.is_dir():
+        raise ValueError(f"{d} is a file, not the output directory of a run")
+    if not (d / RESULTS_NAME).exists():
+        raise ValueError(f"{d} holds no finished run ({RESULTS_NAME} missing)")
+    docs = {}
+    for name in (RESULTS_NAME, MANIFEST_NAME):
+        f = d / name
+        try:
+            docs[name] = json.loads(f.read_text())
+        except FileNotFoundError:
+            raise FileError(f"{f} is missing: rerun the run that wrote {d}") from None
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise FileError(f"{f} is not valid JSON ({exc}): rerun the run that wrote {d}"
+                            ) from None
+    recs, man = docs[RESULTS_NAME], docs[MANIFEST_NAME]
+    bad = None
+    if not isinstance(recs, list) or not all(isinstance(r, dict) for r in recs):
+        bad = f"{RESULTS_NAME} must be a list of records, got {type(recs).__name__}"
+    elif not isinstance(man, dict) or any(k not in man for k in _MANIFEST_KEYS):
+        bad = f"{MANIFEST_NAME} must be an object with keys {list(_MANIFEST_KEYS)}"
+    else:
+        for i, r in enumerate(recs):
+            missing = [k for k in _RECORD_KEYS if k not in r]
+            if missing:
+                bad = f"record {i} of {RESULTS_NAME} lacks {missing}"
+                break
+    if bad is not None:
+        raise FileError(f"{d} is not in the format of this depthcheck ({bad}): rerun the run "
+                        f"with this version")
+    if not (d / STORE_NAME).is_file():
+        raise FileError(f"{d / STORE_NAME} is missing: the evidence of the run is gone; rerun "
+                        f"the run that wrote {d}")
+
+
+def _describe_os_error(exc: OSError) -> str:
+    what = f"{exc.strerror}" if exc.strerror else str(exc)
+    name = exc.filename if exc.filename is not None else None
+    if exc.errno == errno.ENOSPC:
+        what = "no space left on device (disk full)"
+    elif exc.errno == errno.EROFS:
+        what = "read-only file system"
+    return f"{name}: {what}" if name else what
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -55,7 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("list", help="list the claims: id, title, source",
                        description="List every registered claim (id, title, source).")
-    q.add_argument("--module", action="append", default=[], metavar="MOD", help=mod_help)
+    q.add_argument("--module", action="append", default=[], metavar="MOD",
+                   type=_nonempty("--module"), help=mod_help)
 
     r = sub.add_parser(
         "run", help="run claims and their negative controls, print the verdict table",
@@ -67,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
             Rerunning the same command resumes: stored tasks are not recomputed and the results
             are identical to an uninterrupted run with the same seed."""),
         epilog=_EPILOG)
-    r.add_argument("claims", nargs="*", metavar="CLAIM_OR_PREFIX",
+    r.add_argument("claims", nargs="*", metavar="CLAIM_OR_PREFIX", type=_nonempty("claim id"),
                    help="claim ids (exactly that claim), group prefixes ending at a dot "
                         "(e.g. 'bn_orthogonal') or globs ('bn_orthogonal.bounded_*'); former ids "
                         "(e.g. 'seed001.isometry_decay', 'seed001') are accepted; default: all")
@@ -77,10 +249,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--full", dest="mode", action="store_const", const="full",
                    help="full configurations: the papers' figure settings (hours)")
     r.set_defaults(mode="quick")
-    r.add_argument("--seed", type=int, default=0, metavar="S",
-                   help="master seed (non-negative int, default 0); every task's stream is "
+    r.add_argument("--seed", type=_seed, default=0, metavar="S",
+                   help="master seed (an int in 0..2**63-1, default 0); every task's stream is "
                         "derived from (S, claim id, claim/control, chunk)")
-    r.add_argument("--out", type=Path, default=None, metavar="DIR",
+    r.add_argument("--out", type=_path("--out"), default=None, metavar="DIR",
                    help="output directory (default results/{mode}-seed{S}); reuse it to resume")
     r.add_argument("--backend", choices=[*runner.BACKENDS, *runner.BACKEND_ALIASES],
                    default="numpy",
@@ -88,12 +260,16 @@ def build_parser() -> argparse.ArgumentParser:
                         "is an alias of cuda). A selected claim that does not support it is "
                         "refused by name (exit status 2)")
     x = r.add_mutually_exclusive_group()
-    x.add_argument("--workers", type=int, default=1, metavar="N",
+    x.add_argument("--workers", type=_positive("--workers"), default=1, metavar="N",
                    help="run tasks on a local pool of N processes (default 1: in this process)")
     x.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   type=_nonempty("--scheduler address"),
                    help="run tasks on an existing Dask cluster, e.g. tcp://host:8786 (needs "
-                        "dask.distributed; workers must be able to import depthcheck)")
-    r.add_argument("--module", action="append", default=[], metavar="MOD", help=mod_help)
+                        "dask.distributed; workers must be able to import depthcheck). The "
+                        f"scheduler must answer within {CONNECT_TIMEOUT_S:g} s and have a "
+                        f"worker within {WORKER_TIMEOUT_S:g} s (exit status 4 otherwise)")
+    r.add_argument("--module", action="append", default=[], metavar="MOD",
+                   type=_nonempty("--module"), help=mod_help)
     r.add_argument("--until-decided", action="store_true",
                    help="claims that declare a sequential statement are judged by an "
                         "anytime-valid confidence sequence and, while INCONCLUSIVE, get more "
@@ -103,34 +279,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="statistical claims whose interval is wider than delta/2 after their "
                         "planned trials (the pilot) get the trials a two-stage plan predicts, "
                         "up to --max-trials; the report says when the budget stopped it")
-    r.add_argument("--max-trials", type=int, default=None, metavar="N",
+    r.add_argument("--max-trials", type=_positive("--max-trials"), default=None, metavar="N",
                    help="with --until-decided or --plan-trials: at most N trials per claim "
                         "(default 16 times the claim's planned trials)")
     r.add_argument("--fresh", action="store_true",
                    help="recompute every selected task even if DIR/store.sqlite holds it (stored "
                         "evidence is otherwise reused only when the claim's parameters and the "
                         "code fingerprint are unchanged)")
+    r.add_argument("--strict", action="store_true",
+                   help="exit with status 1 when any selected claim's verdict is FAIL (by "
+                        "default a FAIL is a finding and the status is 0), so that a run of "
+                        "your own claims can gate continuous integration")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
 
     rp = sub.add_parser("report", help="regenerate DIR/report.md and figures from a finished run",
                         description="Rewrite DIR/report.md and DIR/figures from DIR/results.json "
-                                    "and the evidence in DIR/store.sqlite (no simulation).")
-    rp.add_argument("dir", type=Path, metavar="DIR", help="output directory of a run")
+                                    "and the evidence in DIR/store.sqlite (no simulation).",
+                        epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rp.add_argument("dir", type=_path("DIR"), metavar="DIR", help="output directory of a run")
     rp.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
-    rp.add_argument("--module", action="append", default=[], metavar="MOD", help=mod_help)
+    rp.add_argument("--module", action="append", default=[], metavar="MOD",
+                   type=_nonempty("--module"), help=mod_help)
 
     b = sub.add_parser("bench", help="time the kernels against baselines",
                        description="Run the benchmark modules (default: "
                                    "depthcheck.validation.bench.BENCH_MODULES), print a table and optionally "
                                    "write the rows as a JSON list. Columns: workload, ours_s, "
                                    "baseline, baseline_s, ratio (= baseline_s / ours_s), gflops, "
-                                   "floor_s (a lower bound on the time).")
+                                   "floor_s (a lower bound on the time).",
+                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("modules", nargs="*", metavar="MODULE",
                    help="benchmark modules to run instead of the default list")
     b.add_argument("--quick", action="store_true", help="small sizes (seconds, for CI)")
-    b.add_argument("--json", type=Path, default=None, metavar="FILE",
-                   help="write the rows as a JSON list to FILE")
+    b.add_argument("--json", type=_path("--json"), default=None, metavar="FILE",
+                   help="write the rows as a JSON list to FILE (its directory must exist; "
+                        "checked before any benchmark runs)")
     return p
 
 
@@ -146,6 +330,7 @@ def _cmd_list(args) -> int:
 
 
 def _cmd_run(args) -> int:
+    _check_out_dir(runner.default_out(args.mode, args.seed) if args.out is None else args.out)
     res = runner.run(args.claims, mode=args.mode, seed=args.seed, out=args.out,
                      backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                      modules=args.module, progress=not args.no_progress,
@@ -171,11 +356,24 @@ def _cmd_run(args) -> int:
               file=sys.stderr)
     for e in res.figure_errors:
         print(e.splitlines()[0], file=sys.stderr)
-    return res.exit_code
+    code = res.exit_code
+    if args.strict:
+        failed = [r["id"] for r in res.records if not r["control"] and r["verdict"] == "FAIL"]
+        for cid in failed:
+            print(f"FAIL (--strict): {cid}", file=sys.stderr)
+        if failed:
+            code = max(code, EXIT_FINDINGS)
+    return code
 
 
 def _cmd_report(args) -> int:
-    errors = report.regenerate(args.dir, figures=not args.no_figures, modules=args.module)
+    _check_run_dir(args.dir)
+    try:
+        errors = report.regenerate(args.dir, figures=not args.no_figures, modules=args.module)
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise FileError(f"{args.dir} is not in the format of this depthcheck "
+                        f"({type(exc).__name__}: {exc}): rerun the run with this version"
+                        ) from None
     print(f"wrote {args.dir / report.REPORT_NAME}")
     for e in errors:
         print(e.splitlines()[0], file=sys.stderr)
@@ -183,10 +381,11 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_bench(args) -> int:
+    if args.json is not None:
+        _check_json_path(args.json)
     rows = bench.run_benchmarks(args.modules or None, quick=args.quick)
     print(bench.format_rows(rows))
     if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
         print(f"wrote {args.json}")
     return 0
@@ -206,10 +405,15 @@ def main(argv: list[str] | None = None) -> int:
         0 when every selected claim ran, every control failed and every statistical claim's
         data-side mutations failed (a FAIL verdict of a claim is a finding, not an error); 1
         when a claim is BROKEN (its control did not fail), UNDERPOWERED (a mutation did not
-        fail, or none is declared) or errored, or a figure failed; 2 for bad usage: an unknown
-        claim id or module, a backend a claim does not support (the ``ValueError`` or
-        ``RuntimeError`` is printed on stderr); 130 when interrupted (rerun the same command to
-        resume).
+        fail, or none is declared) or errored, or a figure failed, and with ``--strict`` when a
+        selected claim's verdict is FAIL; 2 for bad usage: an unknown claim id or module, a
+        backend a claim does not support, an empty or out-of-range option value (the
+        ``ValueError`` or ``RuntimeError`` is printed on stderr); 3 for a file-system or store
+        error (an output path that is a file or not writable, a full disk, a run directory
+        whose files are missing or not in depthcheck's format); 4 when the Dask scheduler
+        cannot be used (:class:`~depthcheck.validation.run.executors.ExecutorError`); 130 when
+        interrupted (rerun the same command to resume). Every error is one message on stderr,
+        never a traceback.
 
     Raises
     ------
@@ -239,13 +443,32 @@ def main(argv: list[str] | None = None) -> int:
     """
     args = build_parser().parse_args(argv)
     cmd = {"list": _cmd_list, "run": _cmd_run, "report": _cmd_report, "bench": _cmd_bench}
+    prog = f"python -m depthcheck {args.command}"
+    resume = ("; the tasks finished so far are kept in the store: rerun the same command to "
+              "resume" if args.command == "run" else "")
     try:
         return cmd[args.command](args)
+    except FileError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FILES
+    except OSError as exc:
+        print(f"{prog}: error: {_describe_os_error(exc)}{resume}", file=sys.stderr)
+        return EXIT_FILES
+    except sqlite3.Error as exc:
+        print(f"{prog}: error: the store ({STORE_NAME}) cannot be used: "
+              f"{type(exc).__name__}: {exc}{resume}", file=sys.stderr)
+        return EXIT_FILES
+    except ExecutorError as exc:
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_EXECUTOR
+    except (StoreError, DirectoryLockedError) as exc:   # damaged store, directory in use
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_FILES
     except (ValueError, RuntimeError) as exc:
-        print(f"python -m depthcheck {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{prog}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except KeyboardInterrupt:
         if args.command == "run":
             print("\ninterrupted: finished tasks are stored; rerun the same command to resume",
                   file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED

@@ -3,8 +3,8 @@ claim's parameters *and* this code are unchanged.
 
 A task's store key holds a hash of (its configuration, its chunk layout, the code fingerprint of
 its claim). The fingerprint covers every source file of the installed ``depthcheck`` package
-that can change a number (``theory``, ``kernels``, ``validation`` except the report, the CLI and
-the benchmarks, which only format or time) and the source of the claim's own module (for a
+that can change a number (``theory``, ``kernels``, ``validation`` except the report, the CLI, the
+lock, provenance, executors and the benchmarks, which only format, guard, schedule or time) and the source of the claim's own module (for a
 package: every ``.py`` file under it), so a user's edit to their claim module or to a library
 function it calls (``theory/isometry.py``, say) invalidates exactly the evidence it could have
 changed. Content hashes, not modification times: a checkout, a copy or ``touch`` changes nothing.
@@ -19,7 +19,8 @@ from pathlib import Path
 __all__ = ["code_fingerprint", "package_fingerprint", "module_files"]
 
 #: files of the package that cannot change evidence (relative to the package root)
-_EXCLUDED = ("validation/run/report.py", "validation/run/cli.py", "validation/bench/")
+_EXCLUDED = ("validation/run/report.py", "validation/run/cli.py", "validation/run/lock.py",
+             "validation/run/provenance.py", "validation/run/executors.py", "validation/bench/")
 _ROOTS = ("theory", "kernels", "validation")
 
 

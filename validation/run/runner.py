@@ -33,15 +33,31 @@ or judgement raise has status ERROR. Statuses, by precedence: ERROR, BROKEN, UND
 Outputs in the run directory (:mod:`depthcheck.validation.run.results`): ``results.json``
 (deterministic: a pure function of the code, the selection, mode, seed and backend, so two runs
 can be compared byte for byte; timings therefore live in ``timings.json``), ``manifest.json``
-(mode, seed, backend, modules), ``report.md`` and ``figures/*.png``
-(:mod:`depthcheck.validation.run.report`), ``errors.log`` (tracebacks), ``store.sqlite``.
+(mode, seed, backend, modules, this run's claims, what was carried over, superseded, recomputed
+or quarantined, and the run's provenance: :mod:`depthcheck.validation.run.provenance`),
+``report.md`` and ``figures/*.png`` (:mod:`depthcheck.validation.run.report`), ``errors.log``
+(tracebacks), ``store.sqlite`` (:mod:`depthcheck.validation.run.store`: checksummed rows; a
+damaged file is set aside and rebuilt).
+
+One run writes into a directory at a time (:mod:`depthcheck.validation.run.lock`): a second
+run into it raises ``DirectoryLockedError`` naming the holder. A narrower rerun into a directory
+keeps the earlier run's records of the claims it does not select in ``results.json`` (after its
+own records), each marked ``carried_over`` with the earlier run's id, date and command, and
+redraws their figures from the store, so every figure belongs to a record; an earlier run with
+another mode, seed, backend or alpha (or unreadable files) is superseded visibly: its outputs
+move to ``superseded/<UTC time>/``. What the run repaired or set aside is also reported as a
+:class:`RunWarning`.
 """
 from __future__ import annotations
 
 import math
+import os
+import secrets
+import shutil
 import sys
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -55,15 +71,19 @@ from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Seq
 from depthcheck.validation.claims.stats import ALPHA
 from depthcheck.validation.run import executors, registry, report
 from depthcheck.validation.run.fingerprint import code_fingerprint
+from depthcheck.validation.run.lock import RunLock
+from depthcheck.validation.run.provenance import provenance
 from depthcheck.validation.run.results import (ERRORS_NAME, MANIFEST_NAME, RESULTS_NAME,
                                                TIMINGS_NAME, check_evidence, layout_hash,
-                                               load_evidence, write_json)
+                                               load_evidence, read_run, rebuild_results,
+                                               write_json)
 from depthcheck.validation.run.store import Store, unpack_evidence
 from depthcheck.validation.run.tasks import (VARIANTS, TaskError, TaskOutput, TaskSpec,
                                              _mutation_name, chunk_seed, execute_task)
 
 __all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
-           "TaskError", "RunResult", "chunk_seed", "execute_task", "run", "default_out",
+           "TaskError", "RunResult", "RunWarning", "SUPERSEDED_DIR", "chunk_seed", "execute_task",
+           "run", "default_out",
            "resolve_backend", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
 
 #: Statuses of a claim record, by precedence (the first that applies).
@@ -72,6 +92,17 @@ MODES = ("quick", "full")
 
 #: Other names accepted for a backend.
 BACKEND_ALIASES = {"cupy": "cuda"}
+
+#: Where the outputs of an earlier run that cannot be merged go (``DIR/superseded/<time>``).
+SUPERSEDED_DIR = "superseded"
+#: The outputs of a run besides the store (what superseding moves aside).
+_OUTPUTS = (RESULTS_NAME, MANIFEST_NAME, TIMINGS_NAME, ERRORS_NAME, report.REPORT_NAME,
+            report.FIGURE_DIR)
+
+
+class RunWarning(UserWarning):
+    """Something the run repaired or set aside: corrupt evidence recomputed, a damaged store
+    quarantined, an earlier run's outputs superseded or not redrawn."""
 
 
 # ----------------------------------------------------------------------------------- planning
@@ -226,6 +257,14 @@ class RunResult:
     figure_errors: list[str] = field(default_factory=list)
     #: claims whose stored evidence came from other code or another configuration (recomputed)
     stale: list[str] = field(default_factory=list)
+    #: claims with a task whose stored evidence failed its checksum (recomputed)
+    corrupt: list[str] = field(default_factory=list)
+    #: where a damaged store.sqlite was moved before the store was rebuilt, or None
+    quarantined: Path | None = None
+    #: claims of an earlier run into ``out`` that this run did not select, kept in results.json
+    carried: list[str] = field(default_factory=list)
+    #: where an earlier run's outputs were moved because they could not be merged, or None
+    superseded: Path | None = None
 
     @property
     def exit_code(self) -> int:
@@ -253,7 +292,15 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     fingerprint (:mod:`depthcheck.validation.run.fingerprint`: the package's source and the
     claim module's) are unchanged; ``RunResult.stale`` names the claims whose stored evidence
     came from other code or configuration and was recomputed. ``fresh=True`` recomputes every
-    selected task whatever the store holds.
+    selected task whatever the store holds. A stored task whose evidence fails its checksum is
+    recomputed too (``RunResult.corrupt``, ``manifest["store"]["recomputed_corrupt"]``), and a
+    damaged ``store.sqlite`` is moved to ``store.sqlite.corrupt-<UTC time>`` and rebuilt
+    (``RunResult.quarantined``). A directory another run is writing raises
+    :class:`~depthcheck.validation.run.lock.DirectoryLockedError` (a ``RuntimeError``); a store
+    that cannot be opened or is of a newer schema raises
+    :class:`~depthcheck.validation.run.store.StoreError` (a ``RuntimeError``), each naming the
+    file and what to do. ``RunResult.records`` are this run's records; ``results.json`` also
+    holds the carried-over ones (``RunResult.carried``).
 
     ``plan_trials``: statistical claims whose planned trials leave the interval's half-width
     above δ/2 get the trials a two-stage plan from that pilot predicts, up to ``max_trials``; the
@@ -268,6 +315,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     check_choice(mode, "mode", MODES)
     backend = resolve_backend(backend)
     seed = check_positive_int(seed, "seed", minimum=0)
+    if seed > 2**63 - 1:   # the store keys tasks by seed in a signed 64-bit SQLite integer
+        raise ValueError(f"seed must be at most 2**63 - 1, got {seed}")
     workers = check_positive_int(workers, "workers")
     if max_trials is not None:
         max_trials = check_positive_int(max_trials, "max_trials")
@@ -298,7 +347,66 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
         plans.append(tuple(_plan(mod, c, v, mode, seed, backend) for v in variants))
     by_variant = {(p.claim.id, p.variant): p for pair in plans for p in pair}
 
+    with RunLock(out):      # one run writes into out at a time; the second refuses by name
+        return _run_locked(out, plans, by_variant, claims, modules, t_start, mode=mode,
+                           seed=seed, backend=backend, workers=workers, scheduler=scheduler,
+                           progress=progress, alpha=alpha, figures=figures,
+                           until_decided=until_decided, max_trials=max_trials, fresh=fresh,
+                           plan_trials=plan_trials)
+
+
+def _warn(message: str) -> None:
+    warnings.warn(message, RunWarning, stacklevel=3)
+
+
+def _earlier_run(out: Path, mode: str, seed: int, backend: str, alpha: float, selected: set
+                 ) -> tuple[list[dict], dict, Path | None]:
+    """The records of an earlier run into ``out`` to carry over (claims this run does not
+    select, when it had the same mode, seed, backend and alpha), its manifest, and where its
+    outputs were moved when they cannot be merged (another mode, seed, backend or alpha, or
+    unreadable files): ``out/superseded/<UTC time>/``."""
+    if not (out / RESULTS_NAME).exists() and not (out / MANIFEST_NAME).exists():
+        return [], {}, None
+    try:
+        records, manifest = read_run(out)
+        same = all(manifest.get(k) == v for k, v in
+                   (("mode", mode), ("seed", seed), ("backend", backend), ("alpha", alpha)))
+        why = None if same else (
+            f"it was run with mode {manifest.get('mode')}, seed {manifest.get('seed')}, backend "
+            f"{manifest.get('backend')}, alpha {manifest.get('alpha')}")
+    except ValueError as exc:
+        records, manifest, why = [], {}, str(exc)
+    if why is None:
+        earlier = manifest.get("provenance") or {}
+        mark = {"run_id": manifest.get("run_id"), "date": earlier.get("date"),
+                "command": " ".join(earlier.get("argv") or []) or None}
+        carried = []
+        for rec in records:
+            if rec["id"] not in selected:
+                carried.append(rec if "carried_over" in rec else {**rec, "carried_over": mark})
+        return carried, manifest, None
+    dest = out / SUPERSEDED_DIR / time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    while dest.exists():
+        dest = dest.with_name(dest.name + "-1")
+    dest.mkdir(parents=True)
+    for name in _OUTPUTS:
+        if (out / name).exists():
+            shutil.move(str(out / name), str(dest / name))
+    _warn(f"the earlier run in {out} cannot be merged with this one ({why}): its outputs were "
+          f"moved to {dest}")
+    return [], {}, dest
+
+
+def _run_locked(out: Path, plans, by_variant, claims, modules, t_start, *, mode, seed, backend,
+                workers, scheduler, progress, alpha, figures, until_decided, max_trials, fresh,
+                plan_trials) -> RunResult:
+    selected = {pair[0].claim.id for pair in plans}
+    carried, earlier_manifest, superseded = _earlier_run(out, mode, seed, backend, alpha,
+                                                         selected)
     store = Store(out)
+    if store.quarantined is not None:
+        _warn(f"{store.path} was damaged ({store.quarantine_reason}): moved to "
+              f"{store.quarantined}; the store was rebuilt and its evidence is recomputed")
     try:
         specs = [s for pair in plans for p in pair for s in p.specs]
         pending = list(specs) if fresh else [s for s in specs if not store.has(s.key)]
@@ -316,6 +424,11 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                                           skip_sequential=until_decided)
             pending += more
             reused += again
+        bad = set(store.corrupt)
+        corrupt = sorted({s.claim_id for s in pending if s.key in bad})
+        if corrupt:
+            _warn(f"stored evidence of {len(corrupt)} claim(s) did not match its checksum and "
+                  f"was recomputed: {', '.join(corrupt)}")
 
         records: list[dict] = []
         results: dict[str, tuple[ClaimResult | None, ClaimResult | None]] = {}
@@ -350,24 +463,50 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                         _mutation_records(pair, res[0], store, alpha, timings))
             records.extend(recs)
             results[pair[0].claim.id] = (res[0], res[1])
+        # the earlier run's other claims stay, with their evidence, so that their figures are
+        # redrawn from it and every figure in out belongs to a record of results.json
+        carried_results, carried_claims, not_redrawn = rebuild_results(
+            carried, earlier_manifest, store, modules, strict=False)
     finally:
         store.close()
+    carried_ids = list(dict.fromkeys(r["id"] for r in carried))
+    if not_redrawn:
+        _warn(f"claim(s) carried over from the earlier run in {out} could not be rebuilt from "
+              f"the store, so they have no figures: " +
+              "; ".join(f"{k}: {v}" for k, v in not_redrawn.items()))
 
     errors = [f"{p.claim.id} [{p.variant}]: {p.error}\n{p.tb}" for pair in plans for p in pair
               if p.error]
+    all_claims = {**carried_claims, **{c.id: c for c in claims}}
     manifest = {"mode": mode, "seed": seed, "backend": backend, "alpha": alpha,
-                "modules": sorted({p.module for pair in plans for p in pair}),
-                "claims": [pair[0].claim.id for pair in plans]}
-    write_json(out / RESULTS_NAME, records)
+                "modules": sorted({p.module for pair in plans for p in pair}
+                                  | {r["module"] for r in carried}),
+                "claims": [pair[0].claim.id for pair in plans],
+                "run_id": f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}-"
+                          f"{secrets.token_hex(3)}",
+                "carried_over": carried_ids,
+                "carried_not_redrawn": not_redrawn,
+                "superseded": None if superseded is None else
+                superseded.relative_to(out).as_posix(),
+                "store": {"recomputed_corrupt": corrupt,
+                          "quarantined": None if store.quarantined is None else
+                          store.quarantined.name,
+                          "quarantine_reason": store.quarantine_reason},
+                "provenance": provenance(backend, {cid: backend for cid in
+                                                   [*(pair[0].claim.id for pair in plans),
+                                                    *carried_ids]})}
+    write_json(out / RESULTS_NAME, records + carried)
     write_json(out / MANIFEST_NAME, manifest)
-    fig_errors = report.write_report(out, records, manifest, results,
-                                     {c.id: c for c in claims}, figures=figures)
+    fig_errors = report.write_report(out, records + carried, manifest,
+                                     {**carried_results, **results}, all_claims,
+                                     figures=figures)
     (out / ERRORS_NAME).write_text("\n\n".join(errors + fig_errors))
     wall = time.perf_counter() - t_start
     write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
                                      "reused_tasks": reused, "workers": workers,
                                      "scheduler": scheduler, "claims": timings})
-    return RunResult(out, records, len(pending), reused, wall, fig_errors, stale)
+    return RunResult(out, records, len(pending), reused, wall, fig_errors, stale, corrupt,
+                     store.quarantined, carried_ids, superseded)
 
 
 def _execute(pending, store: Store, by_variant: dict, *, workers: int, scheduler, progress: bool,

@@ -625,14 +625,15 @@ HAAR_MOMENTS = Claim(
                "within ±δ/2 = ±0.1 for every path and monomial (t-intervals, Bonferroni over "
                "paths × monomials)."),
     assumptions=("Monomials fixed by monomial_seed (the same in every chunk); d = 4 (quick, "
-                 "2 × 10 000 draws per path), 6 (full, 8 × 25 000). The CUDA path is not "
-                 "sampled here: numba's CUDA simulator must be switched on before numba.cuda is "
-                 "first imported (NUMBA_ENABLE_CUDASIM=1 at process start), which a claim "
-                 "running inside the suite's process cannot do; the CUDA kernels draw the same "
-                 "Philox Householder vectors as the numba path, which tests/kernels/test_cuda_chain.py "
-                 "checks against the numpy reference under the simulator."),
+                 "2 × 10 000 draws per path), 6 (full, 8 × 25 000). The CUDA kernels are not "
+                 "launched here (numba's CUDA simulator must be switched on before numba.cuda is "
+                 "first imported, which a claim inside the suite's process cannot do); their "
+                 "random numbers are: the cuda_stream path is the numba Haar layer with the "
+                 "Box–Muller transform, the very Philox stream and Householder vectors the CUDA "
+                 "kernels draw, which tests/kernels/test_cuda_chain.py asserts equal to the CUDA "
+                 "kernels' output to rounding under the simulator."),
     quick={"d": 4, "samples": 10000, "max_degree": 8, "monomials": 40, "monomial_seed": 4,
-           "paths": ["qr", "householder", "householder_matrix", "numba_philox"],
+           "paths": ["qr", "householder", "householder_matrix", "numba_philox", "cuda_stream"],
            "drop_sign_fix": "none", "band": 0.1},
     full={"d": 6, "samples": 25000, "monomials": 60},
     trials={"quick": 2, "full": 8}, chunk=1,
@@ -650,7 +651,8 @@ HAAR_MOMENTS = Claim(
                              f"the {p} path without its sign randomisation (all other paths "
                              f"intact): a sampler bug that must FAIL whichever engine runs",
                              overrides={"drop_sign_fix": p})
-                    for p in ("qr", "householder", "householder_matrix", "numba_philox")))
+                    for p in ("qr", "householder", "householder_matrix", "numba_philox",
+                              "cuda_stream")))
 
 
 CLAIMS = [ISOMETRY_DECAY, ISOMETRY_AUTHORS_C, ISOMETRY_UNIFORM_C, ISOMETRY_PLATEAU, BN_NEVER_DECREASES, BN_N_LT_D_FINDING, ONE_STEP_RATE,

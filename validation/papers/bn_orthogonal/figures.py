@@ -2,7 +2,6 @@
 never by the judges)."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -13,8 +12,9 @@ from depthcheck.validation.papers.bn_orthogonal.gradients import _arm_name
 from depthcheck.validation.papers.bn_orthogonal.isometry_decay import _decay_widths
 from depthcheck.validation.papers.bn_orthogonal.isometry_plateau import _plateau_layers, _plateau_n
 from depthcheck.validation.papers.bn_orthogonal.one_step_rate import _T3_INPUTS
-from depthcheck.validation.claims.plotting import pyplot, save_figure
-from pathlib import Path
+from depthcheck.validation.claims.plotting import legend, level_label, mean_band, pyplot, save_figure
+
+_PAPER = "Meterez et al. (2024)"
 
 
 def _decay_figure(cfg, res, ctrl, outdir):
@@ -33,25 +33,25 @@ def _decay_figure(cfg, res, ctrl, outdir):
             fin = np.all(np.isfinite(P), axis=0)
             m = np.where(fin, np.where(np.isfinite(P), P, 0).mean(0), np.nan)
             s = np.where(fin, np.where(np.isfinite(P), P, 0).std(0, ddof=1), np.nan) / np.sqrt(P.shape[0])
-            ax.semilogy(layers, m, color=col, label=f"{lab}: {r.config['weights']} weights")
-            ax.fill_between(layers, np.maximum(m - z * s, 1e-300), m + z * s, color=col, alpha=0.25)
+            if fin.any():
+                ax.semilogy(layers, m, color=col, label=f"{lab}: {r.config['weights']} weights")
+                ax.fill_between(layers, np.maximum(m - z * s, 1e-300), m + z * s, color=col,
+                                alpha=0.25)
             if not fin.all():
                 ax.axvline(layers[np.argmin(fin)], color=col, ls=":", lw=0.8,
-                           label=f"{lab}: φ = ∞ (numerical rank loss) from here")
+                           label=rf"{lab}: $\phi = \infty$ (numerical rank loss) from here")
         layers = np.arange(len(p["bound"])) * cfg["record_every"]
-        ax.semilogy(layers, p["bound"], "k--", label=f"Thm 1 bound, C = {cfg['C']}")
+        ax.semilogy(layers, p["bound"], "k--", label=f"Thm 1 bound, $C = {cfg['C']}$")
         ax.semilogy(layers, p["phi0"] * np.exp(-p["rate"] * layers), "g:",
-                    label="φ0 e^(−rl), r = −log(1 − 2/(d+2))")
+                    label=r"$\phi_0 e^{-rl}$, $r = -\log(1 - 2/(d+2))$")
         ax.set_ylim(max(1e-16, np.nanmin(res.evidence[f"phi_{d}"]) / 10), p["phi0"] * 3)
-        ax.set_xlabel("layer l")
-        ax.set_ylabel("isometry gap φ(X_l)")
-        ax.set_title(f"d = n = {d}", fontsize=9)
-        ax.legend(fontsize=6)
-    fig.suptitle(f"Meterez et al. 2024, Fig. 1 ({res.id}): isometry gap, mean ± CI (level "
-                 f"1−{res.verdict.alpha:g}) over {res.trials} chains — {res.verdict.verdict}",
-                 fontsize=9)
-    name = res.id.split(".")[-1]
-    return [save_figure(fig, Path(outdir) / f"seed001_fig1_{name}.png")]
+        ax.set_xlabel("layer $l$")
+        ax.set_ylabel(r"isometry gap $\phi(X_l)$")
+        ax.set_title(f"$d = n = {d}$", fontsize=9)
+        legend(ax, fontsize=6)
+    fig.suptitle(f"{_PAPER}, Fig. 1: isometry gap, mean over {res.trials} chains with "
+                 f"{level_label(res.verdict.alpha)} — {res.verdict.verdict}", fontsize=9)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _plateau_figure(cfg, res, ctrl, outdir):
@@ -62,17 +62,19 @@ def _plateau_figure(cfg, res, ctrl, outdir):
             continue
         layers = _plateau_layers(r.config)
         P = r.evidence["phi"]
-        m, s = P.mean(0), P.std(0, ddof=1)
-        ax.semilogy(layers, m, color=col, label=f"d = {r.config['d']}, n = {_plateau_n(r.config)}"
-                    + (" (claim)" if not r.control else " (control, n = d)"))
-        ax.fill_between(layers, np.maximum(m - s, 1e-300), m + s, color=col, alpha=0.2)
+        m, h = mean_band(P, res.verdict.alpha)
+        ax.semilogy(layers, m, color=col,
+                    label=f"$d = {r.config['d']}$, $n = {_plateau_n(r.config)}$"
+                    + (" (claim)" if not r.control else " (control, $n = d$)"))
+        ax.fill_between(layers, np.maximum(m - h, 1e-300), m + h, color=col, alpha=0.2)
     ax.axhline(cfg["threshold"], color="k", ls=":", label=f"threshold {cfg['threshold']}")
     ax.axvline(cfg["window_start"], color="grey", lw=0.6)
-    ax.set_xlabel("layer l")
-    ax.set_ylabel("isometry gap φ(X_l) (mean ± sd)")
-    ax.set_title(f"n < d: φ plateaus (outside Thm 1's n = d) — {res.verdict.verdict}", fontsize=9)
-    ax.legend(fontsize=7)
-    return [save_figure(fig, Path(outdir) / "seed001_plateau_n_lt_d.png")]
+    ax.set_xlabel("layer $l$")
+    ax.set_ylabel(r"isometry gap $\phi(X_l)$ (mean, interval band)")
+    ax.set_title(f"{_PAPER}, outside Thm 1: for $n < d$, $\\phi$ plateaus — "
+                 f"{res.verdict.verdict}\n{level_label(res.verdict.alpha)}", fontsize=9)
+    legend(ax)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _lemma_figure(cfg, res, ctrl, outdir):
@@ -91,11 +93,12 @@ def _lemma_figure(cfg, res, ctrl, outdir):
                                             f"operator {r.config['operator']}")
     ax.axhline(0, color="k", lw=0.8)
     ax.set_xticks(range(len(_LEMMA_KINDS)), _LEMMA_KINDS, rotation=30, fontsize=7)
-    ax.set_ylabel("sign·log10(1 + 1e12·|log I(op(WH)) − log I(H)|)")
-    ax.set_title(f"Lemma 2 / A.1: Bn never decreases isometry (n = d) — {res.verdict.verdict}",
-                 fontsize=9)
-    ax.legend(fontsize=7)
-    return [save_figure(fig, Path(outdir) / "seed001_lemma_a1.png")]
+    ax.set_ylabel(r"$\mathrm{sign}\cdot\log_{10}(1 + 10^{12}\,|\log I(\mathrm{op}(WH)) - \log I(H)|)$",
+                  fontsize=7)
+    ax.set_title(f"{_PAPER}, Lemma 2 / A.1: Bn never decreases isometry — "
+                 f"{res.verdict.verdict} (exact: every case, no interval)", fontsize=9)
+    legend(ax)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _t3_figure(cfg, res, ctrl, outdir):
@@ -109,28 +112,31 @@ def _t3_figure(cfg, res, ctrl, outdir):
         lab = f"{r.config['weights']} W ({'control' if r.control else 'claim'})"
         for ax, key, pk in ((axes[0], "ratio", "ratio_lower_bound"),
                             (axes[1], "m2", "second_moment")):
-            m = np.array([r.evidence[f"{key}_{n}"].mean() for n in names])
-            s = np.array([r.evidence[f"{key}_{n}"].std(ddof=1) for n in names]) / math.sqrt(r.trials)
-            z = t_quantile(r.verdict.alpha / (2 * len(names) + 1), r.trials - 1)
-            ax.errorbar(x + off, m - 1, yerr=z * s, fmt="o", color=col, capsize=3, label=lab)
+            mh = [mean_band(np.ravel(r.evidence[f"{key}_{n}"]), res.verdict.alpha) for n in names]
+            m = np.array([v[0] for v in mh])
+            ax.errorbar(x + off, m - 1, yerr=[v[1] for v in mh], fmt="o", color=col, capsize=3,
+                        label=lab)
     p = res.prediction
     axes[0].scatter(x, [p[n]["ratio_lower_bound"] - 1 for n in names], marker="_", s=400,
-                    color="k", label="derived lower bound − 1")
+                    color="k", label="derived lower bound $- 1$")
     axes[1].scatter(x, [p[n]["second_moment"] - 1 for n in names], marker="_", s=400, color="k",
-                    label="exact Haar value − 1")
+                    label="exact Haar value $- 1$")
     axes[1].scatter(x, [p[n]["second_moment_gaussian"] - 1 for n in names], marker="_", s=400,
-                    color="C3", label="Gaussian-W value − 1")
-    for ax, t in ((axes[0], "E_W I(Bn(WX)) / I(X) − 1"), (axes[1], "E (1/d)Σ a_i² − 1")):
+                    color="C3", label="Gaussian-$W$ value $- 1$")
+    for ax, t in ((axes[0], r"$\mathbb{E}_W\, I(\mathrm{Bn}(WX)) / I(X) - 1$"),
+                  (axes[1], r"$\mathbb{E}\, \frac{1}{d}\sum_i a_i^2 - 1$")):
         ax.set_xticks(x, names)
         ax.set_yscale("symlog", linthresh=1e-4)
         ax.set_ylabel(t)
-        ax.legend(fontsize=7)
-    fig.suptitle(f"Theorem 3, d = n = {cfg['d']}, {res.trials} draws of W, CI at the claim's "
-                 f"level — {res.verdict.verdict}", fontsize=9)
-    return [save_figure(fig, Path(outdir) / "seed001_theorem3_one_step.png")]
+        legend(ax)
+    fig.suptitle(f"{_PAPER}, Theorem 3: $d = n = {cfg['d']}$, {res.trials} draws of $W$, "
+                 f"{level_label(res.verdict.alpha)} — {res.verdict.verdict}", fontsize=9)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _grad_figure_factory(fname, title):
+    """The figure callback of a gradient claim; ``title`` names the paper's figure. ``fname``
+    is kept for the callers' signature only: files are named by claim id."""
     def figure(cfg, res, ctrl, outdir):
         plt = pyplot()
         arms = cfg["arms"]
@@ -143,29 +149,27 @@ def _grad_figure_factory(fname, title):
                     continue
                 x = np.asarray(r.config["depths"], dtype=float)
                 G = r.evidence[f"log_grad_{i}"]
-                m = G.mean(axis=0)
-                s = G.std(axis=0, ddof=1) / math.sqrt(G.shape[0])
-                z = t_quantile(r.verdict.alpha / len(arms), G.shape[0] - 1)
+                m, h = mean_band(G, res.verdict.alpha)
                 arm = r.config["arms"][i]
                 lab = (f"{'control' if r.control else 'claim'}: {r.config['weights']}, "
                        f"{r.config['norm']}, {_arm_name(arm)}"
                        + (f", repeat {r.config['repeat']}" if r.config["repeat"] > 1 else ""))
                 ax.plot(x, m, "o-", color=col, label=lab)
-                ax.fill_between(x, m - z * s, m + z * s, color=col, alpha=0.25)
+                ax.fill_between(x, m - h, m + h, color=col, alpha=0.25)
                 fits = r.verdict.extra["arms"][_arm_name(arm)]
                 a, b = fits["slope_per_layer"], fits["slope_per_efold"]
                 w = x >= r.config["window_start"]
                 xm = np.geomspace(x[w].min(), x[w].max(), 60)
                 ax.plot(xm, m[w].mean() + a * (xm - x[w].mean()), "--", color=col, lw=0.8,
-                        label=f"fit a·L: a = {a:.3g}/layer")
+                        label=f"fit $aL$: $a = {a:.3g}$/layer")
                 ax.plot(xm, m[w].mean() + b * (np.log(xm) - np.log(x[w]).mean()), ":",
-                        color=col, lw=1.0, label=f"fit b·ln L: b = {b:.3g}/e-fold")
+                        color=col, lw=1.0, label=f"fit $b \\ln L$: $b = {b:.3g}$/e-fold")
             ax.axvline(cfg["window_start"], color="grey", lw=0.6)
             ax.set_xscale("log")
-            ax.set_xlabel("depth L")
-            ax.set_ylabel("log ||∇_{W_1} L||_F (mean, CI band)")
-            ax.legend(fontsize=6)
-        fig.suptitle(f"{title} — {res.verdict.verdict} (d = {cfg['d']}, n = {cfg['n']}, "
-                     f"{res.trials} trials)", fontsize=9)
-        return [save_figure(fig, Path(outdir) / fname)]
+            ax.set_xlabel("depth $L$")
+            ax.set_ylabel(r"$\log\|\nabla_{W_1}\mathcal{L}\|_F$ (mean, interval band)")
+            legend(ax, fontsize=6)
+        fig.suptitle(f"{title} — {res.verdict.verdict} ($d = {cfg['d']}$, $n = {cfg['n']}$, "
+                     f"{res.trials} trials; {level_label(res.verdict.alpha)})", fontsize=9)
+        return [save_figure(fig, outdir, res.id)]
     return figure

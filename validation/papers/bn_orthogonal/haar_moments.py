@@ -11,7 +11,11 @@ Paths (the ``paths`` configuration key):
                           formed with LAPACK's dorgqr, used by the numpy engine's backward pass);
 * ``numba_philox``        ``depthcheck.kernels.backends.numba.wy.apply_haar_philox``: the fused
                           numba kernels' Haar layer (Householder vectors from Philox streams,
-                          blocked compact-WY application).
+                          blocked compact-WY application);
+* ``cuda_stream``         the same layer with the Box–Muller transform (``method="box_muller"``):
+                          the random numbers and Householder vectors the CUDA kernels draw
+                          (``tests/kernels/test_cuda_chain.py`` asserts the CUDA kernels equal
+                          this numba path to rounding under numba's CUDA simulator).
 
 ``drop_sign_fix`` (a path name, "all" or "none") makes the named path(s) omit their sign
 randomisation, the classic sampler bug: numpy's raw QR factor for ``qr``; the reflector product
@@ -29,7 +33,7 @@ from depthcheck.validation.claims.stats import Family, t_quantile
 from depthcheck.validation.papers.bn_orthogonal._common import _g
 
 #: The Haar paths this claim checks, in report order.
-HAAR_PATHS = ("qr", "householder", "householder_matrix", "numba_philox")
+HAAR_PATHS = ("qr", "householder", "householder_matrix", "numba_philox", "cuda_stream")
 
 
 def _monomials(cfg):
@@ -65,13 +69,16 @@ def _draw(path, n, d, rng, drop):
             from depthcheck.kernels.backends.numpy import householder_matrix
             W = householder_matrix(V)
         return W * _signs_D(V)[:, None, :] if drop else W
-    if path == "numba_philox":
+    if path in ("numba_philox", "cuda_stream"):
         from depthcheck.kernels.backends.numba.wy import (apply_haar_philox,
                                                           householder_vectors_philox)
+        method = "ziggurat" if path == "numba_philox" else "box_muller"
         key = tuple(int(k) for k in rng.integers(0, 2**32, size=2))  # Philox words
-        W = apply_haar_philox(np.broadcast_to(np.eye(d), (n, d, d)).copy(), key, layer=1)
+        W = apply_haar_philox(np.broadcast_to(np.eye(d), (n, d, d)).copy(), key, layer=1,
+                              method=method)
         if drop:
-            D = np.stack([_signs_D(householder_vectors_philox(key, 1, b, d)) for b in range(n)])
+            D = np.stack([_signs_D(householder_vectors_philox(key, 1, b, d, method))
+                          for b in range(n)])
             W = W * D[:, None, :]
         return W
     raise ValueError(f"unknown Haar path {path!r}; known: {HAAR_PATHS}")

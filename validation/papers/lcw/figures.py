@@ -8,8 +8,11 @@ import math
 
 import numpy as np
 
+from depthcheck.validation.claims.plotting import legend, level_label, mean_band, pyplot, save_figure
+from depthcheck.validation.claims.stats import t_quantile
 from depthcheck.validation.papers.lcw.deep_sigmoid import _arm_name
-from depthcheck.validation.claims.plotting import pyplot
+
+_PAPER = "Kutsuna (2020)"
 
 
 def _shift_figure(cfg, res, ctrl, outdir: Path):
@@ -28,17 +31,15 @@ def _shift_figure(cfg, res, ctrl, outdir: Path):
                        label=f"{lab}: {r.config['weights']} weights, offset sd "
                              f"{r.config['input_offset_sd']:g}")
         lim = np.max(np.abs(ax.get_xlim() + ax.get_ylim()))
-        ax.plot([-lim, lim], [-lim, lim], "k--", lw=1, label="γ√m‖w‖cos θ")
-        ax.set_xlabel("predicted mean pre-activation γ Σ_j w_j")
+        ax.plot([-lim, lim], [-lim, lim], "k--", lw=1,
+                label=r"$\gamma\sqrt{m}\|w\|\cos\theta$ (theory)")
+        ax.set_xlabel(r"predicted mean pre-activation $\gamma \sum_j w_j$")
         ax.set_ylabel("measured mean over samples")
-        ax.set_title(f"{act} inputs (3 trials × {cfg['n']} neurons)")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{res.id}: {res.verdict.verdict}")
-    fig.tight_layout()
-    path = outdir / f"{res.id.replace('.', '_')}_scatter.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+        ax.set_title(f"{act} inputs (3 trials $\\times$ {cfg['n']} neurons)", fontsize=9)
+        legend(ax)
+    fig.suptitle(f"{_PAPER}, Sec. 3: activation shift — {res.verdict.verdict} "
+                 "(per-neuron points, no interval)", fontsize=10)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _noshift_figure(cfg, res, ctrl, outdir: Path):
@@ -56,17 +57,16 @@ def _noshift_figure(cfg, res, ctrl, outdir: Path):
         ax.hist(y, bins=bins, color="C0", alpha=0.8, label=f"claim: {cfg['weights']} weights")
         s2 = res.prediction[act]["sigma_gamma2"]
         se = math.sqrt(s2 * float(np.mean(res.evidence["norm2_w"][:, a])) / cfg["samples"])
-        ax.axvspan(-3 * se, 3 * se, color="k", alpha=0.15, label="±3 s.e. (sampling)")
+        z = t_quantile(res.verdict.alpha, cfg["samples"] - 1)
+        ax.axvspan(-z * se, z * se, color="k", alpha=0.15,
+                   label="sampling interval of one neuron's mean")
         ax.set_yscale("log")
         ax.set_xlabel("measured mean pre-activation per neuron")
-        ax.set_title(f"{act} inputs, γ = {res.prediction[act]['gamma']:.3f}")
-        ax.legend(fontsize=7)
-    fig.suptitle(f"{res.id}: {res.verdict.verdict}")
-    fig.tight_layout()
-    path = outdir / "seed000_lcw_no_shift_hist.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+        ax.set_title(f"{act} inputs, $\\gamma = {res.prediction[act]['gamma']:.3f}$", fontsize=9)
+        legend(ax)
+    fig.suptitle(f"{_PAPER}, Sec. 3: LCW removes the activation shift — {res.verdict.verdict}; "
+                 f"{level_label(res.verdict.alpha, 'interval')}", fontsize=9)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _gain_figure(cfg, res, ctrl, outdir: Path):
@@ -78,18 +78,19 @@ def _gain_figure(cfg, res, ctrl, outdir: Path):
     for ki, kind in enumerate(("standard", "lcw")):
         for a, act in enumerate(acts):
             s2 = pred["moments"][act]["sigma_gamma2"]
-            x = ev["forward_second_moment"][:, ki, a] / s2
+            m, h = mean_band(np.ravel(ev["forward_second_moment"][:, ki, a] / s2),
+                             res.verdict.alpha)
             labels.append(f"fwd\n{kind}\n{act}")
-            vals.append(x.mean())
-            errs.append(x.std(ddof=1) / math.sqrt(x.size) * 5)
+            vals.append(m)
+            errs.append(h)
             preds.append(pred["forward"][act][kind])
-        x = ev["backward_second_moment"][:, ki]
+        m, h = mean_band(np.ravel(ev["backward_second_moment"][:, ki]), res.verdict.alpha)
         labels.append(f"bwd\n{kind}")
-        vals.append(x.mean())
-        errs.append(x.std(ddof=1) / math.sqrt(x.size) * 5)
+        vals.append(m)
+        errs.append(h)
         preds.append(pred["backward"][kind])
     pos = np.arange(len(labels))
-    ax.bar(pos, vals, yerr=errs, color="C0", alpha=0.7, label="measured (±5 s.e.)")
+    ax.bar(pos, vals, yerr=errs, color="C0", alpha=0.7, label="measured (mean, interval)")
     ax.scatter(pos, preds, color="k", marker="_", s=400, zorder=3,
                label="theory (docs/derivations/lcw.md §3)")
     if ctrl is not None:  # the control's (shift-free) standard forward predictions
@@ -102,13 +103,10 @@ def _gain_figure(cfg, res, ctrl, outdir: Path):
     ax.set_xticks(pos, labels, fontsize=7)
     ax.set_yscale("log")
     ax.set_ylabel("variance gain")
-    ax.set_title(f"{res.id}: {res.verdict.verdict} (m = n = {cfg['m']})")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / "seed000_variance_gains.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    ax.set_title(f"{_PAPER}, Sec. 4: variance gains — {res.verdict.verdict} "
+                 f"($m = n = {cfg['m']}$)\n{level_label(res.verdict.alpha)}", fontsize=9)
+    legend(ax)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _grad_figure(cfg, res, ctrl, outdir: Path):
@@ -122,31 +120,27 @@ def _grad_figure(cfg, res, ctrl, outdir: Path):
         layers = np.arange(1, L + 1)
         name = _arm_name(r.config["arms"][0])
         for rec, ls in ((0, ":"), (G.shape[1] - 1, "-")):
-            m = G[:, rec].mean(axis=0)
-            s = G[:, rec].std(axis=0, ddof=1)
+            m, h = mean_band(G[:, rec], res.verdict.alpha)
             step = int(r.evidence["step"][0, rec])
             ax.plot(layers, m, ls, color=col, label=f"{name}, step {step}")
-            ax.fill_between(layers, m - s, m + s, color=col, alpha=0.15)
-    ax.set_xlabel("layer l (1 = input side, last = output layer)")
-    ax.set_ylabel("log10 ‖∂L/∂θ_l‖_F (mean ± sd over trials)")
-    ax.set_title(f"Deep sigmoid MLP on digits, depth {cfg['depth']}: {res.verdict.verdict}")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / "seed000_grad_norm_per_layer.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+            ax.fill_between(layers, m - h, m + h, color=col, alpha=0.15)
+    ax.set_xlabel("layer $l$ (1 = input side, last = output layer)")
+    ax.set_ylabel(r"$\log_{10}\|\partial\mathcal{L}/\partial\theta_l\|_F$ (mean, interval band)")
+    ax.set_title(f"{_PAPER}, Sec. 6.1: deep sigmoid MLP on digits, depth {cfg['depth']} — "
+                 f"{res.verdict.verdict}\n{level_label(res.verdict.alpha)}", fontsize=9)
+    legend(ax)
+    return [save_figure(fig, outdir, res.id)]
 
 
-def _curves_figure(cfg, res, ctrl, outdir: Path, key, ylabel, fname, target=None):
+def _curves_figure(cfg, res, ctrl, outdir: Path, key, ylabel, target=None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     steps = res.evidence["step"][0]
     for i, arm in enumerate(cfg["arms"]):
         Y = res.evidence[f"{key}_{i}"]
-        m, s = Y.mean(axis=0), Y.std(axis=0, ddof=1)
+        m, h = mean_band(Y, res.verdict.alpha)
         ax.plot(steps, m, color=f"C{i}", label=_arm_name(arm))
-        ax.fill_between(steps, m - s, m + s, color=f"C{i}", alpha=0.2)
+        ax.fill_between(steps, m - h, m + h, color=f"C{i}", alpha=0.2)
     if ctrl is not None:
         for i, arm in enumerate(ctrl.config["arms"]):
             if arm in cfg["arms"]:
@@ -158,21 +152,17 @@ def _curves_figure(cfg, res, ctrl, outdir: Path, key, ylabel, fname, target=None
         ax.axhline(target, color="k", lw=0.8, ls=":", label=f"target {target}")
     ax.set_xlabel("SGD step")
     ax.set_ylabel(ylabel)
-    ax.set_title(f"{res.id}: {res.verdict.verdict} (depth {cfg['depth']}, width "
-                 f"{cfg['width']}, mean ± sd over {res.trials} trials)", fontsize=9)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    path = outdir / fname
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return [path]
+    ax.set_title(f"{_PAPER}, Sec. 6.1 — {res.verdict.verdict} (depth {cfg['depth']}, width "
+                 f"{cfg['width']}, mean over {res.trials} trials)\n"
+                 f"{level_label(res.verdict.alpha)}", fontsize=9)
+    legend(ax)
+    return [save_figure(fig, outdir, res.id)]
 
 
 def _speed_figure(cfg, res, ctrl, outdir):
     return _curves_figure(cfg, res, ctrl, outdir, "train_loss", "training loss (cross-entropy)",
-                          "seed000_training_curves.png", cfg["target_loss"])
+                          cfg["target_loss"])
 
 
 def _acc_figure(cfg, res, ctrl, outdir):
-    return _curves_figure(cfg, res, ctrl, outdir, "test_acc", "test accuracy",
-                          "seed000_test_accuracy_bn.png")
+    return _curves_figure(cfg, res, ctrl, outdir, "test_acc", "test accuracy")
