@@ -35,7 +35,7 @@ import math
 import numpy as np
 
 from depthcheck.theory._checks import as_float_array, check_generator, check_positive_int
-from depthcheck.theory.lcw import householder_c, init_variance
+from depthcheck.theory.lcw import init_variance
 
 __all__ = [
     "basis_apply",

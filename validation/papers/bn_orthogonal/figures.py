@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from depthcheck.theory import bn_orthogonal as th
 from depthcheck.validation.claims.stats import t_quantile
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _LEMMA_KINDS
 from depthcheck.validation.papers.bn_orthogonal.gradients import _arm_name
