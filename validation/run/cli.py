@@ -14,7 +14,7 @@ from pathlib import Path
 from depthcheck import __version__
 from depthcheck.validation import bench
 from depthcheck.validation.claims import stats
-from depthcheck.validation.run import registry, report, runner
+from depthcheck.validation.run import estimate, registry, report, runner
 from depthcheck.validation.run.executors import (CONNECT_TIMEOUT_S, WORKER_TIMEOUT_S,
                                                  ExecutorError)
 from depthcheck.validation.run.results import MANIFEST_NAME, RESULTS_NAME
@@ -282,6 +282,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-trials", type=_positive("--max-trials"), default=None, metavar="N",
                    help="with --until-decided or --plan-trials: at most N trials per claim "
                         "(default 16 times the claim's planned trials)")
+    r.add_argument("--estimate", action="store_true",
+                   help="print the planned tasks and the expected time of each claim from one "
+                        "pilot chunk per claim (stored, so the run reuses it), then stop")
     r.add_argument("--fresh", action="store_true",
                    help="recompute every selected task even if DIR/store.sqlite holds it (stored "
                         "evidence is otherwise reused only when the claim's parameters and the "
@@ -331,6 +334,11 @@ def _cmd_list(args) -> int:
 
 def _cmd_run(args) -> int:
     _check_out_dir(runner.default_out(args.mode, args.seed) if args.out is None else args.out)
+    if args.estimate:
+        rows = estimate.estimate(args.claims, mode=args.mode, seed=args.seed, out=args.out,
+                                 backend=args.backend, modules=args.module)
+        print(estimate.format_estimate(rows, workers=args.workers))
+        return 0
     res = runner.run(args.claims, mode=args.mode, seed=args.seed, out=args.out,
                      backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                      modules=args.module, progress=not args.no_progress,
