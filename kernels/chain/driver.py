@@ -19,7 +19,8 @@ import numpy as np
 
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.chain.codes import LOG_SCALE_CAP
-from depthcheck.kernels.chain.errors import ChainBreakdownError, UnsupportedEngineError
+from depthcheck.kernels.chain.errors import (ChainBreakdownError, UnsupportedEngineError,
+                                             check_log_grad)
 from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.chain.statistics import DEFAULT_RECORD, STATISTICS, compute_statistic
 from depthcheck.kernels.backends.numpy import layer_generator, readout_generator
@@ -459,11 +460,7 @@ class _Chain:
                 dH, lg = _normalise(dH_prev, lg, l - 1)
                 if bar is not None:
                     bar.update(1)
-        bad = np.isnan(log_grad) | (log_grad == np.inf)
-        if np.any(bad):
-            b, j = (int(i) for i in np.argwhere(bad)[0])
-            raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
-                                      f"{log_grad[b, j]!r}")
+        check_log_grad(log_grad, grad_layers)
         return {"grad_layers": grad_layers, "log_grad_norm": log_grad}
 
     def _readout_grad(self, labels):

@@ -63,6 +63,7 @@ import numpy as np
 
 from depthcheck.kernels.chain import driver as _chain
 from depthcheck.kernels.chain.driver import ChainBreakdownError, _safe_log, finish_layer
+from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.chain.spec import engine_arguments
 from depthcheck.kernels.backends.numpy import LayerOutput, NumpyChainBackend, layer_generator
 from depthcheck.kernels.random.householder import apply_haar_blocked
@@ -293,10 +294,6 @@ class _Reduced(_chain._Chain):
                 dH, lg = _chain._normalise(dH_prev, lg, l - 1)
                 if bar is not None:
                     bar.update(1)
-        bad = np.isnan(log_grad) | (log_grad == np.inf)
-        if np.any(bad):
-            b, j = (int(i) for i in np.argwhere(bad)[0])
-            raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
-                                      f"{log_grad[b, j]!r}")
+        check_log_grad(log_grad, grad_layers)
         return {"grad_layers": grad_layers, "log_grad_norm": log_grad}
 

@@ -52,10 +52,11 @@ from typing import NamedTuple
 
 import numpy as np
 
+from depthcheck.theory._checks import check_finite
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 
-__all__ = ["ORDERS", "LayerOutput", "layer_forward", "layer_backward",
+__all__ = ["ORDERS", "LayerOutput", "layer_forward", "layer_backward", "class_labels",
            "activation_derivative_from_output"]
 
 #: where the normalisation sits relative to the activation
@@ -128,3 +129,26 @@ def layer_backward(out: LayerOutput, dH: np.ndarray, *, activation: str,
              else _act._derivative(activation, out.P))
     dP = d_act * _norms._backward(out.cache, dH)
     return (dP if gain is None else gain * dP), dP
+
+
+def class_labels(Y, n: int, batch, d_out: int) -> np.ndarray:
+    """Integer class labels ``Y`` for a cross-entropy loss over ``d_out`` outputs, one per sample
+    (shape ``(n,)``, or ``(batch, n)`` for a batch of trials), as ``intp``; shared by
+    ``depthcheck.kernels.nn.network`` and ``depthcheck.kernels.nn.mlp``. Raises ``ValueError``
+    naming ``Y`` for a non-integer dtype or value, a wrong shape or a label outside
+    ``[0, d_out)``."""
+    y = np.asarray(Y)
+    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer)
+                               or np.issubdtype(y.dtype, np.floating)):
+        raise ValueError(f"Y must hold integer class labels for loss='xent', got dtype {y.dtype}")
+    ok = {(n,)} | ({(batch, n)} if batch is not None else set())
+    if y.shape not in ok:
+        raise ValueError(f"Y (labels) must have shape {sorted(ok, key=len)}, got {y.shape}")
+    if np.issubdtype(y.dtype, np.floating):
+        check_finite(y, "Y")
+        if np.any(y != np.round(y)):
+            raise ValueError("Y holds non-integer labels; loss='xent' needs integer class labels")
+    if np.any(y < 0) or np.any(y >= d_out):
+        raise ValueError(f"Y holds labels outside [0, {d_out}) (min {y.min()}, max {y.max()}); "
+                         f"labels index the {d_out} output rows")
+    return y.astype(np.intp)

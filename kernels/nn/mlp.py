@@ -54,13 +54,13 @@ from typing import Callable, NamedTuple, Optional
 
 import numpy as np
 
-from depthcheck.theory._checks import (as_float_array, check_choice, check_finite, check_generator, check_positive_int)
+from depthcheck.theory._checks import (as_float_array, check_choice, check_generator, check_positive_int)
 from depthcheck.theory.lcw import init_variance, variance_preserving_gain
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.nn import lcw as _lcw
 from depthcheck.kernels.nn import training as _training
-from depthcheck.kernels.nn.layer import layer_backward, layer_forward
+from depthcheck.kernels.nn.layer import class_labels, layer_backward, layer_forward
 
 __all__ = [
     "LOSSES", "WEIGHT_KINDS", "INITS", "MLPSpec", "MLPForward",
@@ -463,20 +463,7 @@ def _check_Y(Y, spec, n, batch):
         if Y.shape not in ok:
             raise ValueError(f"Y must have shape {sorted(ok, key=len)}, got {Y.shape}")
         return Y
-    y = np.asarray(Y)
-    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer)
-                               or np.issubdtype(y.dtype, np.floating)):
-        raise ValueError(f"Y must hold integer class labels for loss='xent', got dtype {y.dtype}")
-    ok = {(n,)} | ({(batch, n)} if batch is not None else set())
-    if y.shape not in ok:
-        raise ValueError(f"Y (labels) must have shape {sorted(ok, key=len)}, got {y.shape}")
-    if np.issubdtype(y.dtype, np.floating):
-        check_finite(y, "Y")
-        if np.any(y != np.round(y)):
-            raise ValueError("Y holds non-integer labels; loss='xent' needs integer labels")
-    if np.any(y < 0) or np.any(y >= d_out):
-        raise ValueError(f"Y holds labels outside [0, {d_out}) (min {y.min()}, max {y.max()})")
-    return y.astype(np.intp)
+    return class_labels(Y, n, batch, d_out)
 
 
 def _select(X, Y, idx, n):

@@ -49,10 +49,10 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from depthcheck.theory._checks import as_float_array, check_choice, check_finite
+from depthcheck.theory._checks import as_float_array, check_choice
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
-from depthcheck.kernels.nn.layer import ORDERS, layer_backward, layer_forward
+from depthcheck.kernels.nn.layer import ORDERS, class_labels, layer_backward, layer_forward
 
 __all__ = ["forward_backward", "forward", "LOSSES", "ORDERS"]
 
@@ -404,21 +404,7 @@ def _validate_targets(Y, loss, d_out, n, batch):
                              f"got {Y.shape}")
         return Y
     # xent: integer class labels, one per sample (column)
-    y = np.asarray(Y)
-    if y.dtype == bool or not (np.issubdtype(y.dtype, np.integer)
-                               or np.issubdtype(y.dtype, np.floating)):
-        raise ValueError(f"Y must hold integer class labels for loss='xent', got dtype {y.dtype}")
-    ok = {(n,)} | ({(batch, n)} if batch is not None else set())
-    if y.shape not in ok:
-        raise ValueError(f"Y (labels) must have shape {sorted(ok, key=len)}, got {y.shape}")
-    if np.issubdtype(y.dtype, np.floating):
-        check_finite(y, "Y")
-        if np.any(y != np.round(y)):
-            raise ValueError("Y holds non-integer labels; loss='xent' needs integer class labels")
-    if np.any(y < 0) or np.any(y >= d_out):
-        raise ValueError(f"Y holds labels outside [0, {d_out}) (min {y.min()}, max {y.max()}); "
-                         f"labels index the {d_out} output rows")
-    y = y.astype(np.intp)
+    y = class_labels(Y, n, batch, d_out)
     if batch is not None and y.ndim == 1:
         y = np.broadcast_to(y, (batch, n))
     return y

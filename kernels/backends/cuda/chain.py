@@ -70,6 +70,7 @@ from numba import cuda  # importing numba.cuda initialises no driver and needs n
 
 from depthcheck.kernels.backends.cuda.kernels import backward_kernel, forward_kernel
 from depthcheck.kernels.backends.numpy import NumpyChainBackend
+from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
 from depthcheck.kernels.chain.codes import (ERR_TEXT, STAT_SLOT, kernel_scalars, raise_breakdown,
                                             record_flags)
@@ -168,7 +169,6 @@ def run_cuda(spec, X, key, record, record_every, tpb=None, *, gradients=False, l
     block (tests shrink it to run the global-memory paths at simulator sizes).
     """
     from numba import config
-    from depthcheck.kernels.chain.errors import ChainBreakdownError
     if not cuda_available():
         raise RuntimeError("no CUDA device available (set NUMBA_ENABLE_CUDASIM=1 before importing "
                            "numba to run the kernel on the CPU simulator)")
@@ -239,11 +239,7 @@ def run_cuda(spec, X, key, record, record_every, tpb=None, *, gradients=False, l
     log_grad, err = host(log_grad), host(err)
     # every failure of the backward kernel is met in its order (highest layer first)
     raise_breakdown(err, backward_codes=tuple(ERR_TEXT))
-    bad = np.isnan(log_grad) | (log_grad == np.inf)
-    if np.any(bad):
-        b, j = (int(i) for i in np.argwhere(bad)[0])
-        raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
-                                  f"{log_grad[b, j]!r}")
+    check_log_grad(log_grad, grad_layers)
     out["grad_layers"] = grad_layers
     out["log_grad_norm"] = log_grad
     out["labels"] = labels.copy()

@@ -53,7 +53,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_L
                                             I_NORM, I_ORDER, I_RESCALE, I_RESIDUAL, I_WEIGHT,
                                             LOG_SCALE_CAP, WY_BLOCK, kernel_scalars,
                                             raise_breakdown)
-from depthcheck.kernels.chain.errors import ChainBreakdownError
+from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
 
 __all__ = ["run_fused_grad", "ERR_BACKWARD"]
@@ -318,11 +318,7 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
     # as the numpy driver: a forward breakdown (lowest layer) first, then the backward pass's
     # first failure in its order (highest layer), then NaN / +inf gradient log-norms
     raise_breakdown(err, backward_codes=(ERR_BACKWARD,))
-    badg = np.isnan(log_grad) | (log_grad == np.inf)
-    if np.any(badg):
-        b, j = (int(i) for i in np.argwhere(badg)[0])
-        raise ChainBreakdownError(f"layer {grad_layers[j]}, trial {b}: log gradient norm is "
-                                  f"{log_grad[b, j]!r}")
+    check_log_grad(log_grad, grad_layers)
 
     out = collect(spec, record, layers, k_sing, stats, top, log_scale)
     out["grad_layers"] = grad_layers
