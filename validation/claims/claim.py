@@ -63,7 +63,7 @@ from typing import Any, Callable
 import numpy as np
 
 __all__ = ["VERDICTS", "KINDS", "DEFAULT_N_CHUNKS", "BACKENDS", "DIRECTIVES", "Verdict",
-           "Sensitivity", "Mutation", "Sequential", "Claim", "ClaimResult", "config_hash",
+           "Sensitivity", "Mutation", "Sequential", "NotCheckable", "Claim", "ClaimResult", "config_hash",
            "chunk_sizes"]
 
 VERDICTS = ("PASS", "FAIL", "INCONCLUSIVE")
@@ -228,6 +228,35 @@ class Mutation:
     def simulates(self) -> bool:
         """Whether the mutation needs its own simulation tasks (it has ``overrides``)."""
         return bool(self.overrides)
+
+
+@dataclass(frozen=True)
+class NotCheckable:
+    """A statement of a source paper that the suite does not check, and why: listed beside the
+    claims (``python -m depthcheck list``) so that a reader sees every item of the paper either
+    checked or explained.
+
+    A claim module may expose ``NOT_CHECKABLE: list[NotCheckable]`` next to ``CLAIMS``.
+    ``item`` names the statement as the paper does ("Figure 5: VGG19 on CIFAR-10"); ``why`` says
+    why it is not checked here (out of reach on the machines, not a checkable statement, ...);
+    ``instead`` names the claim ids that check the closest analogue, if any.
+    """
+    id: str                      # "rank_collapse.vgg19_cifar10": a name, not a claim id
+    item: str
+    source: str
+    why: str
+    instead: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        if not _is_id(self.id):
+            raise ValueError(f"NotCheckable.id must look like 'group.name', got {self.id!r}")
+        for name in ("item", "source", "why"):
+            if not isinstance(getattr(self, name), str) or not getattr(self, name).strip():
+                raise ValueError(f"NotCheckable {self.id}: {name} must be a non-empty string")
+        if isinstance(self.instead, str) or not all(isinstance(i, str) and _is_id(i)
+                                                    for i in self.instead):
+            raise ValueError(f"NotCheckable {self.id}: instead must be a tuple of claim ids")
+        object.__setattr__(self, "instead", tuple(self.instead))
 
 
 @dataclass(frozen=True)

@@ -326,9 +326,16 @@ def _cmd_list(args) -> int:
     if not claims:
         print("no claims registered (depthcheck.validation.run.registry.CLAIM_MODULES is empty)")
         return 0
-    w = max(len(c.id) for c in claims)
+    items = registry.not_checkable(args.module)
+    w = max(len(c.id) for c in [*claims, *items])
     for c in claims:
         print(f"{c.id.ljust(w)}  {c.title}  [{c.source}]")
+    if items:
+        print("\nnot checkable here (the paper's statement, why, and what is checked instead):")
+        for i in items:
+            instead = f" Instead: {', '.join(i.instead)}." if i.instead else ""
+            print(f"{i.id.ljust(w)}  {i.item}: not checkable here: {i.why}{instead}  "
+                  f"[{i.source}]")
     return 0
 
 

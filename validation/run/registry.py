@@ -23,10 +23,10 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Iterable
 
-from depthcheck.validation.claims.claim import Claim
+from depthcheck.validation.claims.claim import Claim, NotCheckable
 
 __all__ = ["CLAIM_MODULES", "ENTRY_POINT_GROUP", "plugin_modules", "load_module", "entries",
-           "all_claims", "matches", "select", "module_of", "get_claim", "find_claim"]
+           "all_claims", "not_checkable", "matches", "select", "module_of", "get_claim", "find_claim"]
 
 #: Claim modules of the suite, in report order.
 CLAIM_MODULES: list[str] = [
@@ -128,6 +128,40 @@ def all_claims(modules: Iterable[str] | None = None) -> list[Claim]:
     ValueError: claim module 'no_such_module' not found ...
     """
     return [c for _, c in entries(modules).values()]
+
+
+def not_checkable(modules: Iterable[str] | None = None) -> list[NotCheckable]:
+    """The statements the claim modules list as not checked here (their ``NOT_CHECKABLE``), in
+    module order; each names why and the claims that check its closest analogue.
+
+    Examples
+    --------
+    >>> items = not_checkable()
+    >>> all(isinstance(i, NotCheckable) and i.why for i in items)
+    True
+    """
+    names = list(CLAIM_MODULES)
+    for m in [*plugin_modules(), *(modules or ())]:
+        if m not in names:
+            names.append(m)
+    known = entries(modules)
+    aliases = {n for _, c in known.values() for n in (c.id, *c.aliases)}
+    out: list[NotCheckable] = []
+    for name in names:
+        items = getattr(importlib.import_module(name), "NOT_CHECKABLE", ())
+        if not isinstance(items, (list, tuple)) or not all(isinstance(i, NotCheckable)
+                                                            for i in items):
+            raise ValueError(f"claim module {name!r}: NOT_CHECKABLE must be a list of "
+                             f"NotCheckable records")
+        for i in items:
+            if i.id in aliases:
+                raise ValueError(f"{name}: NOT_CHECKABLE id {i.id!r} is also a claim id")
+            missing = [c for c in i.instead if c not in aliases]
+            if missing:
+                raise ValueError(f"{name}: NOT_CHECKABLE {i.id!r} names unknown claims "
+                                 f"{missing} in instead")
+        out.extend(items)
+    return out
 
 
 def matches(pattern: str, claim: Claim) -> bool:
