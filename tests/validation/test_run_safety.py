@@ -320,7 +320,7 @@ def test_manifest_holds_provenance_and_results_do_not(reference, tmp_path):
     assert datetime.fromisoformat(p["date"]).utcoffset().total_seconds() == 0
     assert p["cpu"]["count"] == os.cpu_count() and p["cpu"]["model"]
     assert p["gpu"] == "none" or (isinstance(p["gpu"], list) and p["gpu"])
-    assert p["backend"] == "numpy" and p["engines"] == {"toy.mean": "numpy"}
+    assert p["backend"] == "auto" and p["engines"] == {"toy.mean": "numpy"}
     assert p["argv"] == sys.argv
     head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], capture_output=True,
                           text=True)

@@ -80,7 +80,7 @@ def test_results_schema_verdicts_and_broken(reference):
 
 def test_report_and_figures(reference):
     md = (reference.out / "report.md").read_text()
-    assert "| claim | verdict | statistic | CI | half-width | delta | prediction | trials | control | mutations |" in md
+    assert "| claim | verdict | statistic | CI | half-width | delta | prediction | trials | engine | control | mutations |" in md
     assert "| toy.broken | BROKEN (PASS) |" in md and "FAIL (ok)" in md
     assert "![toy.mean](figures/toy_mean.png)" in md
     assert (reference.out / "figures" / "toy_mean.png").stat().st_size > 1000
@@ -365,6 +365,30 @@ def test_simulate_receives_the_declared_backend(tmp_path):
     assert np.all(results_["toyengine.echo"][0].evidence["backend"] == 1)
     assert json.loads((tmp_path / "manifest.json").read_text())["backend"] == "numba"
     assert runner.resolve_backend("cupy") == "cuda"
+
+
+def test_auto_runs_each_claim_on_its_fastest_engine_and_says_which(tmp_path):
+    """The default backend ("auto") gives toyengine.echo (numpy, numba) the numba engine and
+    toy.mean (numpy only) the numpy one; each record, the manifest's engines, the report and
+    verdicts.csv name the engine; a named backend still runs every claim on it."""
+    res = _run(tmp_path / "auto", ["toyengine.echo", "toy.mean"], figures=False)
+    eng = {r["id"]: r["engine"] for r in res.records if not r["control"]}
+    assert eng == {"toyengine.echo": "numba", "toy.mean": "numpy"}
+    _, _, results_, _ = results.load_run(tmp_path / "auto", MODS)
+    assert np.all(results_["toyengine.echo"][0].evidence["backend"] == 1)
+    manifest = json.loads((tmp_path / "auto" / "manifest.json").read_text())
+    assert manifest["backend"] == "auto"
+    assert manifest["provenance"]["engines"] == eng
+    md = (tmp_path / "auto" / "report.md").read_text()
+    assert "| engine |" in md.replace(" engine |", " engine |") and "| numba |" in md
+    csv_text = (tmp_path / "auto" / "verdicts.csv").read_text()
+    assert ",numba," in csv_text and ",numpy," in csv_text
+    ref = _run(tmp_path / "ref", ["toyengine.echo"], backend="numpy", figures=False)
+    assert ref.records[0]["engine"] == "numpy"
+    _, _, results_, _ = results.load_run(tmp_path / "ref", MODS)
+    assert np.all(results_["toyengine.echo"][0].evidence["backend"] == 0)
+    with pytest.raises(ValueError, match="backend"):
+        runner.resolve_backend("fastest")
 
 
 def _write_module(dirpath: Path, name: str, text: str) -> str:

@@ -254,11 +254,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "derived from (S, claim id, claim/control, chunk)")
     r.add_argument("--out", type=_path("--out"), default=None, metavar="DIR",
                    help="output directory (default results/{mode}-seed{S}); reuse it to resume")
-    r.add_argument("--backend", choices=[*runner.BACKENDS, *runner.BACKEND_ALIASES],
-                   default="numpy",
-                   help="engine passed to the simulations (default numpy, the reference; cupy "
-                        "is an alias of cuda). A selected claim that does not support it is "
-                        "refused by name (exit status 2)")
+    r.add_argument("--backend", choices=[runner.AUTO, *runner.BACKENDS,
+                                         *runner.BACKEND_ALIASES],
+                   default=runner.AUTO,
+                   help="engine of the simulations. Default auto: each claim on the fastest "
+                        "engine it supports (numba, else numpy); the report names each claim's "
+                        "engine. numpy is the reference; cupy is an alias of cuda. A named "
+                        "backend that a selected claim does not support is refused by name "
+                        "(exit status 2)")
     x = r.add_mutually_exclusive_group()
     x.add_argument("--workers", type=_positive("--workers"), default=1, metavar="N",
                    help="run tasks on a local pool of N processes (default 1: in this process)")

@@ -24,9 +24,9 @@ __all__ = ["estimate", "format_estimate"]
 
 
 def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int = 0,
-             out: str | Path | None = None, backend: str = "numpy", modules: Iterable[str] = ()
+             out: str | Path | None = None, backend: str = "auto", modules: Iterable[str] = ()
              ) -> list[dict]:
-    """One row per selected claim: ``claim``, ``tasks``, ``trials`` (over all its tasks),
+    """One row per selected claim: ``claim``, ``engine``, ``tasks``, ``trials`` (over all its tasks),
     ``pilot_trials``, ``pilot_s`` and ``expected_s``. Arguments as for
     :func:`depthcheck.validation.run.runner.run` (which validates them the same way)."""
     check_choice(mode, "mode", runner.MODES)
@@ -37,7 +37,7 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
     modules = list(modules)
     table = registry.entries(modules)
     claims = registry.select(patterns, modules)
-    refused = [c.id for c in claims if backend not in c.backends]
+    refused = [c.id for c in claims if backend != runner.AUTO and backend not in c.backends]
     if refused:
         raise ValueError(f"backend {backend!r} is not supported by {', '.join(refused)}")
     out = Path(runner.default_out(mode, seed) if out is None else out)
@@ -50,7 +50,8 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
                 mod = table[c.id][0]
                 variants = VARIANTS + tuple(f"mutation:{m.name}" for m in c.mutations
                                             if m.simulates)
-                plans = [runner._plan(mod, c, v, mode, seed, backend) for v in variants]
+                engine = runner.engine_for(c, backend)
+                plans = [runner._plan(mod, c, v, mode, seed, engine) for v in variants]
                 pilot = plans[0].specs[0]
                 stored = store.get(pilot.key)
                 if stored is None:
@@ -61,7 +62,8 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
                 else:
                     seconds = stored.elapsed_s
                 trials = sum(sum(p.sizes) for p in plans)
-                rows.append({"claim": c.id, "tasks": sum(len(p.specs) for p in plans),
+                rows.append({"claim": c.id, "engine": engine,
+                             "tasks": sum(len(p.specs) for p in plans),
                              "trials": trials, "pilot_trials": pilot.n_trials,
                              "pilot_s": seconds,
                              "expected_s": seconds / pilot.n_trials * trials})
@@ -72,8 +74,8 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
 
 def format_estimate(rows: list[dict], workers: int = 1) -> str:
     """The estimate as a plain-text table with the total (and the wall time on ``workers``)."""
-    head = ("claim", "tasks", "trials", "pilot", "expected")
-    body = [(r["claim"], str(r["tasks"]), str(r["trials"]),
+    head = ("claim", "engine", "tasks", "trials", "pilot", "expected")
+    body = [(r["claim"], r.get("engine", "?"), str(r["tasks"]), str(r["trials"]),
              f"{r['pilot_s']:.2f} s / {r['pilot_trials']}", f"{r['expected_s']:.1f} s")
             for r in rows]
     widths = [max(len(x) for x in col) for col in zip(head, *body)]

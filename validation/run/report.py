@@ -127,6 +127,9 @@ TAGS = {
                             "evaluated cases",
     "bound": "exact statements: the tolerance or bound the worst case is held to",
     "cases": "exact statements: the number of evaluated cases",
+    "engine": "the chain engine that produced the claim's evidence (numpy: the reference; "
+              "numba: the fused CPU kernels; cuda: the GPU kernels); the default backend "
+              "'auto' gives each claim the fastest engine it supports",
 }
 
 _KIND_TITLES = {"exact": "Exact statements", "statistical": "Statistical statements",
@@ -175,20 +178,31 @@ def _pairs(records: list[dict]) -> list[tuple[dict, dict | None]]:
     return [(r, controls.get(r["id"])) for r in records if not r["control"]]
 
 
+def _backend_note(backend: str) -> str:
+    return (" (each claim on the fastest engine it supports; the tables' *engine* column says "
+            "which produced its evidence)" if backend == "auto" else "")
+
+
+def _engine(rec: dict) -> str:
+    """The engine that produced the claim's evidence (records of earlier releases: unknown)."""
+    return str(rec.get("engine") or "?")
+
+
 def _rows(records, kind=None):
     pairs = [(c, k) for c, k in _pairs(records) if kind is None or _kind(c) == kind]
     if kind == "exact":
-        header = ["claim", "verdict", "worst error / margin", "bound", "cases", "control"]
+        header = ["claim", "verdict", "worst error / margin", "bound", "cases", "engine",
+                  "control"]
         rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]), _num(c["prediction"]),
-                 str(c["trials"]), _control_cell(c)] for c, _ in pairs]
+                 str(c["trials"]), _engine(c), _control_cell(c)] for c, _ in pairs]
         return header, rows
     header = ["claim", "verdict", "statistic", "CI", "half-width", "delta", "prediction",
-              "trials", "control", "mutations"]
+              "trials", "engine", "control", "mutations"]
     exact = lambda c: _kind(c) == "exact"       # no interval, no delta, no mutation
     rows = [[c["id"], _verdict_cell(c), _num(c["statistic"]),
              "-" if exact(c) else _ci(c["ci"]), "-" if exact(c) else _num(_half_width(c)),
-             _num(c.get("delta")), _num(c["prediction"]), str(c["trials"]), _control_cell(c),
-             "exact" if exact(c) else _mutation_cell(c)] for c, _ in pairs]
+             _num(c.get("delta")), _num(c["prediction"]), str(c["trials"]), _engine(c),
+             _control_cell(c), "exact" if exact(c) else _mutation_cell(c)] for c, _ in pairs]
     return header, rows
 
 
@@ -216,8 +230,8 @@ def markdown_table(records: list[dict], kind: str | None = None) -> str:
 
 #: Columns of ``verdicts.csv``, one row per claim (numbers in full precision, empty when none).
 CSV_COLUMNS = ["claim", "kind", "verdict", "status", "statistic", "ci_lo", "ci_hi",
-               "half_width", "delta", "prediction", "alpha", "trials", "control_verdict",
-               "mutation_verdicts"]
+               "half_width", "delta", "prediction", "alpha", "trials", "engine",
+               "control_verdict", "mutation_verdicts"]
 
 
 def _csv_num(x) -> str:
@@ -241,6 +255,7 @@ def verdict_rows(records: list[dict]) -> list[dict]:
             "half_width": "" if exact else _csv_num(_half_width(c)),
             "delta": _csv_num(c.get("delta")), "prediction": _csv_num(c.get("prediction")),
             "alpha": _csv_num(c.get("alpha")), "trials": str(c.get("trials", "")),
+            "engine": str(c.get("engine") or ""),
             "control_verdict": str(c.get("control_verdict") or ""),
             "mutation_verdicts": ";".join(f"{m['name']}={m['verdict']}"
                                           for m in c.get("mutations") or []),
@@ -481,7 +496,8 @@ def write_report(out: str | Path, records: list[dict], manifest: dict, results: 
     links, errors = _draw_figures(out, results, claims) if figures else ({}, [])
     write_csv(out / CSV_NAME, records)
     md = ["# depthcheck validation report", ""] + provenance_lines(manifest) + [
-          f"Mode **{manifest['mode']}**, seed {manifest['seed']}, backend {manifest['backend']}, "
+          f"Mode **{manifest['mode']}**, seed {manifest['seed']}, backend {manifest['backend']}"
+          f"{_backend_note(manifest['backend'])}, "
           f"per-statement error rate alpha = {manifest['alpha']:g} (two-sided intervals; "
           f"Bonferroni over {stats.CLAIM_BUDGET} judged statements keeps a false FAIL of the "
           f"whole suite below {stats.SUITE_FALSE_FAIL:g}). Every claim ships a negative control "

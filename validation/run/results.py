@@ -171,7 +171,8 @@ def rebuild_results(records: list[dict], manifest: dict, store: Store, modules=(
             h = layout_hash(cfg, chunk_sizes(base, rec["chunk"]) if base else sizes,
                             rec.get("code", ""))
             keys = [TaskKey(rec["id"], variant, i, manifest["mode"], manifest["seed"],
-                            manifest["backend"], h) for i in range(len(sizes))]
+                            rec.get("engine") or manifest["backend"], h)
+                    for i in range(len(sizes))]
             ev = load_evidence(store, keys, sizes, claim.allow_inf)
             v = Verdict(rec["verdict"], rec["statistic"], tuple(rec["ci"]), rec["prediction"],
                         rec["alpha"], rec["detail"], rec["extra"])

@@ -84,7 +84,7 @@ from depthcheck.validation.run.tasks import (VARIANTS, TaskError, TaskOutput, Ta
 __all__ = ["VARIANTS", "MODES", "BACKENDS", "BACKEND_ALIASES", "TaskSpec", "TaskOutput",
            "TaskError", "RunResult", "RunWarning", "SUPERSEDED_DIR", "chunk_seed", "execute_task",
            "run", "default_out",
-           "resolve_backend", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
+           "resolve_backend", "engine_for", "AUTO", "AUTO_ORDER", "RESULTS_NAME", "MANIFEST_NAME", "TIMINGS_NAME", "ERRORS_NAME"]
 
 #: Statuses of a claim record, by precedence (the first that applies).
 STATUSES = ("ERROR", "BROKEN", "UNDERPOWERED", "OK")
@@ -92,6 +92,11 @@ MODES = ("quick", "full")
 
 #: Other names accepted for a backend.
 BACKEND_ALIASES = {"cupy": "cuda"}
+#: The default backend: each claim runs on the fastest engine it declares, in this order.
+AUTO = "auto"
+#: "auto" picks the first of these that the claim declares (``Claim.backends``). CUDA is never
+#: picked automatically: it needs a GPU and is asked for by name.
+AUTO_ORDER = ("numba", "numpy")
 
 #: Where the outputs of an earlier run that cannot be merged go (``DIR/superseded/<time>``).
 SUPERSEDED_DIR = "superseded"
@@ -210,6 +215,7 @@ def _record(plan: _Plan, res: ClaimResult | None, alpha: float) -> dict:
         "chunk": plan.sizes[0],
         "config": plan.cfg,
         "code": code_fingerprint(plan.module),
+        "engine": plan.specs[0].backend if plan.specs else None,
         **({"planned": plan.planned} if plan.planned else {}),
         "detail": f"ERROR: {plan.error}" if v is None else v.detail,
         "extra": {} if v is None else v.extra,
@@ -275,12 +281,16 @@ class RunResult:
 
 
 def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int = 0,
-        out: str | Path | None = None, backend: str = "numpy", workers: int = 1,
+        out: str | Path | None = None, backend: str = AUTO, workers: int = 1,
         scheduler: str | None = None, modules: Iterable[str] = (), progress: bool = True,
         alpha: float = ALPHA, figures: bool = True, until_decided: bool = False,
         max_trials: int | None = None, fresh: bool = False,
         plan_trials: bool = False) -> RunResult:
     """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
+
+    ``backend="auto"`` (the default) runs each claim on the fastest engine it declares
+    (:data:`AUTO_ORDER`: numba, else numpy; :func:`engine_for`); a named backend runs every
+    selected claim on it ("numpy" is the reference). Each record names its ``engine``.
 
     ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
     with ``workers > 1``). ``out`` defaults to :func:`default_out`. Raises ``ValueError`` for an
@@ -332,7 +342,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
         raise ValueError("no claims to run: depthcheck.validation.run.registry.CLAIM_MODULES is "
                          "empty and no --module was given")
     refused = [f"{c.id} (supports {', '.join(c.backends)})" for c in claims
-               if backend not in c.backends]
+               if backend != AUTO and backend not in c.backends]
     if refused:
         raise ValueError(f"backend {backend!r} is not supported by the selected claim"
                          f"{'s' if len(refused) > 1 else ''} {'; '.join(refused)}: select other "
@@ -344,7 +354,8 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     for c in claims:
         mod = table[c.id][0]
         variants = VARIANTS + tuple(f"mutation:{m.name}" for m in c.mutations if m.simulates)
-        plans.append(tuple(_plan(mod, c, v, mode, seed, backend) for v in variants))
+        engine = engine_for(c, backend)
+        plans.append(tuple(_plan(mod, c, v, mode, seed, engine) for v in variants))
     by_variant = {(p.claim.id, p.variant): p for pair in plans for p in pair}
 
     with RunLock(out):      # one run writes into out at a time; the second refuses by name
@@ -492,9 +503,9 @@ def _run_locked(out: Path, plans, by_variant, claims, modules, t_start, *, mode,
                           "quarantined": None if store.quarantined is None else
                           store.quarantined.name,
                           "quarantine_reason": store.quarantine_reason},
-                "provenance": provenance(backend, {cid: backend for cid in
-                                                   [*(pair[0].claim.id for pair in plans),
-                                                    *carried_ids]})}
+                "provenance": provenance(backend, {
+                    r["id"]: r.get("engine") or backend
+                    for r in [*records, *carried] if not r["control"]})}
     write_json(out / RESULTS_NAME, records + carried)
     write_json(out / MANIFEST_NAME, manifest)
     fig_errors = report.write_report(out, records + carried, manifest,
@@ -722,7 +733,28 @@ def _mutation_records(pair, claim_res: ClaimResult | None, store: Store, alpha: 
 
 
 def resolve_backend(backend: str) -> str:
-    """The canonical name of ``backend`` (one of :data:`BACKENDS` or an alias, e.g. "cupy")."""
+    """The canonical name of ``backend``: "auto", one of :data:`BACKENDS`, or an alias of one
+    (e.g. "cupy" for "cuda")."""
     name = BACKEND_ALIASES.get(backend, backend)
-    check_choice(name, "backend", BACKENDS)
+    check_choice(name, "backend", (AUTO, *BACKENDS))
     return name
+
+
+def engine_for(claim: Claim, backend: str) -> str:
+    """The engine ``claim`` runs on when the run asks for ``backend``.
+
+    A named backend is returned as it is (the runner refuses it beforehand if the claim does
+    not declare it); "auto" gives the first of :data:`AUTO_ORDER` the claim declares, else the
+    first backend it declares.
+
+    Examples
+    --------
+    >>> from depthcheck.validation.run.registry import select
+    >>> decay, shift = select(["bn_orthogonal.isometry_decay", "lcw.activation_shift"])
+    >>> engine_for(decay, "auto"), engine_for(shift, "auto"), engine_for(decay, "numpy")
+    ('numba', 'numpy', 'numpy')
+    """
+    backend = resolve_backend(backend)
+    if backend != AUTO:
+        return backend
+    return next((b for b in AUTO_ORDER if b in claim.backends), claim.backends[0])
