@@ -76,3 +76,24 @@ def test_an_id_cannot_be_both_a_claim_and_not_checkable():
             registry.not_checkable([name])
     finally:
         del sys.modules[name]
+
+
+def test_the_report_lists_the_not_checkable_items_of_the_papers_it_covers(tmp_path,
+                                                                          monkeypatch):
+    from depthcheck.validation.run import runner
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "toy_nc_report.py").write_text(
+        "from depthcheck.validation.claims.claim import NotCheckable\n"
+        "from tests.validation.toyclaims import MEAN\n"
+        "CLAIMS = [MEAN]\n"
+        "NOT_CHECKABLE = [\n"
+        "    NotCheckable('toy.vgg19', 'Figure 5: VGG19 on CIFAR-10', 'Toy 2020, Figure 5',\n"
+        "                 'needs a GPU week and a download', instead=('toy.mean',)),\n"
+        "    NotCheckable('other.thing', 'Theorem 9', 'Other 2021', 'not a statement')]\n")
+    runner.run(["toy.mean"], out=tmp_path / "run", modules=["toy_nc_report"], progress=False,
+               figures=False)
+    md = (tmp_path / "run" / "report.md").read_text()
+    sec = md[md.index("## Not checkable here"):]
+    assert "**Figure 5: VGG19 on CIFAR-10**" in sec and "needs a GPU week" in sec
+    assert "Instead: `toy.mean`" in sec
+    assert "Theorem 9" not in md      # another paper's item: not in this run's report

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from depthcheck.validation.claims import stats
 from depthcheck.validation.claims.plotting import pyplot, vector_twin
+from depthcheck.validation.run import registry
 from depthcheck.validation.run.lock import RunLock
 from depthcheck.validation.run.results import load_run
 
@@ -530,12 +531,32 @@ def write_report(out: str | Path, records: list[dict], manifest: dict, results: 
     if errors:
         md += ["## Figure errors", ""] + [f"```\n{e}\n```" for e in errors] + [""]
     md += ["## Claims", ""] + claims_md
+    md += _not_checkable_section(manifest, {c["id"].split(".")[0] for c, _ in _pairs(records)})
     md += ["## References", "",
            "Claims are cited by the BibTeX keys of docs/references.bib (claim id prefix → key):",
            ""]
     md += [f"- `{prefix}.*` — **{key}**: {cite}" for prefix, (key, cite) in REFERENCES.items()]
     (out / REPORT_NAME).write_text("\n".join(md) + "\n")
     return errors
+
+
+def _not_checkable_section(manifest: dict, groups: set) -> list[str]:
+    """The papers' statements that the run's claim modules list as not checkable here
+    (``NOT_CHECKABLE``), for the papers (claim-id groups) this run covers."""
+    try:
+        items = registry.not_checkable(manifest.get("modules") or ())
+    except (ValueError, ImportError) as exc:   # a module of the run is gone: say so
+        return ["## Not checkable here", "", f"(could not be listed: {exc})", ""]
+    items = [i for i in items if i.id.split(".")[0] in groups]
+    if not items:
+        return []
+    md = ["## Not checkable here", "",
+          "Statements of the papers this suite does not check, why, and which claims check the "
+          "closest analogue instead:", ""]
+    for i in items:
+        instead = f" Instead: {', '.join(f'`{c}`' for c in i.instead)}." if i.instead else ""
+        md.append(f"- **{i.item}** ({i.source}): {i.why}.{instead}".replace("..", "."))
+    return md + [""]
 
 
 def regenerate(out: str | Path, figures: bool = True, modules=()) -> list[str]:
