@@ -1,4 +1,4 @@
-"""depthcheck.kernels.backends.numba.reduced: the fused numba reduced forward chain.
+"""depthcheck.kernels.backends.numba.reduced: the fused numba reduced chain, forward and gradients.
 
 Oracles: (1) a numpy re-implementation of one trial from the same Philox normals (numpy QR,
 sign fix of Mezzadri 2007, explicit norm/activation, statistics from depthcheck.kernels.chain.statistics),
@@ -6,7 +6,10 @@ to rounding; (2) in law, the numpy reduced chain (depthcheck.kernels.chain.reduc
 (depthcheck.kernels.simulate_chain) by two-sample KS tests of the isometry gap at several layers
 (family-wise level ALPHA split by Bonferroni), with a control that must be rejected (Gaussian
 weights against Haar); (3) exact invariants of Haar chains without normalisation (HᵀH is
-preserved, so the isometry gap and the scale are constant); (4) bad input.
+preserved, so the isometry gap and the scale are constant); (4) bad input; (5) gradients: in
+law against the numpy reduced engine's conditional backward (KS of every layer's gradient
+log-norm, d − n >= n, 0 < d − n < n and d = n), with a control that must be rejected (an
+unconditional Wᵀ), and exact invariants (orthogonal linear chains, checkpoint independence).
 """
 from __future__ import annotations
 
@@ -143,7 +146,8 @@ X0 = np.ones((6, 3)) + np.eye(6, 3)
 
 
 @pytest.mark.parametrize("kw,word", [
-    (dict(gradients=True, n_out=2), "gradients"),
+    (dict(gradients=True, n_out=7), "n_out"),
+    (dict(gradients=True, n_out=2, labels=[0, 1, 2]), "labels"),
     (dict(weights="uniform"), "weights"),
     (dict(normals="mersenne"), "normals"),
     (dict(method="full"), "method"),
@@ -173,22 +177,93 @@ def test_bad_X_and_depth():
 
 
 # ---------------------------------------------------------------- backend "reduced_numba"
-def test_backend_routes_forward_to_the_kernel_and_gradients_to_numpy():
+def test_backend_routes_forward_and_gradients_to_the_kernel():
     from depthcheck.kernels.random.philox import key_from_root
     from depthcheck.kernels.backends.numba.reduced import run_reduced_numba
     X = np.random.default_rng(3).standard_normal((9, 3))
     rec = ("isometry_gap", "rank_lower_bound")
-    # forward: exactly the kernel on the key derived from the driver's root (drawn first)
-    got = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(5), record=rec,
-                         backend="reduced_numba")
     root = tuple(int(v) for v in np.random.default_rng(5).integers(0, 2**63 - 1, size=2,
                                                                      dtype=np.int64))
-    spec = ChainSpec.from_arguments(X, 4, trials=3, rng=np.random.default_rng(0), weights='haar', norm='rownorm', activation='identity', order='norm_act', gains=None, gain_exponent=None, residual=None, weight_std=None, record_every=1, record=rec, tau=0.5, gradients=False, labels=None, n_out=10, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
-    want = run_reduced_numba(spec, X, key_from_root(root), record=rec, record_every=1, tau=0.5,
-                             n_singular=10)
-    for k in want:
-        np.testing.assert_array_equal(got[k], want[k])
-    # gradients: the fused reduced kernel has none; refused by name, never run on numpy instead
-    with pytest.raises(UnsupportedEngineError, match="gradients.*backend='numpy'"):
-        simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), record=rec,
+    for grads in (False, True):
+        # exactly the kernel on the key derived from the driver's root (drawn first)
+        got = simulate_chain(X, 4, trials=3, rng=np.random.default_rng(5), record=rec,
+                             backend="reduced_numba", gradients=grads, n_out=3,
+                             labels=[0, 2, 1] if grads else None)
+        spec = ChainSpec.from_arguments(X, 4, trials=3, rng=np.random.default_rng(0), weights='haar', norm='rownorm', activation='identity', order='norm_act', gains=None, gain_exponent=None, residual=None, weight_std=None, record_every=1, record=rec, tau=0.5, gradients=grads, labels=None, n_out=3, checkpoint_every=None, method='full', backend='numpy', n_singular=10, progress=False)
+        want = run_reduced_numba(spec, X, key_from_root(root), record=rec, record_every=1,
+                                 tau=0.5, n_singular=10, gradients=grads,
+                                 labels=np.array([0, 2, 1]))
+        assert set(got) == set(want) and (("log_grad_norm" in got) is grads)
+        for k in want:
+            np.testing.assert_array_equal(got[k], want[k])
+    # what the kernel cannot run is refused by name, never run by another engine
+    with pytest.raises(UnsupportedEngineError, match="weights='uniform'"):
+        simulate_chain(X, 4, trials=3, rng=np.random.default_rng(6), weights="uniform",
                        gradients=True, n_out=3, method="reduced", backend="numba")
+
+
+# ---------------------------------------------------------------- gradients
+GRAD_SHAPES = [(6, 3), (5, 3), (4, 4), (7, 2)]     # d − n >= n, 0 < d − n < n, d = n, n << d
+
+
+def _log_grad(fn, X, weights, B, seed, **kw):
+    kw = dict(dict(activation="tanh", norm="rownorm"), **kw)
+    return fn(X, 6, trials=B, rng=np.random.default_rng(seed), weights=weights,
+              record=("isometry_gap",), gradients=True, n_out=2,
+              labels=np.arange(X.shape[1]) % 2, **kw)
+
+
+@pytest.mark.parametrize("shape", GRAD_SHAPES)
+def test_gradients_same_law_as_numpy_reduced(shape):
+    """log‖∂loss/∂W_l‖_F of every gradient layer: two-sample KS against the numpy reduced
+    engine (the conditional Wᵀ of depthcheck.kernels.chain.reduced), Haar and Gaussian weights
+    (Bonferroni over layers, weights and shapes); control (must be rejected): the numpy engine
+    with an UNconditional Wᵀ (a fresh Haar matrix, independent of the forward pass), the
+    plausible bug the conditional backward exists to avoid."""
+    X = np.random.default_rng(0).standard_normal(shape)
+    B, tests = 3000, 2 * 6 * len(GRAD_SHAPES) + 1
+    for weights in ("haar", "gaussian"):
+        mine = _log_grad(simulate_reduced_chain_numba, X, weights, B, 1)["log_grad_norm"]
+        ref = _log_grad(simulate_reduced_chain, X, weights, B, 2)["log_grad_norm"]
+        for j in range(mine.shape[1]):
+            p = stats.ks_2samp(mine[:, j], ref[:, j]).pvalue
+            assert p > ALPHA / tests, (weights, j, p)
+    if shape != (6, 3):
+        return
+    from depthcheck.kernels.chain import reduced as numpy_reduced
+
+    def unconditional(layer, delta, weights, std):
+        G = layer.gen.standard_normal(delta.shape[:1] + (delta.shape[1],) * 2)
+        Q, R = np.linalg.qr(G)
+        Q = Q * np.where(np.diagonal(R, axis1=-2, axis2=-1) >= 0, 1.0, -1.0)[..., None, :]
+        return np.swapaxes(Q, -1, -2) @ delta
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(numpy_reduced, "conditional_transpose", unconditional)
+        ctrl = _log_grad(simulate_reduced_chain, X, "haar", B, 3)["log_grad_norm"]
+    mine = _log_grad(simulate_reduced_chain_numba, X, "haar", B, 1)["log_grad_norm"]
+    assert stats.ks_2samp(mine[:, 0], ctrl[:, 0]).pvalue < ALPHA / tests
+
+
+@pytest.mark.parametrize("shape", GRAD_SHAPES)
+def test_gradients_exact_invariants(shape):
+    """(1) norm-free linear Haar chains are orthogonal: δ_lᵀδ_l and H_lᵀH_l are preserved, so
+    ‖∂loss/∂W_l‖_F = ‖δ_l H_{l-1}ᵀ‖_F is the same at every layer (to rounding) — a conditional Wᵀ
+    that does not preserve the Gram of the signal breaks it; (2) the statistics with gradients
+    are the forward kernel's, bit for bit; (3) the gradients do not depend on checkpoint_every
+    (the segments are recomputed exactly), and differ between trials."""
+    X = np.random.default_rng(4).standard_normal(shape)
+    lin = _log_grad(simulate_reduced_chain_numba, X, "haar", 5, 7, norm="none",
+                    activation="identity")["log_grad_norm"]
+    np.testing.assert_allclose(lin, lin[:, :1] + 0 * lin, rtol=0, atol=1e-10)
+    a = _log_grad(simulate_reduced_chain_numba, X, "gaussian", 4, 8, residual=0.5)
+    fwd = simulate_reduced_chain_numba(X, 6, trials=4, rng=np.random.default_rng(8),
+                                       weights="gaussian", activation="tanh", norm="rownorm",
+                                       record=("isometry_gap",), residual=0.5)
+    np.testing.assert_array_equal(a["isometry_gap"], fwd["isometry_gap"])
+    for kc in (1, 4, 6):
+        b = _log_grad(simulate_reduced_chain_numba, X, "gaussian", 4, 8, residual=0.5,
+                      checkpoint_every=kc)
+        np.testing.assert_array_equal(a["log_grad_norm"], b["log_grad_norm"])
+    assert np.all(np.isfinite(a["log_grad_norm"]))
+    assert not np.allclose(a["log_grad_norm"][0], a["log_grad_norm"][1])
