@@ -11,9 +11,9 @@ method        backend="numpy"            "numba"                          "cuda"
                                                                           rank_lower_bound /
                                                                           row_norm_cv /
                                                                           frobenius_M; a GPU
-``"reduced"`` exact in law for n <= d;   fused forward for n <= d;         --
+``"reduced"`` exact in law for n <= d;   fused, n <= d;                    --
               Haar / Gaussian weights;   Haar / Gaussian weights;
-              gradients                  no gradients
+              gradients                  gradients
 ============  ==========================================================  =====================
 
 :data:`ENGINES` maps ``(method, backend)`` to ``"module:Class"``; the module is imported only
@@ -23,15 +23,26 @@ CUDA target nor CuPy nor a GPU. :func:`get_engine` returns an engine instance or
 what would run it; an engine's ``unsupported(spec, record, gradients)`` says, before anything
 runs, why it cannot run a particular request. Nothing here ever falls back to another engine.
 
+The BN residual chains of ``depthcheck.kernels.chain.rank`` (``rank_chain``, ``covariance_chain``
+(through ``rank_chain``), ``lyapunov_qr``) choose their engine with the same ``backend`` names:
+:data:`RANK_ENGINES` maps ``(function, backend)`` to ``"module:function"``, and
+:func:`get_rank_engine` returns the function or raises ``UnsupportedEngineError`` naming it
+(backend "numpy" is the reference, in ``depthcheck.kernels.chain.rank`` itself; "numba" the
+kernels of ``depthcheck.kernels.backends.numba.rank``; "cuda" has none).
+
 Examples
 --------
->>> from depthcheck.kernels.backends import available_backends, get_engine
+>>> from depthcheck.kernels.backends import available_backends, get_engine, get_rank_engine
 >>> "numpy" in available_backends()
 True
 >>> get_engine("reduced", "cuda")
 Traceback (most recent call last):
 ...
 depthcheck.kernels.chain.errors.UnsupportedEngineError: method='reduced' has no 'cuda' engine; engines for method='reduced': backend='numpy', backend='numba'
+>>> get_rank_engine("rank_chain", "cuda")
+Traceback (most recent call last):
+...
+depthcheck.kernels.chain.errors.UnsupportedEngineError: rank_chain has no 'cuda' engine; engines for rank_chain: backend='numpy', backend='numba'
 """
 from __future__ import annotations
 
@@ -39,8 +50,9 @@ import importlib
 
 from depthcheck.kernels.chain.errors import UnsupportedEngineError
 
-__all__ = ["METHODS", "BACKENDS", "ALIASES", "ENGINES", "get_engine", "available_backends",
-           "backend_unavailable_reason", "resolve", "UnsupportedEngineError"]
+__all__ = ["METHODS", "BACKENDS", "ALIASES", "ENGINES", "RANK_ENGINES", "get_engine",
+           "get_rank_engine", "available_backends", "backend_unavailable_reason", "resolve",
+           "UnsupportedEngineError"]
 
 METHODS = ("full", "reduced")
 BACKENDS = ("numpy", "numba", "cuda")
@@ -55,6 +67,15 @@ ENGINES = {
     ("full", "cuda"): "depthcheck.kernels.backends.cuda.chain:CupyChainBackend",
     ("reduced", "numpy"): "depthcheck.kernels.chain.reduced:ReducedChainBackend",
     ("reduced", "numba"): "depthcheck.kernels.backends.numba.reduced:ReducedNumbaChainBackend",
+}
+
+#: engines of the BN residual chains of ``depthcheck.kernels.chain.rank`` (the numpy reference is
+#: that module itself)
+RANK_ENGINES = {
+    ("rank_chain", "numpy"): "depthcheck.kernels.chain.rank:rank_chain",
+    ("rank_chain", "numba"): "depthcheck.kernels.backends.numba.rank:rank_chain_numba",
+    ("lyapunov_qr", "numpy"): "depthcheck.kernels.chain.rank:lyapunov_qr",
+    ("lyapunov_qr", "numba"): "depthcheck.kernels.backends.numba.rank:lyapunov_qr_numba",
 }
 
 
@@ -123,3 +144,30 @@ def get_engine(method: str = "full", backend: str = "numpy"):
                                      f"available backends here: {other}")
     module, attr = target.split(":")
     return getattr(importlib.import_module(module), attr)()
+
+
+def get_rank_engine(function: str, backend: str):
+    """The ``backend`` engine of ``function`` ("rank_chain" or "lyapunov_qr" of
+    ``depthcheck.kernels.chain.rank``), imported on demand.
+
+    Raises ``ValueError`` for an unknown function or backend name (the method-choosing names
+    of earlier releases, "reduced" / "reduced_numba", included) and ``UnsupportedEngineError``
+    when no engine is registered for the pair or the backend cannot run here.
+    """
+    fns = sorted({f for f, _ in RANK_ENGINES})
+    if function not in fns:
+        raise ValueError(f"function must be one of {fns}, got {function!r}")
+    if not isinstance(backend, str) or backend in LEGACY:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    _, backend = resolve("full", backend)
+    target = RANK_ENGINES.get((function, backend))
+    if target is None:
+        have = ", ".join(f"backend={b!r}" for (f, b) in RANK_ENGINES if f == function)
+        raise UnsupportedEngineError(f"{function} has no {backend!r} engine; engines for "
+                                     f"{function}: {have}")
+    why = backend_unavailable_reason(backend)
+    if why is not None:  # pragma: no cover - numba is a dependency
+        raise UnsupportedEngineError(f"backend={backend!r} cannot run {function} on this "
+                                     f"machine: {why}")
+    module, attr = target.split(":")
+    return getattr(importlib.import_module(module), attr)

@@ -51,6 +51,8 @@ import numbers
 
 import numpy as np
 
+from depthcheck.kernels.backends import get_rank_engine
+from depthcheck.kernels.chain.errors import UnsupportedEngineError
 from depthcheck.kernels.nn.activations import ACTIVATIONS as _ENGINE_ACTIVATIONS
 from depthcheck.kernels.nn.norms import NORMS as _ENGINE_NORMS
 from depthcheck.theory._checks import (as_float_array, check_choice, check_generator, check_positive_int)
@@ -140,6 +142,15 @@ def _tau(tau) -> float:
     if not 0.0 <= t < 1.0:
         raise ValueError(f"tau must lie in [0, 1), got {tau!r}")
     return t
+
+
+def _engine(function: str, backend):
+    """None for the numpy reference (this module), else the registered engine of ``function``
+    (``depthcheck.kernels.backends.get_rank_engine``: ValueError for an unknown name,
+    UnsupportedEngineError for an engine that does not exist or cannot run here)."""
+    if isinstance(backend, str) and backend == "numpy":
+        return None
+    return get_rank_engine(function, backend)
 
 
 def _sample(rng, shape, law: str, scale: float, mean: float = 0.0) -> np.ndarray:
@@ -320,7 +331,7 @@ class _Recorder:
 def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian",
                weight_scale=1.0, weight_mean=0.0, norm="bn_nomean", activation="identity", burn_in=0,
                record_every=1, record=("rank_lower_bound",), tau=0.5, top_k=10,
-               **removed) -> dict:
+               backend="numpy", **removed) -> dict:
     """Run the BN chain (or the vanilla chain) of Daneshmand et al. [1]_ and record statistics.
 
     Recursion (1) of [1]_ (``norm="bn_nomean"``, ``activation="identity"``):
@@ -376,6 +387,12 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
         τ in [0, 1) of the soft ranks.
     top_k : int
         k >= 2 of "top_eigs" and "log_sv".
+    backend : {"numpy", "numba"}
+        The engine (``depthcheck.kernels.backends.RANK_ENGINES``): "numpy" is this function's
+        reference loop; "numba" the compiled kernel of
+        ``depthcheck.kernels.backends.numba.rank`` (parallel over trials, weights from a
+        Philox stream keyed by ``rng``: the same law, other random numbers). "cuda" has no
+        engine here and raises ``UnsupportedEngineError``.
 
     Returns
     -------
@@ -434,6 +451,11 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
     if burn_in >= depth:
         raise ValueError(f"burn_in={burn_in} must be smaller than depth={depth}")
     layers = np.arange(burn_in + record_every, depth + 1, record_every)
+    engine = _engine("rank_chain", backend)
+    if engine is not None:
+        return engine(X, depth, rng=rng, gamma=g, weights=weights, weight_scale=scale,
+                      weight_mean=mean, norm=norm, activation=activation, layers=layers,
+                      record=record, tau=tau, top_k=top_k)
     rec = _Recorder(record, B, layers.size, d, n, tau, top_k)
     relu = activation == "relu"
     target = math.sqrt(d * n)
@@ -466,7 +488,7 @@ def rank_chain(X, depth, *, rng, trials=None, gamma=math.inf, weights="gaussian"
 
 def covariance_chain(M0, depth, *, rng, trials=1, gamma=0.01, weights="gaussian",
                      weight_scale=1.0, burn_in=0, record_every=1, record=("rank_lower_bound",),
-                     tau=0.5, top_k=10) -> dict:
+                     tau=0.5, top_k=10, backend="numpy") -> dict:
     """The d×d covariance chain of the Fig. 3a/3b code of Daneshmand et al. (2020,
     arXiv:2003.01652): M ← D (I+γW) M (I+γW)ᵀ D, D = diag((I+γW) M (I+γW)ᵀ)^{-1/2}.
 
@@ -474,7 +496,7 @@ def covariance_chain(M0, depth, *, rng, trials=1, gamma=0.01, weights="gaussian"
     D M̃ D accumulates over thousands of steps), so the chain runs on a factor: M0 = F Fᵀ
     (eigen-factor, F d×d), H_0 = √d F, and H ← Bn(H + γWH) (``norm="bn_nomean"``) with n = d
     gives exactly M(H_l) = M_l. ``M0`` must be symmetric PSD (d, d).
-    Returns what :func:`rank_chain` returns (statistics of M_l).
+    Returns what :func:`rank_chain` returns (statistics of M_l); ``backend`` as there.
     """
     M0 = as_float_array(M0, "M0", ndim=2).astype(np.float64, copy=False)
     d = M0.shape[0]
@@ -487,11 +509,11 @@ def covariance_chain(M0, depth, *, rng, trials=1, gamma=0.01, weights="gaussian"
     return rank_chain(math.sqrt(d) * F, depth, rng=rng, trials=trials, gamma=gamma,
                       weights=weights, weight_scale=weight_scale, norm="bn_nomean",
                       activation="identity", burn_in=burn_in, record_every=record_every,
-                      record=record, tau=tau, top_k=top_k)
+                      record=record, tau=tau, top_k=top_k, backend=backend)
 
 
 def lyapunov_qr(d, depth, *, trials, rng, gamma=math.inf, weights="gaussian", sigma=1.0,
-                complex=False, burn_in=0) -> np.ndarray:
+                complex=False, burn_in=0, backend="numpy") -> np.ndarray:
     """QR (Benettin) estimate of the Lyapunov spectrum of products of i.i.d. random matrices
     (Lemma 3 of Daneshmand et al. 2020, arXiv:2003.01652, quantified).
 
@@ -500,6 +522,9 @@ def lyapunov_qr(d, depth, *, trials, rng, gamma=math.inf, weights="gaussian", si
     (diag R_l > 0 after sign fixing); μ̂_k = (1/(depth − burn_in)) Σ_{l > burn_in} log R_l[k, k].
     The first ``burn_in`` steps let Q align with the Oseledec filtration (removes the O(1/L)
     bias of the initial frame). Returns (trials, d) estimates, decreasing in k on average.
+    ``backend``: "numpy" (this loop) or "numba" (``depthcheck.kernels.backends.numba.rank``:
+    same law, Philox weights keyed by ``rng``, real products only: ``complex=True`` with
+    "numba" raises ``UnsupportedEngineError``).
     References: C. M. Newman, "The distribution of Lyapunov exponents: exact results for
     random matrices", Comm. Math. Phys. 103, 1986 (the Gaussian spectrum); the QR method is
     described in ``docs/derivations/lyapunov.md``.
@@ -518,6 +543,13 @@ def lyapunov_qr(d, depth, *, trials, rng, gamma=math.inf, weights="gaussian", si
         raise ValueError(f"complex must be a bool, got {complex!r}")
     if complex and weights != "gaussian":
         raise ValueError("complex=True is only defined for weights='gaussian'")
+    engine = _engine("lyapunov_qr", backend)
+    if engine is not None:
+        if complex:
+            raise UnsupportedEngineError(f"lyapunov_qr(complex=True) has no {backend!r} engine "
+                                         f"(complex products run on backend='numpy' only)")
+        return engine(d, depth, trials=trials, rng=rng, gamma=g, weights=weights, sigma=s,
+                      burn_in=burn_in)
     dtype = np.complex128 if complex else np.float64
     Q = np.broadcast_to(np.eye(d, dtype=dtype), (trials, d, d)).copy()
     acc = np.zeros((trials, d))

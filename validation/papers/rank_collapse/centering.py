@@ -28,7 +28,7 @@ def _c5_simulate(cfg, rng, n_trials, backend):
                              weight_mean=float(cfg.get("weight_mean", 0.0)),
                              norm=norm, activation="identity",
                              record_every=cfg["record_every"],
-                             record=("rank_lower_bound", "offdiag"))
+                             record=("rank_lower_bound", "offdiag"), backend=backend)
             keep = out["layers"] > cfg["burn_in"]
             od.append(out["offdiag"][:, keep].mean(1))
             r.append(out["rank_lower_bound"][:, keep].mean(1))

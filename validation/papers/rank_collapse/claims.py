@@ -22,6 +22,11 @@ from depthcheck.validation.papers.rank_collapse.sqrt_width import _c1_full_confi
 PAPER = "Daneshmand et al. 2020 (arXiv:2003.01652)"
 #: Where the derivations behind the statements are written out.
 DERIVATIONS = "docs/derivations/rank_markov.md"
+#: The engines of the claims whose chains are ``rank_chain`` / ``lyapunov_qr``
+#: (``depthcheck.kernels.backends.RANK_ENGINES``): numpy reference, numba kernels (same law,
+#: other random numbers). lemma7_drift (``one_step_drift``) and input_degeneracy (no chain)
+#: run on numpy only.
+_RANK_ENGINES = ("numpy", "numba")
 
 
 _C1_QUICK_CONFIGS = [
@@ -70,6 +75,7 @@ CLAIM_SQRT_WIDTH = Claim(
           "fig2": {"d": 32, "depth": 5000, "every": 50, "weights": "uniform"}},
     trials={"quick": 32, "full": 20}, chunk={"quick": 32, "full": 2},
     predict=_c1_predict,
+    backends=_RANK_ENGINES,
     simulate=_c1_simulate,
     judge=_c1_judge,
     control={"norm": "none", "activations": ["linear"]},
@@ -123,6 +129,7 @@ CLAIM_LEMMA1 = Claim(
     trials={"quick": 16, "full": 64}, chunk=16,
     kind="exact",
     predict=_c2_predict,
+    backends=_RANK_ENGINES,
     simulate=_c2_simulate,
     judge=_c2_judge,
     control={"norm": "rownorm"},
@@ -208,6 +215,7 @@ CLAIM_REGULARITY = Claim(
           "fig3b": {"d": 50, "depth": 100, "gamma": 1.0, "eps": 1e-5, "top_k": 10}},
     trials={"quick": 32, "full": 20}, chunk={"quick": 32, "full": 2},
     predict=_c4_predict,
+    backends=_RANK_ENGINES,
     simulate=_c4_simulate,
     judge=_c4_judge,
     control={"weights": "uniform_pos"},
@@ -259,6 +267,7 @@ CLAIM_CENTERING = Claim(
           "ratio_band": [0.97, 1.03]},
     trials=32, chunk={"quick": 32, "full": 4},
     predict=_c5_predict,
+    backends=_RANK_ENGINES,
     simulate=_c5_simulate,
     judge=_c5_judge,
     control={"weights": "uniform_pos"},
@@ -310,6 +319,7 @@ CLAIM_LYAPUNOV = Claim(
           "residual_qr_depth": 20000, "weights": "gaussian", "weight_scale": 1.0},
     trials={"quick": 32, "full": 64}, chunk={"quick": 32, "full": 8},
     predict=_c6_predict,
+    backends=_RANK_ENGINES,
     simulate=_c6_simulate,
     judge=_c6_judge,
     control={"weights": "uniform", "ratio_dims": [4],

@@ -48,7 +48,7 @@ def _c2_simulate(cfg, rng, n_trials, backend):
             out = rank_chain(X, cfg["depth"], rng=rng, gamma=_gamma(c["gamma"]),
                              weights=c["weights"], norm=norm, activation="identity",
                              record_every=1, record=("rank_lower_bound", "rank", "top_eigs"),
-                             top_k=d, tau=0.5)
+                             top_k=d, tau=0.5, backend=backend)
             m = _c2_margins(out["rank_lower_bound"], out["rank"], out["top_eigs"],
                             taus).min(axis=1)
             worst = m if worst is None else np.minimum(worst, m)

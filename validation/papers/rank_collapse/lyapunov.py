@@ -35,12 +35,13 @@ def _c6_law(cfg):
     return cfg["weights"], scale
 
 
-def _ratio_slopes(X_trials, depth, rng, gamma, batch, every, weights="gaussian", scale=1.0):
+def _ratio_slopes(X_trials, depth, rng, gamma, batch, every, weights="gaussian", scale=1.0,
+                  backend="numpy"):
     """Per-trial mean OLS slope of log(σ2/σ1)(H_l) on l for ``batch`` chains per trial."""
     B, d, n = X_trials.shape
     out = rank_chain(X_trials, depth, rng=rng, gamma=gamma, weights=weights,
                      weight_scale=scale, norm="none", activation="identity",
-                     record_every=every, record=("log_sv",), top_k=2)
+                     record_every=every, record=("log_sv",), top_k=2, backend=backend)
     y = out["log_sv"][..., 0]
     x = out["layers"].astype(float)
     xc = x - x.mean()
@@ -53,24 +54,25 @@ def _c6_simulate(cfg, rng, n_trials, backend):
     law, sc = _c6_law(cfg)
     for d in cfg["lyap_dims"]:
         ev[f"mu_d{d}"] = lyapunov_qr(d, cfg["lyap_depth"], trials=n_trials, rng=rng,
-                                     weights=law, sigma=sc, burn_in=cfg["lyap_burn_in"])
+                                     weights=law, sigma=sc, burn_in=cfg["lyap_burn_in"],
+                                     backend=backend)
     nb = cfg["ratio_batch"]
     for d in cfg["ratio_dims"]:
         X = gaussian_input(d, d, n_trials * nb, rng)
         s, curve = _ratio_slopes(X, _ratio_depth(cfg, d), rng, math.inf, nb, cfg["ratio_every"],
-                                 law, sc)
+                                 law, sc, backend)
         ev[f"ratio_slope_d{d}"] = s
         ev[f"ratio_curve_d{d}"] = curve
     for c in cfg["residual"]:
         tag = f"d{c['d']}_g{c['gamma']}"
         X = gaussian_input(c["d"], c["d"], n_trials * nb, rng)
         s, curve = _ratio_slopes(X, c["depth"], rng, float(c["gamma"]), nb, cfg["ratio_every"],
-                                 law, sc)
+                                 law, sc, backend)
         ev[f"res_slope_{tag}"] = s
         ev[f"res_curve_{tag}"] = curve
         mu = lyapunov_qr(c["d"], cfg["residual_qr_depth"], trials=n_trials, rng=rng,
                          gamma=float(c["gamma"]), weights=law, sigma=sc,
-                         burn_in=cfg["lyap_burn_in"])
+                         burn_in=cfg["lyap_burn_in"], backend=backend)
         ev[f"res_qr_gap_{tag}"] = mu[:, 1] - mu[:, 0]
     return ev
 

@@ -27,7 +27,7 @@ def _c4_simulate(cfg, rng, n_trials, backend):
                          weights=cfg["weights"], weight_mean=float(cfg.get("weight_mean", 0.0)),
                          norm="bn_nomean", activation="identity",
                          burn_in=cfg["burn_in"], record_every=cfg["record_every"],
-                         record=("frobenius_M", "g1", "g2"))
+                         record=("frobenius_M", "g1", "g2"), backend=backend)
         F.append(out["frobenius_M"].mean(1))
         G1.append(out["g1"].mean(1))
         G2.append(out["g2"].mean(1))
@@ -44,7 +44,7 @@ def _c4_simulate(cfg, rng, n_trials, backend):
     lam0 = np.linalg.eigvalsh(_batch_m(normalise(X, "bn_nomean")))[..., ::-1][..., :f["top_k"]]
     out = rank_chain(X, f["depth"], rng=rng, gamma=float(f["gamma"]), weights="gaussian",
                      norm="bn_nomean", activation="identity", record_every=1,
-                     record=("top_eigs",), top_k=f["top_k"])
+                     record=("top_eigs",), top_k=f["top_k"], backend=backend)
     ev["fig3b_top_eigs"] = np.concatenate([lam0[:, None, :], out["top_eigs"]], axis=1)
     return ev
 

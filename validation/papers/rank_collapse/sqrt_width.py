@@ -54,7 +54,8 @@ def _c1_simulate(cfg, rng, n_trials, backend):
                              norm=_chain_norm(cfg["norm"], center),
                              activation=_CONFIG_ACTIVATIONS[act],
                              burn_in=c["burn_in"], record_every=cfg["record_every"],
-                             record=tuple(_C1_RECORDS.values()), tau=cfg["tau"])
+                             record=tuple(_C1_RECORDS.values()), tau=cfg["tau"],
+                             backend=backend)
             for k, stat in _C1_RECORDS.items():
                 cols[k].append(out[stat].mean(axis=1))  # depth average per trial
         for k, v in cols.items():
@@ -67,7 +68,7 @@ def _c1_simulate(cfg, rng, n_trials, backend):
         out = rank_chain(X, f2["depth"], rng=rng, gamma=math.inf, weights=f2["weights"],
                          norm=_chain_norm(cfg["norm"], act == "relu"),
                          activation=_CONFIG_ACTIVATIONS[act], record_every=f2["every"],
-                         record=("rank_lower_bound", "rank"))
+                         record=("rank_lower_bound", "rank"), backend=backend)
         ev[f"fig2_{act}_r"] = out["rank_lower_bound"]
         ev[f"fig2_{act}_rank"] = out["rank"]
     return ev
