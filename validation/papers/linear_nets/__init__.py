@@ -35,6 +35,20 @@ Claims (ids ``linear_nets.*``, formerly ``seed003.*``):
    matrix invariant does not hold. Control: biases switch on, and the weight-only difference
    drifts at O(1). Mutation: biases trained at η/5, labelled bias-free.
 
+Convergence time, initialisation and ReLU growth (``claims_convergence``; derivations in
+``docs/derivations/linear_nets_convergence.md``):
+
+* ``linear_nets.theorem3_max_rate`` (finding, Theorem 3, eqs. 16–18): the maximal growth rate
+  of u = Π‖W_j‖_F that the proof bounds by (17) is exceeded near convergence (the bound is proven
+  for u ≤ s/2 only); the minimum-time bound holds, loosely.
+* ``linear_nets.fig1_bound_sharpening`` (exact, Fig. 1(iii)): on the bound curve of (17), the
+  transition fraction (t₀.₉ − t₀.₁)/t₀.₉ falls with depth (plateaus, then sharp transitions).
+* ``linear_nets.glorot_gap`` (finding, Corollary 2.3): under Glorot init the expected
+  ||W_{l+1}||² − ||W_l||² equals the exact formula, non-zero when adjacent widths differ.
+* ``linear_nets.relu_rate_ratio`` (finding, eq. 15 / Conjecture 4): the non-squared norms of
+  adjacent ReLU layers grow at rates in the ratio ‖W_j‖/‖W_{j+1}‖ (Du–Hu–Lee), not 1: equal for
+  equal-width hidden layers, about 3× for the 100 → 10 output pair.
+
 Shared set-up choices (the paper's Sec. 4 leaves them open: its weight shapes are not legible,
 [U]): hidden widths (10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net;
 Glorot-normal init;
@@ -56,7 +70,7 @@ Public helpers (the building blocks of the claims, re-exported here): :func:`mix
 from depthcheck.validation.papers.linear_nets._common import (
     balanced_init, decoupled_init, glorot_init, layer_lr_scale, linear_net_loss, mixture_problem,
     mode_strengths, sufficient_inputs)
-from depthcheck.validation.papers.linear_nets.claims import CLAIMS
+from depthcheck.validation.papers.linear_nets.claims import CLAIMS, NOT_CHECKABLE
 
-__all__ = ["CLAIMS", "mixture_problem", "sufficient_inputs", "linear_net_loss", "glorot_init",
+__all__ = ["CLAIMS", "NOT_CHECKABLE", "mixture_problem", "sufficient_inputs", "linear_net_loss", "glorot_init",
            "decoupled_init", "balanced_init", "mode_strengths", "layer_lr_scale"]

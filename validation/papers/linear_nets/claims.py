@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
+from depthcheck.validation.papers.linear_nets import claims_convergence as _convergence
 from depthcheck.validation.papers.linear_nets.balance import _balance_judge, _balance_simulate
 from depthcheck.validation.papers.linear_nets.equal_growth import _growth_judge, _growth_simulate
 from depthcheck.validation.papers.linear_nets.figures import _balance_figure, _growth_figure, _relu_figure, _saxe_figure
@@ -254,4 +255,6 @@ CLAIM_RELU = Claim(
 )
 
 
-CLAIMS = [CLAIM_BALANCE, CLAIM_GROWTH, CLAIM_SAXE, CLAIM_RELU]
+CLAIMS = [CLAIM_BALANCE, CLAIM_GROWTH, CLAIM_SAXE, CLAIM_RELU, *_convergence.CLAIMS]
+#: The paper's statements not checked here, with why (``python -m depthcheck list``).
+NOT_CHECKABLE = [*_convergence.NOT_CHECKABLE]
