@@ -76,7 +76,8 @@ def tiny_results():
 
 # ------------------------------------------------------------------------------ registry shape
 def test_claims_are_complete():
-    assert set(CLAIMS) == set(TINY)
+    # the claims of claims_lemmas / claims_training have their own tests
+    assert set(TINY) <= set(CLAIMS)
     for c in B.CLAIMS:
         assert c.id.startswith("bn_orthogonal.")
         assert c.source.startswith(BK.SEED)
@@ -321,7 +322,8 @@ def test_image_batch_requires_generator():
 
 
 # ------------------------------------------------------------------------------ figures
-@pytest.mark.parametrize("cid", sorted(c.id for c in B.CLAIMS if c.figure is not None))
+@pytest.mark.parametrize("cid", sorted(c.id for c in B.CLAIMS
+                                       if c.figure is not None and c.id in TINY))
 def test_figures_are_drawn(cid, tiny_results, tmp_path):
     import matplotlib
     matplotlib.use("Agg")

@@ -49,13 +49,14 @@ def _run(claim, control, seed=123):
 
 def test_claim_list():
     ids = [c.id for c in V.CLAIMS]
-    assert ids == list(TINY) and all(i.startswith("lcw.") for i in ids)
+    # the claims of claims_relu_conv have their own tests (tests/validation/test_lcw_relu_conv.py)
+    assert ids[:len(TINY)] == list(TINY) and all(i.startswith("lcw.") for i in ids)
     for c in V.CLAIMS:
         assert "arXiv:2403.13833" in c.source
         assert c.n_trials("quick") >= 8 and c.control
 
 
-@pytest.mark.parametrize("claim", V.CLAIMS, ids=lambda c: c.id)
+@pytest.mark.parametrize("claim", [c for c in V.CLAIMS if c.id in TINY], ids=lambda c: c.id)
 def test_claim_and_control_at_tiny_size(claim, tmp_path):
     res = _run(claim, False)
     ctrl = _run(claim, True)

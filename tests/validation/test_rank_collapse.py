@@ -63,12 +63,15 @@ def run_tiny(claim: Claim, control: bool, seed: int = 2024):
 def test_module_registers_and_ids():
     claims = load_module("depthcheck.validation.papers.rank_collapse")
     ids = [c.id for c in claims]
-    assert len(ids) == 7 == len(set(ids))
+    assert len(ids) == len(set(ids)) >= 7
     assert all(i.startswith("rank_collapse.") for i in ids)
-    assert set(TINY) == set(ids)
+    # the claims of claims_lemmas / claims_training have their own tests
+    assert set(TINY) <= set(ids)
     for c in claims:
         for mode in ("quick", "full"):
-            assert c.n_trials(mode) >= 1 and c.aliases == (c.seed_key,)
+            assert c.n_trials(mode) >= 1
+        if c.id in TINY:       # the claims of the first release keep their former ids
+            assert c.aliases == (c.seed_key,) and c.seed_key.startswith("seed002.")
 
 
 @pytest.fixture(scope="module")

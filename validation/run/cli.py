@@ -337,7 +337,8 @@ def _cmd_list(args) -> int:
         print("\nnot checkable here (the paper's statement, why, and what is checked instead):")
         for i in items:
             instead = f" Instead: {', '.join(i.instead)}." if i.instead else ""
-            print(f"{i.id.ljust(w)}  {i.item}: not checkable here: {i.why}{instead}  "
+            why = i.why if i.why.rstrip().endswith(".") else i.why.rstrip() + "."
+            print(f"{i.id.ljust(w)}  {i.item}: not checkable here: {why}{instead}  "
                   f"[{i.source}]")
     return 0
 

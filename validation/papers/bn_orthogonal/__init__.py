@@ -39,11 +39,20 @@ Layout: one module per claim or tight group of claims (isometry_decay (Thm 1), i
 and ``CLAIMS`` in report order. Former ids stay accepted as aliases and seed the random streams
 (``Claim.seed_key``), so results are unchanged by the renaming.
 
+Corollaries, Theorem 5's scaling and the lemmas (``claims_lemmas``; modules corollaries,
+lemmas, theorem5_scaling, hitting_time, figures_lemmas; derivations in
+``docs/derivations/bn_lemmas.md``): corollary_a3_rotation (exact, Cor. A.3),
+corollary4_one_step_bound (Cor. 4 / Lemma B.2), theorem5_phi0_scaling (finding: E log‖∇W₁‖
+grows about linearly in φ0, far below the bound's φ0³), lemma_b1_spectral_bounds (exact, Lemmas
+B.1, C.11(ii), B.2), gradient_chain_rule_bound (exact, Lemmas C.2, C.12), hitting_time_bounds
+(Lemmas C.5–C.7); Lemma C.3 is listed as not checkable (an existence statement about an
+unspecified constant).
+
 Public helpers: :func:`fig1_input` (the Fig. 1 input batch), :func:`phi_floor` (a certified
 lower bound on φ where it evaluates to +inf) and :func:`gradient_curves` (the Fig. 3 protocol).
 """
 from depthcheck.validation.papers.bn_orthogonal._common import fig1_input, phi_floor
-from depthcheck.validation.papers.bn_orthogonal.claims import CLAIMS
+from depthcheck.validation.papers.bn_orthogonal.claims import CLAIMS, NOT_CHECKABLE
 from depthcheck.validation.papers.bn_orthogonal.gradients import gradient_curves
 
-__all__ = ["CLAIMS", "fig1_input", "phi_floor", "gradient_curves"]
+__all__ = ["CLAIMS", "NOT_CHECKABLE", "fig1_input", "phi_floor", "gradient_curves"]

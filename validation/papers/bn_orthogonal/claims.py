@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from depthcheck.theory import bn_orthogonal as th
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
+from depthcheck.validation.papers.bn_orthogonal import claims_lemmas as _lemmas
 from depthcheck.validation.papers.bn_orthogonal.bn_jacobian import _jac_judge, _jac_simulate
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _lemma_judge, _lemma_simulate
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma_finding import _finding_judge, _finding_simulate
@@ -662,4 +663,6 @@ HAAR_MOMENTS = Claim(
 CLAIMS = [ISOMETRY_DECAY, ISOMETRY_AUTHORS_C, ISOMETRY_UNIFORM_C, ISOMETRY_PLATEAU, BN_NEVER_DECREASES, BN_N_LT_D_FINDING, ONE_STEP_RATE,
           ONE_STEP_IDENTITY,
           BOUNDED_GRADIENTS, DEGENERATE_EXPLODES, BOUNDED_CENTRED, BN_JACOBIAN,
-          ACTIVATION_SHAPING, HAAR_MOMENTS]
+          ACTIVATION_SHAPING, HAAR_MOMENTS, *_lemmas.CLAIMS]
+#: The paper's statements not checked here, with why (``python -m depthcheck list``).
+NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE]

@@ -6,6 +6,7 @@ the section."""
 from __future__ import annotations
 
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity, Sequential
+from depthcheck.validation.papers.lcw import claims_relu_conv as _relu_conv
 from depthcheck.validation.papers.lcw.activation_shift import _shift_judge, _shift_predict, _shift_simulate
 from depthcheck.validation.papers.lcw.deep_sigmoid import (_acc_judge, _grad_judge, _grad_simulate, _pair_simulate, _speed_judge,
                                                            acc_statement, acc_worse_by_delta, gradients_vanish_by)
@@ -284,4 +285,6 @@ LCW_BN_ACCURACY = Claim(
 
 
 CLAIMS = [ACTIVATION_SHIFT, LCW_NO_SHIFT, VARIANCE_GAINS, DEEP_GRADIENTS, DEEP_SPEED,
-          LCW_BN_ACCURACY]
+          LCW_BN_ACCURACY, *_relu_conv.CLAIMS]
+#: The paper's statements not checked here, with why (``python -m depthcheck list``).
+NOT_CHECKABLE = [*_relu_conv.NOT_CHECKABLE]

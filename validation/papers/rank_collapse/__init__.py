@@ -62,6 +62,6 @@ simulate / judge; ``_common`` the paper's shared helpers; ``figures`` the figure
 Former ids stay accepted as aliases and seed the random streams (``Claim.seed_key``), so results
 are unchanged by the renaming.
 """
-from depthcheck.validation.papers.rank_collapse.claims import CLAIMS
+from depthcheck.validation.papers.rank_collapse.claims import CLAIMS, NOT_CHECKABLE
 
-__all__ = ["CLAIMS"]
+__all__ = ["CLAIMS", "NOT_CHECKABLE"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
+from depthcheck.validation.papers.rank_collapse import claims_lemmas as _lemmas
 from depthcheck.validation.papers.rank_collapse.centering import _c5_judge, _c5_predict, _c5_simulate
 from depthcheck.validation.papers.rank_collapse.figures import _c1_figure, _c4_figure, _c5_figure, _c6_figure, _c7_figure
 from depthcheck.validation.papers.rank_collapse.input_degeneracy import _c7_judge, _c7_predict, _c7_simulate
@@ -167,6 +168,7 @@ CLAIM_LEMMA7 = Claim(
                     {"kind": "circulant", "d": 16, "rho": 0.5}]},
     trials={"quick": 40, "full": 100}, chunk={"quick": 40, "full": 25},
     predict=_c3_predict,
+    backends=_RANK_ENGINES,
     simulate=_c3_simulate,
     judge=_c3_judge,
     control={"weight_scale": math.sqrt(2.0)},
@@ -396,4 +398,6 @@ CLAIM_DIGITS = Claim(
 
 
 CLAIMS = [CLAIM_SQRT_WIDTH, CLAIM_LEMMA1, CLAIM_LEMMA7, CLAIM_REGULARITY, CLAIM_CENTERING,
-          CLAIM_LYAPUNOV, CLAIM_DIGITS]
+          CLAIM_LYAPUNOV, CLAIM_DIGITS, *_lemmas.CLAIMS]
+#: The paper's statements not checked here, with why (``python -m depthcheck list``).
+NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE]
