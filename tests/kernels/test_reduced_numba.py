@@ -21,9 +21,10 @@ from scipy import stats
 from depthcheck.kernels.chain.driver import simulate_chain
 from depthcheck.kernels.chain.spec import ChainSpec
 from depthcheck.kernels.chain.statistics import compute_statistic
-from depthcheck.kernels.random.philox import normal_stream, philox_key
+from depthcheck.kernels.random.philox import philox4x32_10, philox_key
 from depthcheck.kernels.chain.reduced import simulate_reduced_chain
-from depthcheck.kernels.backends.numba.reduced import simulate_reduced_chain_numba
+from depthcheck.kernels.backends.numba.reduced import (ZB, reduced_normals,
+                                                       simulate_reduced_chain_numba)
 
 ALL = ("isometry_gap", "rank_lower_bound", "soft_rank", "row_norm_cv", "frobenius_M",
        "top_singular_values")
@@ -44,7 +45,7 @@ def _reference_trial(X, key, b, depth, weights, std, norm, act, gains, residual,
            for name in ALL}
     for l in range(1, depth + 1):
         RH = _pos_diag_r(H)
-        Z = normal_stream(key, l, b, 0, d * n, "ziggurat").reshape(d, n)
+        Z = reduced_normals(key, l, b, 0, d * n).reshape(d, n)
         if weights == "haar":
             Q, R = np.linalg.qr(Z)
             WH = (Q * np.where(np.diagonal(R) >= 0, 1.0, -1.0)) @ RH
@@ -86,6 +87,39 @@ def test_one_trial_matches_numpy_reference(weights, std, norm, act, residual):
             else:
                 np.testing.assert_allclose(out[name][b], ref[name], rtol=1e-9, atol=1e-13,
                                            err_msg=name)
+
+
+def test_block_ziggurat_normals():
+    """The reduced kernels' normals: (1) every candidate that passes the fast test equals the
+    ziggurat transform of its Philox word, recomputed here in numpy from
+    depthcheck.kernels.random.philox.philox4x32_10 and numpy's ziggurat tables (block layout:
+    first half of a block from the words (c0<<32|c1), second half from (c2<<32|c3)); (2) the
+    whole stream, rejections resolved from the side stream included, is N(0, 1): KS and the
+    two-sided tail mass beyond the ziggurat's base r (where the tail sampler acts)."""
+    from numba.np.random import _constants as c
+    key, size = (12345, 678), 3 * ZB + 17
+    z = reduced_normals(key, 4, 2, 1, size)
+    j = np.arange(ZB // 2 * 4, dtype=np.uint64)
+    full = lambda v: np.full(j.shape, v, dtype=np.uint64)
+    a, b, cc, e = philox4x32_10(j, full(4), full(2), full(1), np.uint64(key[0]), np.uint64(key[1]))
+    w = np.stack([(a << np.uint64(32)) | b, (cc << np.uint64(32)) | e])   # (2, counters)
+    words = np.concatenate([w[:, s:s + ZB // 2].reshape(-1) for s in range(0, j.size, ZB // 2)])
+    idx = (words & np.uint64(0xFF)).astype(np.intp)
+    rabs = (words >> np.uint64(9)) & np.uint64(0x000FFFFFFFFFFFFF)
+    sign = 1.0 - 2.0 * ((words >> np.uint64(8)) & np.uint64(1)).astype(float)
+    x = rabs.astype(float) * np.asarray(c.wi_double)[idx] * sign
+    fast = rabs < np.asarray(c.ki_double, dtype=np.uint64)[idx]
+    fast = fast[:size]
+    assert 0.95 < fast.mean() < 1.0
+    np.testing.assert_array_equal(z[fast], x[:size][fast])
+    big = reduced_normals((9, 10), 1, 0, 0, 400_000)
+    assert stats.kstest(big, "norm").pvalue > ALPHA
+    r = float(c.ziggurat_nor_r)
+    tail = np.count_nonzero(np.abs(big) > r)
+    assert stats.binomtest(tail, big.size, 2 * stats.norm.sf(r)).pvalue > ALPHA
+    assert np.array_equal(reduced_normals((9, 10), 1, 0, 0, 1000), big[:1000])
+    with pytest.raises(ValueError, match="method"):
+        reduced_normals(key, 1, 0, 0, 4, method="mersenne")
 
 
 def test_record_every_and_batched_input():

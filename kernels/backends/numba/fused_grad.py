@@ -56,7 +56,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_L
 from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
 
-__all__ = ["run_fused_grad", "ERR_BACKWARD"]
+__all__ = ["run_fused_grad", "grad_setup", "grad_result", "ERR_BACKWARD"]
 
 
 @njit
@@ -277,10 +277,31 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
     the layer and trial for a degenerate forward layer, a non-finite backward signal, or a NaN /
     +inf gradient log-norm.
     """
-    B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
     if method not in METHODS:
         raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
     block = WY_BLOCK if block is None else check_positive_int(block, "block")
+    layers, want, k_sing, stats, top, log_scale = stat_buffers(spec, record, record_every,
+                                                               n_singular)
+    y, kc, gcol, Wout, grads = grad_setup(spec, key, method, labels, checkpoint_every, layers)
+    err = np.empty((spec.trials, 2), dtype=np.int64)
+    Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
+    ip, fp = kernel_scalars(spec, key, method=METHODS[method], flags=want,
+                            record_every=int(record_every), tau=float(tau), n_sing=int(k_sing),
+                            block=int(block), kc=int(kc))
+    with blas_single_thread():
+        _fused_grad(Xb, np.ascontiguousarray(spec.gains, dtype=np.float64), ip, fp, Wout, y, gcol,
+                    stats, top, log_scale, grads["log_grad_norm"], err)
+    return grad_result(spec, record, err, grads,
+                       collect_args=(layers, k_sing, stats, top, log_scale))
+
+
+def grad_setup(spec, key, method, labels, checkpoint_every, layers):
+    """Host-side set-up shared by the numba gradient kernels (``run_fused_grad`` and
+    ``depthcheck.kernels.backends.numba.reduced.run_reduced_numba``): checks ``n_out`` and the
+    ``labels``, and returns (labels as int64, k_c, gcol (the column of each layer's gradient,
+    −1 if none), the readout ``readout_philox(key, B, n_out, d, method)``, and the outputs
+    {"grad_layers", "log_grad_norm" (NaN-filled), "labels"})."""
+    B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
     n_out = check_positive_int(spec.n_out, "n_out")
     if n_out > d:
         raise ValueError(f"n_out={n_out} exceeds the width d={d}: the readout needs orthonormal "
@@ -298,30 +319,21 @@ def run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method="
     kc = (max(1, math.ceil(math.sqrt(L))) if checkpoint_every is None
           else check_positive_int(checkpoint_every, "checkpoint_every"))
     kc = min(kc, L)
-
-    layers, want, k_sing, stats, top, log_scale = stat_buffers(spec, record, record_every,
-                                                               n_singular)
     grad_layers = np.array(sorted({1} | {int(l) for l in layers if l >= 1}), dtype=np.intp)
     gcol = np.full(L + 1, -1, dtype=np.int64)
     gcol[grad_layers] = np.arange(grad_layers.size)
-    log_grad = np.full((B, grad_layers.size), np.nan)
-    err = np.empty((B, 2), dtype=np.int64)
-    Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
-    Wout = readout_philox(key, B, n_out, d, method)
-    ip, fp = kernel_scalars(spec, key, method=METHODS[method], flags=want,
-                            record_every=int(record_every), tau=float(tau), n_sing=int(k_sing),
-                            block=int(block), kc=int(kc))
-    with blas_single_thread():
-        _fused_grad(Xb, np.ascontiguousarray(spec.gains, dtype=np.float64), ip, fp, Wout, y, gcol,
-                    stats, top, log_scale, log_grad, err)
+    grads = {"grad_layers": grad_layers, "log_grad_norm": np.full((B, grad_layers.size), np.nan),
+             "labels": np.asarray(y, dtype=np.intp).copy()}
+    return y, kc, gcol, readout_philox(key, B, n_out, d, method), grads
 
-    # as the numpy driver: a forward breakdown (lowest layer) first, then the backward pass's
-    # first failure in its order (highest layer), then NaN / +inf gradient log-norms
+
+def grad_result(spec, record, err, grads, collect_args) -> dict:
+    """The output dictionary of a numba gradient kernel's run: as the numpy driver, a forward
+    breakdown (lowest layer) is raised first, then the backward pass's first failure in its
+    order (highest layer), then NaN / +inf gradient log-norms; then the statistics
+    (``collect(spec, record, *collect_args)``) and the ``grad_setup`` outputs."""
     raise_breakdown(err, backward_codes=(ERR_BACKWARD,))
-    check_log_grad(log_grad, grad_layers)
-
-    out = collect(spec, record, layers, k_sing, stats, top, log_scale)
-    out["grad_layers"] = grad_layers
-    out["log_grad_norm"] = log_grad
-    out["labels"] = np.asarray(y, dtype=np.intp).copy()
+    check_log_grad(grads["log_grad_norm"], grads["grad_layers"])
+    out = collect(spec, record, *collect_args)
+    out.update(grads)
     return out

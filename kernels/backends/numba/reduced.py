@@ -4,37 +4,46 @@ with gradients.
 Same reduction as ``depthcheck.kernels.chain.reduced`` (derived in its module docstring): for n <= d and
 H = Q_H R_H a thin QR, W H ~ Q_Z R_H exactly in law for W Haar on O(d), with Q_Z the
 sign-fixed (positive diag R) thin QR factor of a fresh d×n Gaussian Z (Mezzadri 2007), and
-W H ~ σ Z R_H for W with i.i.d. N(0, σ²) entries. Per layer and trial: two Householder QRs of
-d×n matrices in plain loops (O(d n²), no LAPACK call, no d×d matrix), Z from Philox stream
-(l, b, 0) (``depthcheck.kernels.random.philox``: d·n normals, Z[i, c] = z[i·n + c]), R_H with a nonnegative
-diagonal (any R with RᵀR = HᵀH gives the same law), A = Q_Z R_H computed as
-P_0 ⋯ P_{n-1} [D R_H; 0] (D = sign(diag R_Z), so Q_Z is never formed), then the layer's
+W H ~ σ Z R_H for W with i.i.d. N(0, σ²) entries. Per layer and trial (O(d n²), no d×d matrix):
+a Householder QR of H in vectorised loops (any rank: H may be near rank collapse), R_H with a
+nonnegative diagonal (any R with RᵀR = HᵀH gives the same law); Z (d·n normals of Philox stream
+(l, b, 0), Z[i, c] = z[i·n + c], drawn by the block ziggurat below); for Haar weights and
+d >= 2n, Q_Z by CholeskyQR (R_Z from dsyrk + dpotrf, Q_Z R_H = Z (R_Z⁻¹ R_H) by one dgemm; Z is
+well conditioned, cond ≲ 6, and the Householder route is taken whenever the factor's diagonal
+says otherwise), for d < 2n by Householder (A = P_0 ⋯ P_{n-1} [D R_H; 0]); then the layer's
 norm / gain / activation / residual and the statistics of the fused kernels
-(``depthcheck.kernels.backends.numba.trial``: ``_nonlinear``, ``_finish``, ``_record``). ``numba.prange`` over trials, per-thread buffers
-O(d n + n²), memory independent of the depth L.
+(``depthcheck.kernels.backends.numba.trial``: ``_nonlinear``, ``_finish``, ``_record``).
+``numba.prange`` over trials, per-thread buffers O(d n + n²), memory independent of the depth L.
 
-Backward (``gradients=True``): the conditional Wᵀ of ``depthcheck.kernels.chain.reduced`` written in
-the Householder bases the forward step already has. With H = P_H [D_H; 0] R_H and
-Q_Z = P_Z [D_Z; 0] (P_H, P_Z products of n reflectors, D_H, D_Z the sign fixes), let
-Y = P_Zᵀ δ, split into its first n rows Y_1 and the other m = d − n rows Y_2. Then
-Q_Zᵀ δ = D_Z Y_1, the component C = (I − Q_Z Q_Zᵀ) δ = P_Z [0; Y_2] has CᵀC = Y_2ᵀY_2, and
-span(Q_H)⊥ = P_H [0; R^m], so the module docstring's Haar draw reads
+Backward (``gradients=True``): the conditional Wᵀ of ``depthcheck.kernels.chain.reduced``. With
+H = P_H [D_H; 0] R_H (P_H the product of H's n reflectors, D_H the sign fix), span(Q_H) =
+P_H [R^n; 0] and span(Q_H)⊥ = P_H [0; R^m], m = d − n, so the Haar draw reads
 
-    Wᵀ δ  ~  P_H [D_H D_Z Y_1;  O Y_2],    O Haar on O(m),
+    Wᵀ δ  ~  P_H [D_H Q_Zᵀ δ;  S R_C],
 
-and O Y_2 ~ P_G [D_G R_Y; 0] in law with R_Y the (k×n, k = min(n, m)) R factor of a
-Householder QR of Y_2 and P_G [D_G; 0] the sign-fixed Q of a fresh m×k Gaussian (O P_Y is Haar
-again, and its first k columns are a uniform k-frame): this covers n <= m (the n-frame S of the
-numpy engine) and m < n (the explicit Haar O(d − n)) in one formula, and m = 0 (W = Q_Z Q_Hᵀ).
-Gaussian weights: Wᵀ δ ~ σ P_H [D_H Zᵀ δ;  N R_δ] with N an m×n standard Gaussian and R_δ the R
-factor of a QR of δ (the projection (I − Q_H Q_Hᵀ) G'' of the numpy engine is P_H [0; N] in law).
-The backward's fresh normals (G or N) come from Philox stream (l, b, 1), never used elsewhere
-(the hidden layers use (l >= 1, b, 0), the readout (0, b, 1)); the readout and the loss are
-those of ``depthcheck.kernels.backends.numba.fused_grad`` (shared helpers ``_readout_grad``,
-``_nonlinear_vjp``, ``_grad_norm``, ``_unit_signal``), checkpoints every k_c layers with the
-segment recomputed by the same layer step (bit-identical), the signal carried at unit norm.
-Per layer and trial the backward costs three reflector applications and two or three small QRs,
-O(d n²); memory per thread O((L/k_c + 4 k_c) d n).
+R_C any k×n matrix (k = min(n, m)) with R_CᵀR_C = CᵀC for C = (I − Q_Z Q_Zᵀ) δ, S the sign-fixed
+Q factor of a fresh m×k Gaussian (a uniform k-frame of R^m, as the Haar O(m) acting on an
+orthonormal basis of span(Q_Z)⊥ maps C's frame; this covers n <= m, m < n and m = 0,
+W = Q_Z Q_Hᵀ). CholeskyQR route (d >= 2n): Q_Zᵀ δ = R_Z⁻ᵀ (Zᵀ δ), C = δ − Z R_Z⁻¹ (Q_Zᵀ δ) (two
+dgemms), R_C by Cholesky of CᵀC (backward stable whenever dpotrf succeeds; the Householder R of
+C, valid for any rank, otherwise). Householder route: Y = P_Zᵀ δ, Q_Zᵀ δ = D_Z Y_1 and R_C the R
+of Y_2 (the last m rows). S R_C = G (R_G⁻¹ R_C) by CholeskyQR of the fresh Gaussian G when
+m >= 2k, else P_G [D_G R_C; 0]. Gaussian weights: Wᵀ δ ~ σ P_H [D_H Zᵀ δ;  N R_δ] with N an m×n
+standard Gaussian and R_δ the R factor of δ (the projection (I − Q_H Q_Hᵀ) G'' of the numpy
+engine is P_H [0; N] in law). The backward's fresh normals (G or N) come from Philox stream
+(l, b, 1), never used elsewhere (the hidden layers use (l >= 1, b, 0), the readout (0, b, 1));
+the readout, the loss and the host-side set-up are those of
+``depthcheck.kernels.backends.numba.fused_grad`` (``_readout_grad``, ``_nonlinear_vjp``,
+``_grad_norm``, ``_unit_signal``, ``grad_setup``, ``grad_result``), checkpoints every k_c
+layers with the segment recomputed by the same layer step (bit-identical), the signal carried
+at unit norm. Per layer and trial the backward costs two Grams, three or four thin dgemms, one
+reflector application and O(n³); memory per thread O((L/k_c + 4 k_c) d n).
+
+Normals: ``normals="ziggurat"`` (default) is the block ziggurat of the section below (the
+ziggurat of ``depthcheck.kernels.random.philox`` restructured so that Philox and the common path
+vectorise, ~2-3x faster there; a different stream of the same law), ``"box_muller"`` the
+order-free stream of ``depthcheck.kernels.random.philox``. ``reduced_normals`` reproduces
+either on the host.
 """
 from __future__ import annotations
 
@@ -45,9 +54,11 @@ from numba import njit, prange
 
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends.numba import fused_grad as _fused_grad
-from depthcheck.kernels.backends.numba.blas import blas_single_thread
+from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _gemm, _gram,
+                                                    blas_single_thread)
 from depthcheck.kernels.backends.numba.fused_grad import (_grad_norm, _nonlinear_vjp,
-                                                          _readout_grad, _unit_signal)
+                                                          _readout_grad, _unit_signal,
+                                                          grad_result, grad_setup)
 from depthcheck.kernels.backends.numba.trial import (_finish, _nonlinear, _record_layer, _start,
                                                      collect, kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
@@ -56,101 +67,345 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_L
                                             I_RECORD_EVERY, I_RESCALE, I_RESIDUAL, I_WEIGHT,
                                             LOG_SCALE_CAP, N_FLAGS, kernel_scalars,
                                             raise_breakdown)
-from depthcheck.kernels.chain.errors import check_log_grad
-from depthcheck.kernels.random.philox import (_ZBUF, METHODS, _fill_normals, key_from_root,
-                                              philox_key, readout_philox)
+from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _M0, _M1, _MASK, _S11, _S32,
+                                              _W0, _W1, _WI, _ZBUF, _ZIG_INV_R, _ZIG_R, METHODS,
+                                              _fill_normals, _refill, key_from_root,
+                                              philox_key)
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
 
-__all__ = ["simulate_reduced_chain_numba", "run_reduced_numba", "ReducedNumbaChainBackend"]
+__all__ = ["simulate_reduced_chain_numba", "run_reduced_numba", "ReducedNumbaChainBackend",
+           "reduced_normals"]
 
 REDUCED_WEIGHTS = ("haar", "gaussian")
 #: Philox stream word of the backward pass's fresh normals (layer l >= 1, trial b, 1)
 BACKWARD_STREAM = 1
 
 
-@njit(fastmath={"reassoc", "contract"})   # vectorised sums; NaN/inf semantics kept
+# ---------------------------------------------------------------- normals: a block ziggurat
+# The per-candidate transform and tables of ``depthcheck.kernels.random.philox``'s ziggurat
+# (numpy's), restructured so that the common path vectorises: each block of ZB candidates takes
+# the 64-bit words of Philox counters (s/2 .. s/2 + ZB/2 − 1, l, b, stream) — the block's first
+# half from the words (c0<<32 | c1), its second half from (c2<<32 | c3) — and keeps candidate j
+# where it passes the fast test (~98.8%). A failing candidate is resolved by the ziggurat's own
+# rejection steps (wedge / tail test, then fresh attempts) with every further word taken, in
+# order, from the side stream of counters SIDE_COUNTER, SIDE_COUNTER + 1, ... of the same
+# (l, b, stream). Attempts use disjoint words, so each output is an exact N(0, 1) draw (the
+# ziggurat's law, up to the 2⁻⁵² resolution of its uniforms) independent of the others.
+_S8 = np.uint64(8)
+_S1 = np.uint64(1)
+_MANT = np.uint64(0x000FFFFFFFFFFFFF)
+_EXP52 = np.uint64(0x4330000000000000)     # the bits of 2⁵²: (bits | m) − 2⁵² = m exactly
+_TWO52 = 4503599627370496.0
+#: candidates per block
+ZB = 256
+#: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
+SIDE_COUNTER = 2 ** 31
+#: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer)
+ZWORK = 2 * ZB + _ZBUF
+
+@njit
+def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
+    """w0[j], w1[j] <- the words (c0<<32 | c1), (c2<<32 | c3) of Philox4x32-10 on counter
+    (start + j, c1, c2, c3) (``depthcheck.kernels.random.philox.philox4x32_10``), every operand
+    masked to 32 bits so that LLVM vectorises the rounds (vpmuludq)."""
+    for j in range(w0.size):
+        a = np.uint64(start + j) & _MASK
+        b = c1
+        c = c2
+        e = c3
+        K0 = k0
+        K1 = k1
+        for _ in range(10):
+            p0 = _M0 * (a & _MASK)
+            p1 = _M1 * (c & _MASK)
+            a, b, c, e = (((p1 >> _S32) ^ b ^ K0) & _MASK, p1 & _MASK,
+                          ((p0 >> _S32) ^ e ^ K1) & _MASK, p0 & _MASK)
+            K0 = (K0 + _W0) & _MASK
+            K1 = (K1 + _W1) & _MASK
+        w0[j] = (a << _S32) | b
+        w1[j] = (c << _S32) | e
+
+@njit
+def _zig_candidates(w, x):
+    """x[j] <- the ziggurat candidate of word w[j] (NaN where it fails the fast test, to be
+    resolved); returns the number of such words."""
+    h = w.size
+    xb = x.view(np.uint64)
+    for j in range(h):
+        xb[j] = ((w[j] >> np.uint64(9)) & _MANT) | _EXP52
+    nrej = 0
+    for j in range(h):
+        r = w[j]
+        idx = r & np.uint64(0xFF)
+        rabs = (r >> np.uint64(9)) & _MANT
+        sgn = 1.0 - 2.0 * np.float64((r >> _S8) & _S1)
+        v = ((x[j] - _TWO52) * _WI[idx]) * sgn
+        rej = rabs >= _KI[idx]
+        x[j] = np.nan if rej else v
+        nrej += rej
+    return nrej
+
+@njit
+def _side_word(sb, st, k0, k1, c1, c2, c3):
+    """The next word of the side stream (buffer sb, st = [position, counters used])."""
+    if st[0] >= sb.size:
+        _refill(sb, SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
+        st[1] += sb.size // 2
+        st[0] = 0
+    r = sb[st[0]]
+    st[0] += 1
+    return r
+
+@njit
+def _zig_resolve(r, sb, st, k0, k1, c1, c2, c3):
+    """The normal of the ziggurat attempt sequence that starts with word r, its uniforms and
+    later attempts taken from the side stream (numpy's random_standard_normal steps)."""
+    while True:
+        idx = r & np.uint64(0xFF)
+        rabs = (r >> np.uint64(9)) & _MANT
+        x = (np.float64(np.int64(rabs)) * _WI[idx]) * (1.0 - 2.0 * np.float64(np.int64((r >> _S8) & _S1)))
+        if rabs < _KI[idx]:
+            return x
+        if idx == 0:
+            while True:
+                u1 = np.float64(_side_word(sb, st, k0, k1, c1, c2, c3) >> _S11) * _INV53
+                u2 = np.float64(_side_word(sb, st, k0, k1, c1, c2, c3) >> _S11) * _INV53
+                xx = -_ZIG_INV_R * math.log1p(-u1)
+                yy = -math.log1p(-u2)
+                if yy + yy > xx * xx:
+                    return -(_ZIG_R + xx) if (rabs >> np.uint64(8)) & _S1 else _ZIG_R + xx
+        u = np.float64(_side_word(sb, st, k0, k1, c1, c2, c3) >> _S11) * _INV53
+        if (_FI[idx - 1] - _FI[idx]) * u + _FI[idx] < math.exp(-0.5 * x * x):
+            return x
+        r = _side_word(sb, st, k0, k1, c1, c2, c3)
+
+@njit
+def _block_normals(out, k0, k1, c1, c2, c3, zw):
+    """out[:] <- the block-ziggurat normals of stream (·, c1, c2, c3) (section comment);
+    zw: ZWORK uint64 words of work space."""
+    h = ZB // 2
+    w0 = zw[:h]
+    w1 = zw[h:2 * h]
+    xs = zw[2 * h:4 * h].view(np.float64)
+    sb = zw[4 * h:4 * h + _ZBUF]
+    st = np.empty(2, np.int64)
+    st[0] = _ZBUF
+    st[1] = 0
+    m = out.size
+    for s in range(0, m, ZB):
+        _philox_pairs(w0, w1, s // 2, k0, k1, c1, c2, c3)
+        nr = _zig_candidates(w0, xs[:h]) + _zig_candidates(w1, xs[h:])
+        if nr > 0:
+            for j in range(ZB):
+                if xs[j] != xs[j]:
+                    xs[j] = _zig_resolve(w0[j] if j < h else w1[j - h], sb, st, k0, k1, c1, c2, c3)
+        q = min(ZB, m - s)
+        for j in range(q):
+            out[s + j] = xs[j]
+
+
+@njit
+def _normals(out, method, k0, k1, l, b, stream, zw):
+    """out <- the normals of Philox stream (l, b, stream): method 0 the block ziggurat above,
+    1 Box–Muller (``depthcheck.kernels.random.philox``, order free)."""
+    if method == 0:
+        _block_normals(out, k0, k1, np.uint64(l), np.uint64(b), np.uint64(stream), zw)
+    else:
+        _fill_normals(out, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(stream), zw)
+
+
+def reduced_normals(key, layer: int, trial: int, stream: int, size: int,
+                    method: str = "ziggurat") -> np.ndarray:
+    """The first ``size`` normals of stream (layer, trial, stream) under ``key`` exactly as the
+    reduced kernels draw them (``method`` "ziggurat": the block ziggurat; "box_muller":
+    ``depthcheck.kernels.random.philox.normal_stream``)."""
+    if method not in METHODS:
+        raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
+    size = check_positive_int(size, "size", minimum=0)
+    if size >= 2 ** 32:
+        raise ValueError(f"size must be < 2^32, got {size}")
+    out = np.empty(size)
+    _normals(out, METHODS[method], np.uint64(key[0]), np.uint64(key[1]), int(layer), int(trial),
+             int(stream), np.empty(ZWORK, np.uint64))
+    return out
+
+
+FM = {"reassoc", "contract"}     # fastmath subset: vectorised sums; NaN/inf semantics kept
+#: CholeskyQR of a fresh Gaussian is used when min |diag R| > QR_RATIO·max |diag R| (κ small,
+#: orthogonality loss ~ eps·κ²); otherwise (and always for 2k > p) the Householder QR runs
+QR_RATIO = 1e-2
+
+
+@njit(fastmath=FM)
+def _dot(x, y):
+    """Σ x[i]·y[i] over two equal-length 1-d views. Loops run from 0 over views (x[k:]), not
+    over range(k, d): numba then drops its negative-index wrap-around test and LLVM vectorises
+    (range(k, d) indexing ran ~10x slower)."""
+    s = 0.0
+    for i in range(x.size):
+        s += x[i] * y[i]
+    return s
+
+
+@njit(fastmath=FM)
+def _axpy(a, x, y):
+    """y += a·x over two equal-length 1-d views (vectorised as ``_dot``)."""
+    for i in range(x.size):
+        y[i] += a * x[i]
+
+
+@njit(fastmath=FM)
 def _house_qr(Mt, V, beta, R):
-    """Householder QR of the d×n matrix M given as its transpose Mt (n, d) (rows = columns of
-    M, contiguous); Mt is destroyed. k = min(n, d) reflectors: V[j, j:] <- reflector j,
-    beta[j] = 2/‖v_j‖² (0: identity), R[:k, :n] <- upper-trapezoidal factor,
-    M = P_0 ⋯ P_{k-1} [R; 0], P_j = I − beta_j v_j v_jᵀ."""
-    n, d = Mt.shape
-    for k in range(min(n, d)):
-        x = Mt[k]
-        s2 = 0.0
-        for i in range(k, d):
-            s2 += x[i] * x[i]
-        nrm = math.sqrt(s2)
-        x0 = x[k]
+    """Householder QR of the p×c matrix M given as its transpose Mt (c, p) (rows = columns of
+    M, contiguous); Mt is destroyed. k = min(c, p) reflectors: V[j, j:] <- reflector j,
+    beta[j] = 2/‖v_j‖² (0: identity), R[:k, :c] <- upper-trapezoidal factor,
+    M = P_0 ⋯ P_{k-1} [R; 0], P_j = I − beta_j v_j v_jᵀ. Valid whatever the rank of M."""
+    c, p = Mt.shape
+    for k in range(min(c, p)):
+        x = Mt[k, k:]
+        nrm = math.sqrt(_dot(x, x))
+        x0 = x[0]
         alpha = -nrm if x0 >= 0 else nrm            # v = x − alpha e_k, no cancellation
-        vk = V[k]
-        for i in range(k, d):
-            vk[i] = x[i]
-        vk[k] = x0 - alpha
+        vk = V[k, k:p]
+        vk[:] = x
+        vk[0] = x0 - alpha
         vn2 = 2.0 * nrm * (nrm + abs(x0))
         bk = 2.0 / vn2 if vn2 > 0 else 0.0
         beta[k] = bk
         R[k, k] = alpha if vn2 > 0 else x0
-        for j in range(k + 1, n):
-            y = Mt[j]
-            s = 0.0
-            for i in range(k, d):
-                s += vk[i] * y[i]
-            s *= bk
-            for i in range(k, d):
-                y[i] -= s * vk[i]
-            R[k, j] = y[k]
+        for j in range(k + 1, c):
+            y = Mt[j, k:]
+            _axpy(-bk * _dot(vk, y), vk, y)
+            R[k, j] = y[0]
         for j in range(k):
             R[k, j] = 0.0
 
 
-@njit(fastmath={"reassoc", "contract"})   # vectorised sums; NaN/inf semantics kept
+@njit(fastmath=FM)
 def _apply_reflectors(V, beta, nr, At, transpose):
-    """Rows of At (the columns of a d×c matrix Y) <- P Y (``transpose``: Pᵀ Y) for the product
-    P = P_0 ⋯ P_{nr-1} of ``_house_qr``'s first ``nr`` reflectors. fastmath (reassociation and
-    FMA contraction only) lets the dot products vectorise: rounding-level changes; NaN/inf
-    semantics are kept so breakdowns are still detected downstream."""
-    d = At.shape[1]
+    """Rows of At (the columns of a p×c matrix Y) <- P Y (``transpose``: Pᵀ Y) for the product
+    P = P_0 ⋯ P_{nr-1} of ``_house_qr``'s first ``nr`` reflectors."""
+    p = At.shape[1]
     for t in range(nr):
         k = t if transpose else nr - 1 - t
-        vk = V[k]
+        vk = V[k, k:p]
         bk = beta[k]
         for c in range(At.shape[0]):
-            row = At[c]
-            s = 0.0
-            for i in range(k, d):
-                s += vk[i] * row[i]
-            s *= bk
-            for i in range(k, d):
-                row[i] -= s * vk[i]
+            row = At[c, k:]
+            _axpy(-bk * _dot(vk, row), vk, row)
 
 
 @njit
 def _signed_q_times(V, beta, RQ, nr, Rm, At):
-    """Rows of At (the columns of a d×c result) <- Q Rm = P_0 ⋯ P_{nr-1} [D Rm; 0], Q the
+    """Rows of At (the columns of a p×c result) <- Q Rm = P_0 ⋯ P_{nr-1} [D Rm; 0], Q the
     sign-fixed Q factor (D = sign(diag RQ), + for 0) of the QR that gave (V, beta, RQ), Rm
     (nr × c): Q is never formed."""
-    d = At.shape[1]
+    p = At.shape[1]
     for c in range(At.shape[0]):
         row = At[c]
         for k in range(nr):
             row[k] = Rm[k, c] if RQ[k, k] >= 0 else -Rm[k, c]
-        for i in range(nr, d):
+        for i in range(nr, p):
             row[i] = 0.0
     _apply_reflectors(V, beta, nr, At, False)
 
 
 @njit
-def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, RZ, z,
-                 zbuf, VH, betaH, sH, VZ, betaZ, sZ):
-    """A <- the reduced linear part of layer l for trial b (residual included); keeps what the
-    backward pass needs: H's reflectors (VH, betaH) and sign fix sH, and for Haar weights Z's
-    (VZ, betaZ, sZ); z holds Z (stream (l, b, 0)) on return."""
+def _transpose_into(M, Mt):
+    """Mt (c, p) <- Mᵀ for M (p, c)."""
+    p, c = M.shape
+    for i in range(p):
+        for a in range(c):
+            Mt[a, i] = M[i, a]
+
+
+@njit
+def _mul(P, Q, out, alpha, beta, iw, dw, cw):
+    """out (p, c) <- alpha·P Q + beta·out for C-contiguous P (p, k), Q (k, c), out: one dgemm
+    (column-major outᵀ = Qᵀ Pᵀ)."""
+    p, k = P.shape
+    c = Q.shape[1]
+    _gemm(_N, _N, c, p, k, alpha, Q, c, P, k, beta, out, c, iw, dw, cw)
+
+
+@njit
+def _tmul(P, Q, out, iw, dw, cw):
+    """out (k, c) <- Pᵀ Q for C-contiguous P (p, k), Q (p, c): one dgemm."""
+    p, k = P.shape
+    c = Q.shape[1]
+    _gemm(_N, _T_, c, k, p, 1.0, Q, c, P, k, 0.0, out, c, iw, dw, cw)
+
+
+@njit
+def _chol_r(M, R, iw, dw, cw):
+    """R (k, k) <- the upper-triangular Cholesky factor of MᵀM (M (p, k) C-contiguous), so
+    RᵀR = MᵀM with a positive diagonal: dsyrk + dpotrf, ~p k² flops. Returns LAPACK's info
+    (0: success; the factor is then backward stable, R̂ᵀR̂ = MᵀM + O(k² eps ‖M‖²))."""
+    _gram(M, R, True, iw, dw, cw)
+    info = _cholesky_upper(R, iw, cw)
+    k = R.shape[0]
+    for a in range(k):
+        for c in range(a):
+            R[a, c] = 0.0
+    return info
+
+
+@njit
+def _well_conditioned(R):
+    """min |R_aa| > QR_RATIO · max |R_aa| (False for NaN)."""
+    lo = np.inf
+    hi = 0.0
+    for a in range(R.shape[0]):
+        v = abs(R[a, a])
+        lo = min(lo, v)
+        hi = max(hi, v)
+    return lo > QR_RATIO * hi
+
+
+@njit
+def _upper_solve(U, B, X):
+    """X <- U⁻¹ B for U (k, k) upper triangular, B, X (k, c) (X may be B)."""
+    k, c = B.shape
+    for j in range(c):
+        for i in range(k - 1, -1, -1):
+            s = B[i, j]
+            for q in range(i + 1, k):
+                s -= U[i, q] * X[q, j]
+            X[i, j] = s / U[i, i]
+
+
+@njit
+def _upper_t_solve(U, B, X):
+    """X <- U⁻ᵀ B for U (k, k) upper triangular, B, X (k, c) (X may be B)."""
+    k, c = B.shape
+    for j in range(c):
+        for i in range(k):
+            s = B[i, j]
+            for q in range(i):
+                s -= U[q, i] * X[q, j]
+            X[i, j] = s / U[i, i]
+
+
+@njit
+def _r_factor(M, R, Mt, V, beta, iw, dw, cw):
+    """R (c, c) <- an upper-triangular R with RᵀR = MᵀM for M (p, c), p >= c, any rank: the
+    Cholesky factor of the Gram when dpotrf succeeds (backward stable), else the R of a
+    Householder QR (Mt (c, p), V, beta: work space)."""
+    if _chol_r(M, R, iw, dw, cw) != 0:
+        _transpose_into(M, Mt)
+        _house_qr(Mt, V, beta, R)
+
+
+@njit
+def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn, z,
+                 zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw):
+    """A <- the reduced linear part of layer l for trial b (residual included). Keeps what the
+    backward pass needs: H's reflectors (VH, betaH) and sign fix sH; z holds Z (stream
+    (l, b, 0)) on return; for Haar weights RZ, and, on the Householder route, Z's reflectors
+    (VZ, betaZ, sZ). Returns True when Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     d, n = H.shape
-    for i in range(d):                  # R_H from a QR of H (Q_H kept as its reflectors)
-        for c in range(n):
-            Mt[c, i] = H[i, c]
+    _transpose_into(H, Mt)              # R_H from a QR of H (Q_H kept as its reflectors)
     _house_qr(Mt, VH, betaH, RH)
     for k in range(n):                  # positive diag: R_H independent of QR convention
         sH[k] = 1.0
@@ -158,29 +413,28 @@ def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At,
             sH[k] = -1.0
             for c in range(k, n):
                 RH[k, c] = -RH[k, c]
-    _fill_normals(z, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(0), zbuf)
+    _normals(z, method, k0, k1, l, b, 0, zbuf)
+    Z = z.reshape((d, n))
+    zchol = False
     if wcode == 1:                      # W H ~ σ Z R_H
-        for i in range(d):
-            for c in range(n):
-                s = 0.0
-                for k in range(c + 1):
-                    s += z[i * n + k] * RH[k, c]
-                A[i, c] = std * s
-    else:                               # W H ~ Q_Z R_H = P_0 ⋯ P_{n-1} [D R_H; 0]
-        for i in range(d):
-            for c in range(n):
-                Mt[c, i] = z[i * n + c]
-        _house_qr(Mt, VZ, betaZ, RZ)
-        for k in range(n):
-            sZ[k] = 1.0 if RZ[k, k] >= 0 else -1.0
-        _signed_q_times(VZ, betaZ, RZ, n, RH, At)
-        for i in range(d):
-            for c in range(n):
-                A[i, c] = At[c, i]
+        _mul(Z, RH, A, std, 0.0, iw, dw, cw)
+    else:                               # W H ~ Q_Z R_H
+        zchol = 2 * n <= d and _chol_r(Z, RZ, iw, dw, cw) == 0 and _well_conditioned(RZ)
+        if zchol:                       # Q_Z R_H = Z (R_Z⁻¹ R_H)
+            _upper_solve(RZ, RH, Mn)
+            _mul(Z, Mn, A, 1.0, 0.0, iw, dw, cw)
+        else:                           # P_0 ⋯ P_{n-1} [D R_H; 0] from Z's reflectors
+            _transpose_into(Z, Mt)
+            _house_qr(Mt, VZ, betaZ, RZ)
+            for k in range(n):
+                sZ[k] = 1.0 if RZ[k, k] >= 0 else -1.0
+            _signed_q_times(VZ, betaZ, RZ, n, RH, At)
+            _transpose_into(At, A)
     if has_res:
         for i in range(d):
             for c in range(n):
                 A[i, c] = H[i, c] + gamma * A[i, c]
+    return zchol
 
 
 @njit
@@ -209,8 +463,9 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     sZ = np.empty(n)
     RH = np.empty((n, n))
     RZ = np.empty((n, n))
+    Mn = np.empty((n, n))
     z = np.empty(d * n)
-    zbuf = np.empty(_ZBUF, np.uint64)
+    zbuf = np.empty(ZWORK, np.uint64)
     G = np.empty((n, n))
     diag = np.empty(n)
     rn = np.empty(d)
@@ -228,8 +483,8 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
         return log_c
     for l in range(0, depth + 1):
         if l > 0:
-            _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, RZ,
-                         z, zbuf, VH, betaH, sH, VZ, betaZ, sZ)
+            _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn,
+                         z, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw)
             e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
             if e == ERR_NONE:
                 e, ls = _finish(A, H, rescale)
@@ -274,58 +529,76 @@ _reduced_forward = _make_reduced_forward(kernel_fingerprint(_fused_grad))
 
 # -------------------------------------------------------------------------------- backward
 @njit
-def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, gamma, VH, betaH,
-                           sH, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, g,
-                           zbuf):
+def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
+    """Rows of Yt, columns n.. (the lower m rows of the d×n result) <- S R_Y with S the
+    sign-fixed Q factor of the m×k Gaussian G[i, a] = g[i·k + a] (a uniform k-frame of R^m)
+    and R_Y (k, n): CholeskyQR (S R_Y = G (R_G⁻¹ R_Y), one dgemm) when m >= 2k and it is well
+    conditioned, else Householder (P_G [D_G R_Y; 0])."""
+    n = Yt.shape[0]
+    G = g[:m * k].reshape((m, k))
+    if m >= 2 * k and _chol_r(G, RG, iw, dw, cw) == 0 and _well_conditioned(RG):
+        _upper_solve(RG, RY, T)                                 # k == n here
+        Y2 = y2[:m * n].reshape((m, n))
+        _mul(G, T, Y2, 1.0, 0.0, iw, dw, cw)
+        for i in range(m):
+            for c in range(n):
+                Yt[c, n + i] = Y2[i, c]
+        return
+    _transpose_into(G, Ct[:k])
+    _house_qr(Ct[:k], VG, betaG, RG)
+    _signed_q_times(VG, betaG, RG, k, RY, Ct)                   # P_G [D_G R_Y; 0]
+    for c in range(n):
+        Yt[c, n:] = Ct[c]
+
+
+@njit
+def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, gamma, zchol,
+                           VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
+                           betaG, RG, P, T, C, y2, g, zbuf, iw, dw, cw):
     """out <- a draw of W_lᵀ dA (residual: dA + γ W_lᵀ dA) from the law of W_l given the forward
-    pass (module docstring), from layer l's stored reflectors and, for Gaussian weights, Z (Zs);
-    fresh normals from stream (l, b, BACKWARD_STREAM)."""
+    pass (module docstring), from layer l's stored reflectors, R_Z and Z (Zs); fresh normals
+    from stream (l, b, BACKWARD_STREAM)."""
     d, n = dA.shape
     m = d - n
     k = min(n, m)
+    Z = Zs.reshape((d, n))
     if wcode == 0:
-        for i in range(d):
+        if zchol:                                               # m >= n
+            _tmul(Z, dA, P, iw, dw, cw)                         # Zᵀ δ
+            _upper_t_solve(RZ, P, P)                            # Q_Zᵀ δ = R_Z⁻ᵀ Zᵀ δ
             for c in range(n):
-                Yt[c, i] = dA[i, c]
-        _apply_reflectors(VZ, betaZ, n, Yt, True)               # Y = P_Zᵀ dA
-        for c in range(n):
-            for a in range(n):                                  # D_H D_Z Y_1
-                Yt[c, a] *= sH[a] * sZ[a]
+                for a in range(n):
+                    Yt[c, a] = sH[a] * P[a, c]                  # D_H Q_Zᵀ δ
+            _upper_solve(RZ, P, T)
+            C[:, :] = dA
+            _mul(Z, T, C, -1.0, 1.0, iw, dw, cw)               # C = δ − Q_Z Q_Zᵀ δ
+            _r_factor(C, RY, Bt, VB, betaB, iw, dw, cw)         # R_C (n×n)
+        else:
+            _transpose_into(dA, Yt)
+            _apply_reflectors(VZ, betaZ, n, Yt, True)           # Y = P_Zᵀ dA
+            for c in range(n):
+                for a in range(n):                              # D_H D_Z Y_1
+                    Yt[c, a] *= sH[a] * sZ[a]
+            if k > 0:
+                for c in range(n):                              # Y_2 -> R_Y (k×n)
+                    Bt[c, :m] = Yt[c, n:]
+                _house_qr(Bt[:, :m], VB, betaB, RY)
         if k > 0:
-            for c in range(n):                                  # Y_2 -> R_Y (k×n)
-                for i in range(m):
-                    Bt[c, i] = Yt[c, n + i]
-            _house_qr(Bt, VB, betaB, RY)
-            _fill_normals(g[:m * k], method, k0, k1, np.uint64(l), np.uint64(b),
-                          np.uint64(BACKWARD_STREAM), zbuf)
-            for a in range(k):                                  # Gᵀ (k, m), G[i, a] = g[i·k + a]
-                for i in range(m):
-                    Ct[a, i] = g[i * k + a]
-            _house_qr(Ct[:k], VG, betaG, RG)
-            _signed_q_times(VG, betaG, RG, k, RY, Ct)            # P_G [D_G R_Y; 0]
-            for c in range(n):
-                for i in range(m):
-                    Yt[c, n + i] = Ct[c, i]
+            _normals(g[:m * k], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
+            _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw)
     else:
-        for c in range(n):                                      # Zᵀ dA, then D_H
+        _tmul(Z, dA, P, iw, dw, cw)                             # Zᵀ δ, then D_H
+        for c in range(n):
             for a in range(n):
-                s = 0.0
-                for i in range(d):
-                    s += Zs[i * n + a] * dA[i, c]
-                Yt[c, a] = sH[a] * s
+                Yt[c, a] = sH[a] * P[a, c]
         if m > 0:
-            for i in range(d):                                  # R_δ (n×n)
+            _r_factor(dA, RY, Bt, VB, betaB, iw, dw, cw)        # R_δ (n×n)
+            _normals(g[:m * n], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
+            Y2 = y2[:m * n].reshape((m, n))
+            _mul(g[:m * n].reshape((m, n)), RY, Y2, 1.0, 0.0, iw, dw, cw)   # N R_δ
+            for i in range(m):
                 for c in range(n):
-                    Bt[c, i] = dA[i, c]
-            _house_qr(Bt, VB, betaB, RY)
-            _fill_normals(g[:m * n], method, k0, k1, np.uint64(l), np.uint64(b),
-                          np.uint64(BACKWARD_STREAM), zbuf)
-            for c in range(n):                                  # N R_δ, N[i, a] = g[i·n + a]
-                for i in range(m):
-                    s = 0.0
-                    for a in range(c + 1):
-                        s += g[i * n + a] * RY[a, c]
-                    Yt[c, n + i] = s
+                    Yt[c, n + i] = Y2[i, c]
         for c in range(n):
             for i in range(d):
                 Yt[c, i] *= std
@@ -369,7 +642,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         err[b, 1] = ERR_BACKWARD
         return
 
-    # one segment's tape: H_{l-1}, A_l and layer l's reflectors / Gaussian
+    # one segment's tape: H_{l-1}, A_l, Z and layer l's reflectors / R_Z
     Hs = np.empty((kc, d, n))
     As = np.empty((kc, d, n))
     lcs = np.empty(kc)
@@ -377,28 +650,35 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     bHs = np.empty((kc, n))
     sHs = np.empty((kc, n))
     haar = wcode == 0
-    VZs = np.empty((kc if haar else 1, n, d))
-    bZs = np.empty((kc if haar else 1, n))
-    sZs = np.empty((kc if haar else 1, n))
+    kz = kc if haar else 1
+    RZs = np.empty((kz, n, n))
+    VZs = np.empty((kz, n, d))
+    bZs = np.empty((kz, n))
+    sZs = np.empty((kz, n))
+    zch = np.zeros(kc, np.bool_)
     Zs = np.empty((kc, d * n))
     Mt = np.empty((n, d))
     At = np.empty((n, d))
     RH = np.empty((n, n))
-    RZ = np.empty((n, n))
-    zbuf = np.empty(_ZBUF, np.uint64)
+    Mn = np.empty((n, n))
+    zbuf = np.empty(ZWORK, np.uint64)
     rn = np.empty(d)
     G1 = np.empty((n, n))
     G2 = np.empty((n, n))
     mm = max(m, 1)
     Yt = np.empty((n, d))
-    Bt = np.empty((n, mm if haar else d))
+    Bt = np.empty((n, d))
     Ct = np.empty((n, mm))
-    VB = np.empty((n, mm if haar else d))
+    VB = np.empty((n, d))
     betaB = np.empty(n)
     RY = np.empty((n, n))
     VG = np.empty((n, mm))
     betaG = np.empty(n)
     RG = np.empty((n, n))
+    P = np.empty((n, n))
+    T = np.empty((n, n))
+    C = np.empty((d, n))
+    y2 = np.empty(mm * n)
     g = np.empty(mm * n)
     for t in range(ncp - 1, -1, -1):
         s0 = t * kc
@@ -408,8 +688,9 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         for j in range(steps):            # recompute the segment: the forward's own step
             l = s0 + j + 1
             jz = j if haar else 0
-            _linear_step(l, b, Hs[j], As[j], k0, k1, method, wcode, std, has_res, gamma, Mt, At,
-                         RH, RZ, Zs[j], zbuf, VHs[j], bHs[j], sHs[j], VZs[jz], bZs[jz], sZs[jz])
+            zch[j] = _linear_step(l, b, Hs[j], As[j], k0, k1, method, wcode, std, has_res,
+                                  gamma, Mt, At, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
+                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw)
             if j + 1 < steps:
                 A[:, :] = As[j]
                 e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
@@ -432,8 +713,9 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
                 break                     # ∂loss/∂H_0 is not needed
             jz = j if haar else 0
             _conditional_transpose(l, b, dA, dH, k0, k1, method, wcode, std, has_res, gamma,
-                                   VHs[j], bHs[j], sHs[j], VZs[jz], bZs[jz], sZs[jz], Zs[j], Yt,
-                                   Bt, Ct, VB, betaB, RY, VG, betaG, RG, g, zbuf)
+                                   zch[j], VHs[j], bHs[j], sHs[j], RZs[jz], VZs[jz], bZs[jz],
+                                   sZs[jz], Zs[j], Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
+                                   T, C, y2, g, zbuf, iw, dw, cw)
             ls = _unit_signal(dH)
             if ls != ls:
                 err[b, 0] = l - 1
@@ -470,8 +752,9 @@ def simulate_reduced_chain_numba(X, depth, *, rng, normals="ziggurat", **chain_a
     Same output dictionary and law as ``depthcheck.kernels.simulate_chain`` (n <= d,
     ``weights`` "haar" or "gaussian"), gradients included, different random numbers: a Philox
     key is drawn from ``rng`` (``depthcheck.kernels.random.philox.philox_key``), layer l of
-    trial b uses the d·n normals of stream (l, b, 0) (``normals`` "ziggurat" or "box_muller"),
-    its backward pass stream (l, b, 1); with ``gradients=True`` the readout is
+    trial b uses the d·n normals of stream (l, b, 0) (``normals`` "ziggurat", the block
+    ziggurat of this module, or "box_muller"; ``reduced_normals`` gives them), its backward pass
+    stream (l, b, 1); with ``gradients=True`` the readout is
     ``depthcheck.kernels.random.philox.readout_philox(key, trials, n_out, d, normals)`` and
     ``labels``, when None, are drawn from ``rng`` after the key. Cost O(L d n²) per trial,
     memory O(B·R + threads·d n) (with gradients O(threads·(L/k_c + 4 k_c)·d n)).
@@ -501,7 +784,7 @@ def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
     if spec.weights not in REDUCED_WEIGHTS:
         raise ValueError(f"weights={spec.weights!r}: the reduced chain needs a rotation-invariant "
                          f"weight law, one of {REDUCED_WEIGHTS}")
-    B, d, n, L = spec.trials, spec.d, spec.n, spec.depth
+    B, d, n = spec.trials, spec.d, spec.n
     if n > d:
         raise ValueError(f"X must have n <= d for the reduced chain (columns are samples), got "
                          f"d={d}, n={n}")
@@ -520,30 +803,15 @@ def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
         raise_breakdown(err)
         return collect(spec, record, layers, k_sing, stats, top, log_scale)
 
-    if labels is None:
-        raise ValueError("labels must be given (an (n,) array of ints in [0, n_out)) for "
-                         "gradients")
-    y = np.ascontiguousarray(labels, dtype=np.int64)
-    kc = (max(1, math.ceil(math.sqrt(L))) if checkpoint_every is None
-          else check_positive_int(checkpoint_every, "checkpoint_every"))
-    kc = min(kc, L)
-    grad_layers = np.array(sorted({1} | {int(l) for l in layers if l >= 1}), dtype=np.intp)
-    gcol = np.full(L + 1, -1, dtype=np.int64)
-    gcol[grad_layers] = np.arange(grad_layers.size)
-    log_grad = np.full((B, grad_layers.size), np.nan)
-    Wout = readout_philox(key, B, spec.n_out, d, method)
+    y, kc, gcol, Wout, grads = grad_setup(spec, key, method, labels, checkpoint_every, layers)
     ip, fp = kernel_scalars(spec, key, method=METHODS[method], flags=want,
                             record_every=int(record_every), tau=float(tau), n_sing=int(k_sing),
                             kc=int(kc))
     with blas_single_thread():
-        _reduced_grad(Xb, gains, ip, fp, Wout, y, gcol, stats, top, log_scale, log_grad, err)
-    raise_breakdown(err, backward_codes=(ERR_BACKWARD,))
-    check_log_grad(log_grad, grad_layers)
-    out = collect(spec, record, layers, k_sing, stats, top, log_scale)
-    out["grad_layers"] = grad_layers
-    out["log_grad_norm"] = log_grad
-    out["labels"] = np.asarray(y, dtype=np.intp).copy()
-    return out
+        _reduced_grad(Xb, gains, ip, fp, Wout, y, gcol, stats, top, log_scale,
+                      grads["log_grad_norm"], err)
+    return grad_result(spec, record, err, grads,
+                       collect_args=(layers, k_sing, stats, top, log_scale))
 
 
 class ReducedNumbaChainBackend(ReducedChainBackend):
