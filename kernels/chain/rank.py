@@ -46,6 +46,7 @@ References
 """
 from __future__ import annotations
 
+import importlib
 import math
 import numbers
 
@@ -151,6 +152,23 @@ def _engine(function: str, backend):
     if isinstance(backend, str) and backend == "numpy":
         return None
     return get_rank_engine(function, backend)
+
+
+def _drift_engine(backend):
+    """None for the numpy reference, else the ``one_step_drift`` of the engine that runs
+    ``rank_chain`` for ``backend`` (the registry lists rank_chain's engines; an engine without
+    a one-step drift is refused by name)."""
+    try:
+        chain = _engine("rank_chain", backend)
+    except UnsupportedEngineError as exc:
+        raise UnsupportedEngineError(f"one_step_drift has no {backend!r} engine ({exc})") \
+            from None
+    if chain is None:
+        return None
+    fn = getattr(importlib.import_module(chain.__module__), "one_step_drift_numba", None)
+    if fn is None:  # pragma: no cover - every registered rank engine has one
+        raise UnsupportedEngineError(f"one_step_drift has no {backend!r} engine")
+    return fn
 
 
 def _sample(rng, shape, law: str, scale: float, mean: float = 0.0) -> np.ndarray:
@@ -568,7 +586,7 @@ def lyapunov_qr(d, depth, *, trials, rng, gamma=math.inf, weights="gaussian", si
 
 
 def one_step_drift(M, gamma, *, draws, rng, weights="gaussian", weight_scale=1.0,
-                   antithetic=True) -> np.ndarray:
+                   antithetic=True, backend="numpy") -> np.ndarray:
     """Monte Carlo draws of the one-step change of ‖M‖_F² on the BN chain (Lemma 7 of
     Daneshmand et al. 2020, arXiv:2003.01652; derivation in ``docs/derivations/rank_markov.md``).
 
@@ -578,6 +596,9 @@ def one_step_drift(M, gamma, *, draws, rng, weights="gaussian", weight_scale=1.0
     cancels the O(γ) noise term, so draws/γ² have O(1) variance as γ → 0.
     ``M``: (d, d) or a stack (K, d, d) of BN-manifold matrices (unit diagonal, symmetric).
     Returns (draws,) or (draws, K).
+    ``backend``: "numpy" (this function) or "numba" (``depthcheck.kernels.backends.numba.rank``:
+    parallel over draws, the same law from its own generators keyed by ``rng``); "cuda" raises
+    ``UnsupportedEngineError``.
     """
     rng = check_generator(rng)
     M = as_float_array(M, "M", ndim=(2, 3)).astype(np.float64, copy=False)
@@ -595,6 +616,11 @@ def one_step_drift(M, gamma, *, draws, rng, weights="gaussian", weight_scale=1.0
     if antithetic and weights == "uniform_pos":
         raise ValueError("antithetic sampling needs a symmetric weight law; weights='uniform_pos' "
                          "is not symmetric")
+    engine = _drift_engine(backend)
+    if engine is not None:
+        out = engine(Ms, g, draws=draws, rng=rng, weights=weights, weight_scale=scale,
+                     antithetic=bool(antithetic))
+        return out[:, 0] if single else out
     K, d, _ = Ms.shape
     f0 = np.sum(Ms * Ms, axis=(-2, -1))
 

@@ -1,9 +1,11 @@
 """The engines of the Daneshmand et al. 2020 (arXiv:2003.01652) chains (``rank_chain``,
-``covariance_chain``, ``lyapunov_qr`` of depthcheck.kernels.chain.rank) against the numpy
+``covariance_chain``, ``lyapunov_qr``, ``one_step_drift`` of depthcheck.kernels.chain.rank) against the numpy
 reference: one test body per engine.
 
-* On shared weights (the reference's sampler replaced by the Philox stream the numba kernel
-  draws) every statistic of every norm / activation / weight law / γ agrees to rounding.
+* On shared weights (the reference's sampler replaced by the generator streams the numba
+  kernels draw, ``trial_weights``) every statistic of every norm / activation / weight law / γ
+  agrees to rounding, and so do ``lyapunov_qr`` and ``one_step_drift``.
+* The kernels' weights themselves have the declared laws (KS against N(0, 1) and U[−√3, √3]).
 * On independent random numbers every scalar statistic agrees in law (two-sample KS tests at
   a fixed seed, Bonferroni over the tests); a wrong law is rejected by the same check.
 * What an engine does not implement is refused by name, never run on another engine.
@@ -13,15 +15,16 @@ import math
 
 import numpy as np
 import pytest
-from scipy.special import erf
-from scipy.stats import ks_2samp
+from scipy.stats import kstest, ks_2samp
 
 from depthcheck.kernels.backends import RANK_ENGINES, get_rank_engine
 from depthcheck.kernels.chain import rank as ref
 from depthcheck.kernels.chain.errors import UnsupportedEngineError
 from depthcheck.kernels.chain.rank import (ACTIVATIONS, NORMS, STATISTICS, WEIGHT_LAWS,
-                                           covariance_chain, lyapunov_qr, rank_chain)
-from depthcheck.kernels.random.philox import normal_stream, philox_key
+                                           covariance_chain, lyapunov_qr, one_step_drift,
+                                           rank_chain)
+from depthcheck.kernels.backends.numba.rank import trial_weights
+from depthcheck.kernels.random.philox import philox_key
 from depthcheck.theory import lyapunov as lyap
 
 ENGINES = ["numpy", "numba"]
@@ -29,36 +32,37 @@ SCALARS = [s for s in STATISTICS if s not in ("top_eigs", "log_sv")]
 COMBOS = list(itertools.product(NORMS, ACTIVATIONS, WEIGHT_LAWS))
 
 
-def _philox_sampler(key, layer0=1):
-    """A stand-in for the reference's ``_sample``: call number t (t = 0, 1, ...) returns the
-    weights of layer layer0 + t for every trial from the Philox streams the numba kernels use,
-    through the same law transforms (uniform: √3 erf(z/√2))."""
-    calls = [layer0]
+def _kernel_sampler(key, function):
+    """A stand-in for the reference's ``_sample``: call number t (t = 0, 1, ...) returns, for
+    every trial b (the leading axis), block t of generator b of ``function`` in the numba
+    kernels (``trial_weights``: layer t + 1 of rank_chain, G_{t+1} of lyapunov_qr); for
+    one_step_drift (one call of shape (draws, K, d, d)) draw b's blocks 0..K−1."""
+    calls = [0]
+    cache = {}
 
     def sample(rng, shape, law, scale, mean=0.0):
-        B, d, _ = shape
-        l = calls[0]
+        t = calls[0]
         calls[0] += 1
-        Z = np.stack([normal_stream(key, l, b, 0, d * d).reshape(d, d) for b in range(B)])
-        if law == "uniform":
-            Z = math.sqrt(3.0) * erf(Z / math.sqrt(2.0))
-        elif law == "uniform_pos":
-            Z = math.sqrt(3.0) * (1.0 + erf(Z / math.sqrt(2.0)))
-        if scale != 1.0:
-            Z *= scale
-        if mean != 0.0:
-            Z += mean
-        return Z
+        if function == "one_step_drift":
+            draws, K, d, _ = shape
+            return np.stack([trial_weights(key, function, b, K, d, law, scale, mean)
+                             for b in range(draws)])
+        B, d, _ = shape
+        if (law, scale, mean) not in cache:
+            cache[(law, scale, mean)] = np.stack(
+                [trial_weights(key, function, b, 400, d, law, scale, mean) for b in range(B)])
+        return cache[(law, scale, mean)][:, t].copy()
     return sample
 
 
 def _on_shared_weights(engine, fn, seed, monkeypatch, *args, **kwargs):
     """``fn(*args, rng=default_rng(seed), backend=engine, **kwargs)`` with the weights of the
-    Philox key that ``default_rng(seed)`` yields: the numba kernels draw them themselves, the
+    key that ``default_rng(seed)`` yields: the numba kernels draw them themselves, the
     reference gets them through its sampler."""
     if engine == "numpy":
         key = philox_key(np.random.default_rng(seed))
-        monkeypatch.setattr(ref, "_sample", _philox_sampler(key))
+        name = {"covariance_chain": "rank_chain"}.get(fn.__name__, fn.__name__)
+        monkeypatch.setattr(ref, "_sample", _kernel_sampler(key, name))
     return fn(*args, rng=np.random.default_rng(seed), backend=engine, **kwargs)
 
 
@@ -229,3 +233,124 @@ def test_numpy_backend_is_the_reference_loop_unchanged():
         H = A / np.sqrt(ms)
         M = np.matmul(H, H.swapaxes(-1, -2)) / 4
     np.testing.assert_array_equal(out["frobenius_M"][:, -1], np.sum(np.sum(M * M, -1), -1))
+
+
+def _drift_cases():
+    rng = np.random.default_rng(31)
+    H = rng.standard_normal((2, 6, 12))
+    H[1] += 1.5 * H[1, :1]                                   # nearly collinear rows
+    H /= np.sqrt(np.mean(H * H, axis=-1, keepdims=True))     # BN manifold: unit diagonal
+    return H @ H.swapaxes(-1, -2) / H.shape[-1]
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_step_drift_equals_the_reference_on_shared_weights(engine, monkeypatch):
+    Ms = _drift_cases()
+    for law, anti in (("gaussian", True), ("uniform", True), ("uniform_pos", False)):
+        kw = dict(draws=7, weights=law, weight_scale=1.1, antithetic=anti)
+        with monkeypatch.context() as m:
+            got = _on_shared_weights(engine, one_step_drift, 6, m, Ms, 0.05, **kw)
+        with monkeypatch.context() as m:
+            want = _on_shared_weights("numpy", one_step_drift, 6, m, Ms, 0.05, **kw)
+        assert got.shape == want.shape == (7, 2)
+        np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-13, err_msg=law)
+        with monkeypatch.context() as m:
+            one = _on_shared_weights(engine, one_step_drift, 6, m, Ms[0], 0.05, **kw)
+        assert one.shape == (7,)
+
+
+def _drift_pvalues(engine, *, seed, scale=1.0):
+    Ms = _drift_cases()
+    p = []
+    for law, anti in (("gaussian", True), ("uniform", True), ("gaussian", False)):
+        a = one_step_drift(Ms, 0.05, draws=4000, rng=np.random.default_rng(seed),
+                           weights=law, weight_scale=scale, antithetic=anti, backend=engine)
+        b = one_step_drift(Ms, 0.05, draws=4000, rng=np.random.default_rng(seed + 1),
+                           weights=law, antithetic=anti, backend="numpy")
+        p += [ks_2samp(a[:, k], b[:, k], method="asymp").pvalue for k in range(Ms.shape[0])]
+    return np.array(p)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_one_step_drift_agrees_in_law_with_the_reference(engine):
+    p = _drift_pvalues(engine, seed=40)
+    assert p.min() > 0.01 / p.size, p
+
+
+def test_the_drift_law_check_rejects_a_wrong_variance():
+    """Power: weights of variance 1.1 (a mis-scaled sampler) are rejected."""
+    p = _drift_pvalues("numba", seed=50, scale=math.sqrt(1.1))
+    assert p.min() < 0.01 / p.size, p
+
+
+def test_kernel_weights_have_the_declared_laws():
+    """The numba kernels' own sampler: gaussian N(0, 1), uniform U[−√3, √3], uniform_pos
+    U[0, 2√3] (KS on 40 000 draws from several generators and blocks), scale and mean applied
+    in the reference's order; and a wrong law is rejected by the same test."""
+    key = philox_key(np.random.default_rng(3))
+    s3 = math.sqrt(3.0)
+    laws = {"gaussian": "norm", "uniform": ("uniform", (-s3, 2 * s3)),
+            "uniform_pos": ("uniform", (0.0, 2 * s3))}
+    for fn in ("rank_chain", "lyapunov_qr", "one_step_drift"):
+        for law, dist in laws.items():
+            x = np.concatenate([trial_weights(key, fn, b, 25, 20, law).ravel()
+                                for b in range(4)])
+            name, args = (dist, ()) if isinstance(dist, str) else dist
+            assert kstest(x, name, args=args).pvalue > 1e-4, (fn, law)
+            y = np.concatenate([trial_weights(key, fn, b, 25, 20, law, 0.5, 0.25).ravel()
+                                for b in range(4)])
+            np.testing.assert_allclose(y, x * 0.5 + 0.25, rtol=0, atol=1e-15)
+        # power: the gaussian weights are not U[−√3, √3], nor N(0.05, 1)
+        x = trial_weights(key, fn, 0, 100, 20, "gaussian").ravel()
+        assert kstest(x, "uniform", args=(-s3, 2 * s3)).pvalue < 1e-6
+        assert kstest(x, "norm", args=(0.05, 1.0)).pvalue < 1e-4
+    # generators of different trials, streams and keys differ
+    a = trial_weights(key, "rank_chain", 0, 2, 4)
+    assert not np.array_equal(a, trial_weights(key, "rank_chain", 1, 2, 4))
+    assert not np.array_equal(a, trial_weights(key, "lyapunov_qr", 0, 2, 4))
+    assert not np.array_equal(a, trial_weights((key[0] ^ 1, key[1]), "rank_chain", 0, 2, 4))
+    # consecutive blocks continue one stream
+    np.testing.assert_array_equal(trial_weights(key, "rank_chain", 0, 3, 4)[:2], a)
+
+
+def test_one_step_drift_refuses_engines_by_name():
+    with pytest.raises(UnsupportedEngineError, match="one_step_drift has no 'cuda' engine"):
+        one_step_drift(np.eye(3), 0.1, draws=2, rng=np.random.default_rng(0), backend="cuda")
+    with pytest.raises(ValueError, match="backend"):
+        one_step_drift(np.eye(3), 0.1, draws=2, rng=np.random.default_rng(0), backend="torch")
+
+
+def test_numba_results_do_not_depend_on_the_thread_count(monkeypatch):
+    """Every trial (draw) has its own generator: a call run on one thread (small calls) and on
+    the pool gives the same numbers."""
+    from depthcheck.kernels.backends.numba import rank as nb
+    X = np.random.default_rng(4).standard_normal((6, 5, 5))
+    kw = dict(gamma=0.5, weights="uniform", norm="bn", activation="relu", record=STATISTICS,
+              top_k=3, backend="numba")
+    runs = []
+    for limit in (0.0, math.inf):
+        monkeypatch.setattr(nb, "_PARALLEL_MIN_FLOPS", limit)
+        runs.append((rank_chain(X, 9, rng=np.random.default_rng(1), **kw),
+                     lyapunov_qr(3, 50, trials=5, rng=np.random.default_rng(2),
+                                 backend="numba"),
+                     one_step_drift(_drift_cases(), 0.1, draws=130,
+                                    rng=np.random.default_rng(3), backend="numba")))
+    (a, la, da), (b, lb, db) = runs
+    for s in STATISTICS:
+        np.testing.assert_array_equal(a[s], b[s])
+    np.testing.assert_array_equal(la, lb)
+    np.testing.assert_array_equal(da, db)
+
+
+def test_jacobi_log_sv_matches_lapack_singular_values():
+    """"log_sv" of narrow chains (<= 8 rows) comes from the one-sided Jacobi SVD, "rank"
+    from LAPACK's: on the same chain (same key) both routes give the same log σ_k/σ_1."""
+    X = np.random.default_rng(5).standard_normal((8, 6, 6))
+    kw = dict(rng=None, gamma=math.inf, norm="none", record_every=3, top_k=6, backend="numba")
+    jac = rank_chain(X, 30, **{**kw, "rng": np.random.default_rng(6)}, record=("log_sv",))
+    lap = rank_chain(X, 30, **{**kw, "rng": np.random.default_rng(6)},
+                     record=("log_sv", "rank"))
+    a, b = jac["log_sv"], lap["log_sv"]
+    ok = b > -25.0                                   # ratios above ~1e-11 (rounding below)
+    assert ok.mean() > 0.5
+    np.testing.assert_allclose(a[ok], b[ok], rtol=1e-7, atol=1e-8)

@@ -148,7 +148,7 @@ def _echo_simulate(cfg, rng, n, backend):
 ECHO = Claim(
     id="toyengine.echo", title="Records the backend it ran on", source="none",
     statement="E X = 0", assumptions="none", quick={"mu": 0.0, "band": 0.5}, trials=400,
-    backends=("numpy", "numba"), aliases=("toyold.echo",),
+    backends=("numba", "numpy"), aliases=("toyold.echo",),
     predict=_mean_predict, simulate=_echo_simulate, judge=_mean_judge,
     control={"mu": 3.0}, control_description="shifted mean.",
     sensitivity=Sensitivity(1.0, "absolute error of the mean", "twice the judged band."),

@@ -20,7 +20,8 @@ Rules for claim authors
 * ``simulate(cfg, rng, n_trials, backend)`` must draw all randomness from the ``rng`` it is given
   and return ``{name: array}`` with a leading axis of exactly ``n_trials``, numeric and finite. A
   key that may legitimately hold +-inf is listed in ``Claim.allow_inf``; NaN is never allowed.
-  ``backend`` is one of ``Claim.backends`` (default ``("numpy",)``): the runner refuses, by
+  ``backend`` is one of ``Claim.backends`` (default ``("numpy",)``; listed fastest first, since
+  the default backend "auto" takes the first numba or numpy entry): the runner refuses, by
   claim id, a backend a selected claim does not declare.
 * The task streams are seeded from ``Claim.seed_key`` (default: the id); a renamed claim keeps its
   former id there, and in ``aliases`` so that the former id still selects it.
@@ -298,7 +299,8 @@ class Claim:
     ``predict`` / ``simulate`` / ``judge`` / ``figure``. Runner directives, never part of a
     configuration: ``trials`` and ``chunk`` (an int for both modes, or ``{"quick": .., "full": ..}``),
     ``allow_inf`` (evidence keys that may hold +-inf), ``backends`` (the engines ``simulate``
-    can run on; the runner refuses any other by name), ``seed_key`` (the string hashed into the
+    can run on, fastest first: the default backend "auto" runs the claim on the first of them
+    that is numba or numpy; the runner refuses any other by name), ``seed_key`` (the string hashed into the
     random streams, default ``id``: keeps a renamed claim's numbers) and ``aliases`` (former ids,
     still accepted wherever an id or prefix is).
     """

@@ -94,8 +94,9 @@ MODES = ("quick", "full")
 BACKEND_ALIASES = {"cupy": "cuda"}
 #: The default backend: each claim runs on the fastest engine it declares, in this order.
 AUTO = "auto"
-#: "auto" picks the first of these that the claim declares (``Claim.backends``). CUDA is never
-#: picked automatically: it needs a GPU and is asked for by name.
+#: The backends "auto" may pick: the first of the claim's ``Claim.backends`` (its order is the
+#: claim's preference, fastest first) that is one of these. CUDA is never picked automatically:
+#: it needs a GPU and is asked for by name.
 AUTO_ORDER = ("numba", "numpy")
 
 #: Where the outputs of an earlier run that cannot be merged go (``DIR/superseded/<time>``).
@@ -289,7 +290,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
 
     ``backend="auto"`` (the default) runs each claim on the fastest engine it declares
-    (:data:`AUTO_ORDER`: numba, else numpy; :func:`engine_for`); a named backend runs every
+    (the first of ``Claim.backends`` that is numba or numpy; :func:`engine_for`); a named backend runs every
     selected claim on it ("numpy" is the reference). Each record names its ``engine``.
 
     ``workers > 1`` uses a local process pool; ``scheduler`` an existing Dask cluster (exclusive
@@ -744,8 +745,8 @@ def engine_for(claim: Claim, backend: str) -> str:
     """The engine ``claim`` runs on when the run asks for ``backend``.
 
     A named backend is returned as it is (the runner refuses it beforehand if the claim does
-    not declare it); "auto" gives the first of :data:`AUTO_ORDER` the claim declares, else the
-    first backend it declares.
+    not declare it); "auto" gives the first backend the claim declares (``Claim.backends``
+    lists them fastest first) that is in :data:`AUTO_ORDER`, else the first it declares.
 
     Examples
     --------
@@ -757,4 +758,4 @@ def engine_for(claim: Claim, backend: str) -> str:
     backend = resolve_backend(backend)
     if backend != AUTO:
         return backend
-    return next((b for b in AUTO_ORDER if b in claim.backends), claim.backends[0])
+    return next((b for b in claim.backends if b in AUTO_ORDER), claim.backends[0])

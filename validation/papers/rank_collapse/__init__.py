@@ -8,10 +8,11 @@ Proposition 8, Definition 3, Theorem 14) and ``docs/derivations/lyapunov.md`` (L
 vanilla case); confidence tags [P], [D], [U] as defined in ``docs/derivations/README.md``.
 Mathematics in :mod:`depthcheck.theory.rank`, :mod:`depthcheck.theory.rank_markov`,
 :mod:`depthcheck.theory.lyapunov`; simulations in :mod:`depthcheck.kernels.chain.rank`.
-Backends: ``bn_rank_sqrt_width``, ``lemma1_bounds``, ``regularity_constant``,
+Backends: ``bn_rank_sqrt_width``, ``lemma1_bounds``, ``lemma7_drift``, ``regularity_constant``,
 ``centering_redundant`` and ``vanilla_lyapunov`` run their chains on the numpy reference or the
-numba engine (``depthcheck.kernels.chain.rank``, ``backend=``); the other claims run on numpy
-only (``lemma7_drift``'s one-step drift has no numba engine; ``input_degeneracy`` has no chain).
+numba engine (``depthcheck.kernels.chain.rank``, ``backend=``), numba by default except
+``lemma1_bounds`` (LAPACK-bound: numpy by default); the other claims run on numpy only
+(``input_degeneracy`` has no chain).
 
 Claims (ids ``rank_collapse.*``, formerly ``seed002.*``):
 

@@ -70,7 +70,7 @@ def _c3_simulate(cfg, rng, n_trials, backend):
             col = np.empty(n_trials)
             for t in range(n_trials):
                 x = one_step_drift(M, g, draws=cfg["draws"], rng=rng, weights=law,
-                                   weight_scale=scale)
+                                   weight_scale=scale, backend=backend)
                 col[t] = x.mean() / (g * g)
             cols.append(col)
     return {"drift_over_gamma2": np.stack(cols, axis=1)}
