@@ -78,7 +78,8 @@ def test_module_registers_and_ids():
 def tiny_results():
     out = {}
     for c in rc.CLAIMS:
-        out[c.id] = (run_tiny(c, False), run_tiny(c, True))
+        if c.id in TINY:     # the claims of claims_lemmas / claims_training: their own tests
+            out[c.id] = (run_tiny(c, False), run_tiny(c, True))
     return out
 
 
@@ -96,7 +97,7 @@ def test_claim_runs_and_control_fails(cid, tiny_results):
 def test_figures_are_drawn(tiny_results, tmp_path):
     drawn = []
     for c in rc.CLAIMS:
-        if c.figure is None:
+        if c.figure is None or c.id not in TINY:
             continue
         (cfg, pred, ev, v), (ccfg, cpred, cev, cv) = tiny_results[c.id]
         res = ClaimResult(c.id, False, cfg, pred, ev, v, cfg["trials"])
