@@ -48,6 +48,15 @@ B.1, C.11(ii), B.2), gradient_chain_rule_bound (exact, Lemmas C.2, C.12), hittin
 (Lemmas C.5–C.7); Lemma C.3 is listed as not checkable (an existence statement about an
 unspecified constant).
 
+Training (``claims_training``; modules _training (SGD by hand, per-trial streams, overflow
+censoring), training_depth, weight_orthogonality, explosion_rate, figures_training):
+training_depth_independent (Sec. 4 / Fig. 4: SGD steps to a loss do not grow with depth),
+middle_layers_stay_orthogonal (Sec. 6 / Fig. 6, App. F), middle_layers_no_rotation_bias
+(finding: the middle layers stay orthogonal because they move little, not through
+rotation-like updates), explosion_rate_gain (finding, App. E: rate ∝ α² for tanh),
+explosion_rate_gain_exponent (finding, App. E: the local-gain law with a gain exponent); the
+CIFAR/MNIST runs at depth 1000 and Figs. F1/F2 at 1000 layers are listed as not checkable here.
+
 Public helpers: :func:`fig1_input` (the Fig. 1 input batch), :func:`phi_floor` (a certified
 lower bound on φ where it evaluates to +inf) and :func:`gradient_curves` (the Fig. 3 protocol).
 """

@@ -8,6 +8,7 @@ from __future__ import annotations
 from depthcheck.theory import bn_orthogonal as th
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
 from depthcheck.validation.papers.bn_orthogonal import claims_lemmas as _lemmas
+from depthcheck.validation.papers.bn_orthogonal import claims_training as _training
 from depthcheck.validation.papers.bn_orthogonal.bn_jacobian import _jac_judge, _jac_simulate
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _lemma_judge, _lemma_simulate
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma_finding import _finding_judge, _finding_simulate
@@ -63,7 +64,7 @@ ISOMETRY_DECAY = Claim(
     full={"widths": [32, 50, 100, 200], "band": 0.01, "delta": 0.02},
     trials={"quick": 60, "full": 400}, chunk={"quick": 30, "full": 25},
     allow_inf=("phi_32", "phi_50", "phi_100", "phi_200"),
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     predict=_decay_predict, simulate=_decay_simulate, judge=_rate_judge,
     control={"weights": "gaussian", "widths": [32]},
     control_description=("i.i.d. Gaussian weights N(0, 1/d) (d = 32 only, to save time): "
@@ -107,7 +108,7 @@ ISOMETRY_AUTHORS_C = Claim(
            "delta": 0.1},
     full={"widths": [32, 50, 100, 200], "depth": 1000, "record_every": 10},
     trials=30, chunk={"quick": 15, "full": 5},
-    allow_inf=("phi_32", "phi_50", "phi_100", "phi_200"), backends=("numpy", "numba", "cuda"),
+    allow_inf=("phi_32", "phi_50", "phi_100", "phi_200"), backends=("numba", "numpy", "cuda"),
     predict=_decay_predict, simulate=_decay_simulate, judge=_authors_C_judge,
     control={"weights": "gaussian", "widths": [50]},
     control_description=("i.i.d. Gaussian weights (at d = 50 only, to save time): φ = ∞ far "
@@ -144,7 +145,7 @@ ISOMETRY_UNIFORM_C = Claim(
     full={"widths": [16, 32, 64, 100, 200]},
     trials=30, chunk={"quick": 15, "full": 5},
     allow_inf=("phi_16", "phi_32", "phi_64", "phi_100", "phi_200"),
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     predict=_decay_predict, simulate=_decay_simulate, judge=_uniform_C_judge,
     control={"weights": "gaussian", "widths": [16, 32]},
     control_description=("i.i.d. Gaussian weights (d = 16, 32 only, to save time): φ = ∞ after "
@@ -186,7 +187,7 @@ ISOMETRY_PLATEAU = Claim(
     full={"d": 64, "n_over_d": 0.5, "depth": 1000,
           "record_every": 10, "window_start": 300, "threshold": 1e-3, "band": 0.001, "f": 0.005,
           "input_seed": 2},
-    trials=30, chunk={"quick": 15, "full": 10}, backends=("numpy", "numba", "cuda"),
+    trials=30, chunk={"quick": 15, "full": 10}, backends=("numba", "numpy", "cuda"),
     kind="finding",
     predict=lambda cfg: cfg["threshold"], simulate=_plateau_simulate, judge=_plateau_judge,
     sensitivity=Sensitivity(
@@ -416,7 +417,7 @@ BOUNDED_GRADIENTS = Claim(
     assumptions=_GRAD_ASSUMPTIONS + " Norm: √n·Bn ('bn_nomean', the Fig. 3 code's factor √n).",
     quick=_GRAD_QUICK, full=_GRAD_FULL,
     trials={"quick": 200, "full": 480}, chunk={"quick": 50, "full": 40},
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     predict=lambda cfg: 0.0, simulate=_grad_simulate, judge=_grad_judge,
     control={"weights": "gaussian", "depths": [10, 25, 50, 100, 200, 400]},
     control_description=("xavier-normal Gaussian weights (entries N(0, 1/d) in the square "
@@ -501,7 +502,7 @@ BOUNDED_CENTRED = Claim(
                  "it at fc_1, which we use. Depths up to 800 suffice for a per-layer rate."),
     quick=dict(_GRAD_QUICK, norm="bn", mode="explodes", delta=0.002, depths=_CENTRED_DEPTHS),
     full=dict(norm="bn", mode="explodes", delta=0.001, depths=_CENTRED_DEPTHS),
-    trials={"quick": 80, "full": 320}, chunk=40, backends=("numpy", "numba", "cuda"),
+    trials={"quick": 80, "full": 320}, chunk=40, backends=("numba", "numpy", "cuda"),
     predict=lambda cfg: cfg["delta"], simulate=_grad_simulate, judge=_grad_judge,
     control={"norm": "bn_nomean"},
     control_description=("the paper's Bn (no centring, independent random numbers), where "
@@ -557,7 +558,7 @@ ACTIVATION_SHAPING = Claim(
                                 {"activation": "sin", "gain_exponent": 0.4}]),
     full={"delta": 0.1},
     trials={"quick": 100, "full": 400}, chunk={"quick": 50, "full": 50},
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     predict=lambda cfg: 0.0, simulate=_grad_simulate, judge=_grad_judge,
     control={"arms": [{"activation": "tanh", "gain_exponent": 0.0},
                       {"activation": "sin", "gain_exponent": 0.0}],
@@ -663,6 +664,6 @@ HAAR_MOMENTS = Claim(
 CLAIMS = [ISOMETRY_DECAY, ISOMETRY_AUTHORS_C, ISOMETRY_UNIFORM_C, ISOMETRY_PLATEAU, BN_NEVER_DECREASES, BN_N_LT_D_FINDING, ONE_STEP_RATE,
           ONE_STEP_IDENTITY,
           BOUNDED_GRADIENTS, DEGENERATE_EXPLODES, BOUNDED_CENTRED, BN_JACOBIAN,
-          ACTIVATION_SHAPING, HAAR_MOMENTS, *_lemmas.CLAIMS]
+          ACTIVATION_SHAPING, HAAR_MOMENTS, *_lemmas.CLAIMS, *_training.CLAIMS]
 #: The paper's statements not checked here, with why (``python -m depthcheck list``).
-NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE]
+NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE, *_training.NOT_CHECKABLE]

@@ -119,7 +119,7 @@ THEOREM5_SCALING = Claim(
            "min_slope": 0.2, "input_seed": 5},
     full={"widths": [8, 16]},
     trials={"quick": 300, "full": 600}, chunk={"quick": 150, "full": 150},
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     predict=lambda cfg: 1.0, simulate=_t5_simulate, judge=_t5_judge, figure=_t5_figure,
     control={"layer": "last"},
     control_description=("the gradient at the last hidden layer W_L instead of W_1 (its input "
@@ -224,7 +224,7 @@ HITTING_TIME = Claim(
            "weights": "haar", "delta": 0.2, "input_seed": 17},
     full={"widths": [8, 16]},
     trials={"quick": 400, "full": 2000}, chunk={"quick": 200, "full": 500},
-    backends=("numpy", "numba", "cuda"),
+    backends=("numba", "numpy", "cuda"),
     allow_inf=_ht_inf_keys([8, 16]),
     predict=_ht_predict, simulate=_ht_simulate, judge=_ht_judge, figure=_ht_figure,
     control={"weights": "gaussian"},
