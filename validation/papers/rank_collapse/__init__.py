@@ -16,6 +16,15 @@ numba engine (``depthcheck.kernels.chain.rank``, ``backend=``), numba by default
 
 Claims (ids ``rank_collapse.*``, formerly ``seed002.*``):
 
+Lemmas and corollaries (``claims_lemmas``; derivations in ``docs/derivations/rank_lemmas.md``):
+``vanilla_uniform_collapse`` (Lemma 3 for uniform weights), ``cor15_every_layer`` (Corollary 15
+at every layer), ``lemma5_no_collapse`` (Lemma 5, stationary reading),
+``lemma6_rank_one_absorbing`` and ``example12_regularity`` (exact); Lemma 16 is listed as not
+checkable. Training on digits (``claims_training``): ``depth_rank_accuracy`` (Fig. 1, MLP part),
+``prop19_gradient_alignment`` (exact, Prop. 19), ``gradient_alignment_mlp`` (Fig. 10 analogue),
+``rank_pretraining`` (Sec. 4 / Algorithm 1); VGG19 / ResNet-50 on CIFAR-10 (Figs. 5, 7, 10, 13)
+are listed as not checkable here, with these MLP analogues.
+
 Kinds (``Claim.kind``): ``lemma1_bounds`` is exact (deterministic inequalities evaluated to
 rounding, reported EXACT / VIOLATED with the worst margin); the others are statistical, each
 with its δ (``Claim.sensitivity``) and data-side mutations of that size that must FAIL.

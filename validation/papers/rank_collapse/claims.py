@@ -9,6 +9,7 @@ import math
 
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
 from depthcheck.validation.papers.rank_collapse import claims_lemmas as _lemmas
+from depthcheck.validation.papers.rank_collapse import claims_training as _training
 from depthcheck.validation.papers.rank_collapse.centering import _c5_judge, _c5_predict, _c5_simulate
 from depthcheck.validation.papers.rank_collapse.figures import _c1_figure, _c4_figure, _c5_figure, _c6_figure, _c7_figure
 from depthcheck.validation.papers.rank_collapse.input_degeneracy import _c7_judge, _c7_predict, _c7_simulate
@@ -402,6 +403,6 @@ CLAIM_DIGITS = Claim(
 
 
 CLAIMS = [CLAIM_SQRT_WIDTH, CLAIM_LEMMA1, CLAIM_LEMMA7, CLAIM_REGULARITY, CLAIM_CENTERING,
-          CLAIM_LYAPUNOV, CLAIM_DIGITS, *_lemmas.CLAIMS]
+          CLAIM_LYAPUNOV, CLAIM_DIGITS, *_lemmas.CLAIMS, *_training.CLAIMS]
 #: The paper's statements not checked here, with why (``python -m depthcheck list``).
-NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE]
+NOT_CHECKABLE = [*_lemmas.NOT_CHECKABLE, *_training.NOT_CHECKABLE]
