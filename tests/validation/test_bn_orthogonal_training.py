@@ -25,6 +25,9 @@ CLAIMS = {c.id: c for c in CT.CLAIMS}
 TINY = {
     "bn_orthogonal.training_depth_independent": {"d": 10, "n": 8, "depths": [2, 4], "steps": 6,
                                                  "record_every": 2, "n_eval": 16},
+    "bn_orthogonal.gradients_stable_during_training": {"d": 12, "n": 12, "depth": 6,
+                                                       "checkpoints": [0, 2, 4],
+                                                       "judged": [1, 2], "window": [2, 5]},
     "bn_orthogonal.middle_layers_stay_orthogonal": {"d": 10, "n": 8, "depth": 5, "steps": 4},
     "bn_orthogonal.middle_layers_no_rotation_bias": {"d": 10, "n": 8, "depth": 5, "steps": 4},
     "bn_orthogonal.explosion_rate_gain": {"d": 10, "n": 10, "depth": 12, "window": [3, 10]},

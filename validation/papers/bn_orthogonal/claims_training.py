@@ -1,14 +1,15 @@
 """The training claims of Meterez et al. 2024 (arXiv:2310.02012): Section 4 / Figure 4 (depth-
-independent SGD convergence of linear BN MLPs: training_depth_independent), Section 6 / Figure 6
+independent SGD convergence of linear BN MLPs: training_depth_independent; the gradients stay
+bounded in depth during training: gradients_stable_during_training), Section 6 / Figure 6
 and Appendix F (the middle layers stay orthogonal during training: middle_layers_stay_orthogonal;
 finding: not through a rotation bias of the updates, middle_layers_no_rotation_bias) and
 Appendix E / Figures E1, E2 (findings: the rate of gradient explosion grows as α² with a constant
 gain, explosion_rate_gain, and follows the local gain l^-r along depth,
 explosion_rate_gain_exponent). ``CLAIMS`` in report order and ``NOT_CHECKABLE``.
 
-Modules: ``training_depth`` (Sec. 4), ``weight_orthogonality`` (Sec. 6, App. F),
-``explosion_rate`` (App. E), ``_training`` (initialisation, SGD, thresholds, weight gaps),
-``figures_training`` (figure callbacks).
+Modules: ``training_depth`` and ``training_gradients`` (Sec. 4), ``weight_orthogonality``
+(Sec. 6, App. F), ``explosion_rate`` (App. E), ``_training`` (initialisation, SGD, thresholds,
+weight gaps), ``figures_training`` (figure callbacks).
 
 Data: scikit-learn's bundled digits (64 features, 10 classes; 75 % training split, per-feature
 standardised), never a download; the paper trained on CIFAR-10.
@@ -21,10 +22,14 @@ from depthcheck.validation.papers.bn_orthogonal.explosion_rate import (_rate_jud
                                                                        _shaped_simulate,
                                                                        one_more_power)
 from depthcheck.validation.papers.bn_orthogonal.figures_training import (_depth_figure,
+                                                                         _grad_train_figure,
                                                                          _ortho_figure,
                                                                          _rate_figure,
                                                                          _shaped_figure)
 from depthcheck.validation.papers.bn_orthogonal.training_depth import _depth_judge, _depth_simulate
+from depthcheck.validation.papers.bn_orthogonal.training_gradients import (_grad_train_judge,
+                                                                           _grad_train_simulate,
+                                                                           growth_per_layer)
 from depthcheck.validation.papers.bn_orthogonal.weight_orthogonality import (_ortho_judge,
                                                                              _ortho_simulate,
                                                                              _rotation_judge)
@@ -285,7 +290,83 @@ SHAPED_RATE = Claim(
     figure=_shaped_figure)
 
 
-CLAIMS = [TRAINING_DEPTH, ORTHO, NO_ROTATION_BIAS, RATE, SHAPED_RATE]
+TRAINING_GRADIENTS = Claim(
+    id="bn_orthogonal.gradients_stable_during_training",
+    title="Meterez et al. 2024, Sec. 4 / Fig. 4: the gradients of a linear BN MLP with Haar "
+          "weights stay bounded in depth during SGD training",
+    source=f"{PAPER}, Section 4 ('Figure 4 shows that the gradients remain stable during "
+           f"training') and Figure 4; Theorem 5 covers initialisation only",
+    statement=("Linear MLP X_{l+1} = √n·Bn(W_l X_l) with Haar-orthogonal initial W_l, trained by "
+               "minibatch SGD: at every checkpoint of training (a quarter, half, three quarters "
+               "and all of the steps) the gradient of the cross-entropy of a batch of n = d "
+               "training images does not grow towards the input: the per-layer OLS slope a of "
+               "log||∇_{W_l}L||_F on the number of layers above l (a window of layers after the "
+               "input-side transient) is at most δ/2 (t-intervals over trials, Bonferroni over "
+               "the checkpoints). In one network the gradient at layer l is that of the first "
+               "square layer of the (L − l)-layer network above it, so a is the growth of "
+               "Theorem 5's log||∇_{W_1}L|| per unit of depth. Judged: the largest slope over "
+               "the training "
+               "checkpoints, E max_t a_t <= δ/2 (one t-interval over trials; it bounds every "
+               "checkpoint's mean slope). Observed in quick (d = 16): a ≈ −0.001–0 per layer at "
+               "every training checkpoint (max over them 0.002 ± 0.003); at initialisation "
+               "(reported, not judged) a ≈ 0.002–0.004/layer, the tail of the forward "
+               "transient. In full (d = 32, depth 64) a small positive growth is resolved: "
+               "a ≈ 0.0018 at initialisation, 0.0027 → 0.0034/layer over 300 steps (max over "
+               "the checkpoints 0.0042 [0.0025, 0.0058]), within δ/2 = 0.01 but not zero."),
+    assumptions=(_DATA + "Network and SGD as in bn_orthogonal.training_depth_independent "
+                 "(fc_0 64 → d semi-orthogonal, L − 1 square Haar layers, √n·Bn "
+                 "('bn_nomean') after each, identity activation, semi-orthogonal readout; SGD "
+                 "without momentum, every trial its own minibatches, initialisation and "
+                 "evaluation batch of n = d distinct training images, fixed during training, as "
+                 "the authors' code measures on one training batch). Window: layers 8..38 of "
+                 "depth 40 at d = n = 16, lr 0.03, 120 steps (quick); layers 16..62 of depth 64 "
+                 "at d = n = 32, lr 0.02, 300 steps (full) (the paper: width ~100, depths "
+                 "100–1000, CIFAR-10, many epochs; not on 2 cores). Not judged, measured with "
+                 "this code: Gaussian N(0, 1/fan_in) weights with BN, whose gradients grow "
+                 "≈ 0.02/layer at initialisation (Yang et al. 2019's explosion), lose that growth "
+                 "within ≈ 2 SGD steps at lr 0.03 (d = 16, depth 40, 20 trials: mean |a| < "
+                 "0.003/layer from step 5 on), so the stability during training is not "
+                 "specific to Haar weights at these sizes; likewise unshaped tanh "
+                 "(≈ 0.09/layer at initialisation, none after 30 steps). The growth that "
+                 "does persist during training is that of a degenerate batch (the control). "
+                 "Width: the paper's d = n = 100 is not possible on digits (64 pixels, 3 of "
+                 "them constant after the split: a batch has rank <= 61, so n = 100 would be a "
+                 "degenerate batch, outside Theorem 5)."),
+    quick={"d": 16, "n": 16, "n_out": 10, "depth": 40, "lr": 0.03,
+           "checkpoints": [0, 30, 60, 90, 120], "judged": [1, 2, 3, 4], "window": [8, 38],
+           "split_seed": 0, "weights": "haar", "norm": "bn_nomean", "eval_repeat": 1,
+           "delta": 0.02},
+    full={"d": 32, "n": 32, "depth": 64, "lr": 0.02, "checkpoints": [0, 75, 150, 225, 300],
+          "window": [16, 62]},
+    trials={"quick": 30, "full": 40}, chunk={"quick": 15, "full": 10},
+    predict=lambda cfg: 0.0, simulate=_grad_train_simulate, judge=_grad_train_judge,
+    control={"eval_repeat": 4},
+    control_description=("the same training, gradients measured on a degenerate batch (n/4 "
+                         "training images, each four times: rank n/4; Figure 2's condition, "
+                         "outside Theorem 5): they keep growing towards the input during "
+                         "training, a ≈ 0.12/layer at initialisation and 0.08–0.115 over the "
+                         "training checkpoints in quick (≈ 0.056 and 0.044 → 0.026 in full), so "
+                         "the bound FAILs. (With each image twice, rank n/2, the growth fades "
+                         "during training in full: 0.018/layer at initialisation, 0.004 after "
+                         "300 steps; not a control there.)"),
+    sensitivity=Sensitivity(
+        0.02, "per-layer growth a of log||∇_{W_l}L||_F towards the input (nats per layer)",
+        "a = 0.02/layer is the explosion the paper contrasts with: the Gaussian-BN rate at "
+        "initialisation at d = 16 (≈ 0.02/layer, Yang et al. 2019), a factor e² over 100 "
+        "layers and e^20 over the paper's 1000; a rank-n/2 batch keeps ≈ 0.015–0.025/layer "
+        "during training in quick. A PASS bounds the growth below δ/2 = 0.01/layer (still e^10 "
+        "over 1000 layers: smaller growths, like the ≈ 0.003/layer resolved in full, are "
+        "reported, not excluded); a finer δ needs more trials than the quick budget allows "
+        "(the per-trial slope's sd is ≈ 0.004/layer at d = 16)."),
+    mutations=(Mutation("backward_gain_per_layer",
+                        "a backward pass that multiplies the signal by e^δ at every layer (a "
+                        "per-layer scale bug in the norm's backward): every checkpoint's "
+                        "log-gradient profile plus δ·(L − l), the slopes raised by exactly δ on "
+                        "the claim's own random numbers", transform=growth_per_layer),),
+    figure=_grad_train_figure)
+
+
+CLAIMS = [TRAINING_DEPTH, TRAINING_GRADIENTS, ORTHO, NO_ROTATION_BIAS, RATE, SHAPED_RATE]
 
 NOT_CHECKABLE = [
     NotCheckable(

@@ -110,3 +110,33 @@ def _shaped_figure(cfg, res, ctrl, outdir):
                  f"{res.verdict.verdict} ({res.trials} trials; {level_label(res.verdict.alpha)})",
                  fontsize=9)
     return [save_figure(fig, outdir, res.id)]
+
+
+def _grad_train_figure(cfg, res, ctrl, outdir):
+    """log‖∇W_l‖ against the layer at every checkpoint (claim, and control if run) and the
+    judged window (Sec. 4 / Fig. 4: gradients during training)."""
+    plt = pyplot()
+    runs = [r for r in (res, ctrl) if r is not None]
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4), squeeze=False)
+    for ax, r in zip(axes[0], runs):
+        G = np.asarray(r.evidence["log_grad"], dtype=float)
+        steps = r.config["checkpoints"]
+        cols = plt.cm.viridis(np.linspace(0.0, 0.9, len(steps)))
+        x = np.arange(G.shape[2])
+        for j, t in enumerate(steps):
+            m, h = mean_band(G[:, j], res.verdict.alpha)
+            ax.plot(x, m, color=cols[j], lw=1.2, label=f"step {t}")
+            ax.fill_between(x, m - h, m + h, color=cols[j], alpha=0.15)
+        w0, w1 = r.config["window"]
+        ax.axvspan(w0, w1, color="grey", alpha=0.08, label="judged window")
+        rep = r.config.get("eval_repeat", 1)
+        ax.set_title(f"{'control' if r.control else 'claim'}: {r.config['weights']} weights, "
+                     f"batch rank n/{rep}" if rep > 1 else
+                     f"{'control' if r.control else 'claim'}: {r.config['weights']} weights",
+                     fontsize=9)
+        ax.set_xlabel("layer $l$ (0 = fc$_0$)")
+        ax.set_ylabel(r"$\log\|\nabla_{W_l} L\|_F$")
+        legend(ax, fontsize=7)
+    fig.suptitle(f"{_PAPER}, Sec. 4 / Fig. 4: gradients during SGD — {res.verdict.verdict} "
+                 f"({res.trials} trials; {level_label(res.verdict.alpha)})", fontsize=9)
+    return [save_figure(fig, outdir, res.id)]
