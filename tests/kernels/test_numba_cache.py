@@ -126,6 +126,12 @@ def test_entry_kernels_close_over_the_fingerprint():
     from depthcheck.kernels.backends.numba import fused, fused_grad, reduced, trial
     fp = trial.kernel_fingerprint()
     assert fp != source_fingerprint(trial)
-    for kernel in (fused._fused_forward, fused_grad._fused_grad, reduced._reduced_forward):
+    for kernel in (fused._fused_forward, fused_grad._fused_grad):
         cells = [c.cell_contents for c in kernel.py_func.__closure__]
         assert cells == [fp], kernel.py_func.__name__
+    # the reduced kernels compile in fused_grad's readout and backward pieces too
+    fp_reduced = trial.kernel_fingerprint(fused_grad)
+    assert fp_reduced != fp
+    for kernel in (reduced._reduced_forward, reduced._reduced_grad):
+        cells = [c.cell_contents for c in kernel.py_func.__closure__]
+        assert cells == [fp_reduced], kernel.py_func.__name__

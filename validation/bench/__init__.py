@@ -22,7 +22,8 @@ __all__ = ["BENCH_MODULES", "ROW_KEYS", "load", "run_benchmarks", "format_rows"]
 
 BENCH_MODULES: list[str] = ["depthcheck.validation.bench.weingarten",
                              "depthcheck.validation.bench.kernels",
-                             "depthcheck.validation.bench.rank_chains"]
+                             "depthcheck.validation.bench.rank_chains",
+                             "depthcheck.validation.bench.jax_chain"]
 
 ROW_KEYS = ("workload", "ours_s", "baseline", "baseline_s", "ratio", "gflops", "floor_s")
 

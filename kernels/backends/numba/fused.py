@@ -11,7 +11,12 @@ Two ways in:
   of the depth L. With ``gradients=True`` the whole chain is also backpropagated in-kernel
   (``depthcheck.kernels.backends.numba.fused_grad``: checkpoints every k_c layers, segments recomputed, weights
   regenerated from their Philox streams, readout ``depthcheck.kernels.random.philox.readout_philox``), adding
-  O(threads·(k_c + L/k_c)·d n) work space.
+  O(threads·(k_c + L/k_c)·d n) work space. Square chains whose layers are a row scaling of a
+  Haar rotation (``tracked_gap_eligible``: identity activation, rownorm / bn_nomean, no
+  residual, the isometry gap the only Gram statistic: the Fig. 1 chain of Meterez et al. 2024,
+  arXiv:2310.02012) carry log det HᵀH from layer to layer instead of factorising the Gram
+  (``_trial_tracked``; Cholesky re-anchoring keeps the +inf rule and bounds rounding drift) and,
+  for d <= ``wy.PAIR_APPLY_MAX_D``, apply the reflectors two at a time without BLAS.
 * ``NumbaChainBackend`` per-layer methods for ``depthcheck.kernels.simulate_chain``'s driver: the same
   random numbers as the numpy reference (the Householder vectors come from the layer's numpy
   generator), the Haar weights kept as their Householder vectors and applied (and transposed,
@@ -34,6 +39,8 @@ layer and trial, like the numpy driver.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
@@ -41,38 +48,284 @@ from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
-from depthcheck.kernels.backends.numba.blas import blas_single_thread
+from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
-from depthcheck.kernels.backends.numba.trial import (_trial_forward, collect, kernel_fingerprint,
-                                                     stat_buffers)
-from depthcheck.kernels.backends.numba.wy import (_haar_apply_batch, apply_haar_philox,
+from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _record, _start,
+                                                     _trial_forward, collect,
+                                                     kernel_fingerprint, stat_buffers)
+from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pair_apply,
+                                                  apply_haar_philox,
                                                   haar_apply_batch, householder_vectors_philox)
 from depthcheck.kernels.chain.codes import (ACT_CODES, FUSED_STATISTICS, NORM_CODES, WEIGHT_CODES,
                                             WY_BLOCK, kernel_scalars, raise_breakdown)
 from depthcheck.kernels.random.haar import haar_householder_vectors
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
-from depthcheck.kernels.random.philox import METHODS, key_from_root, philox_key
+from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NORM_ZERO, F_GAMMA, F_STD, F_TAU, FLAG_LOG_SCALE,
+                                            FLAG_TOP, I_BLOCK, I_DEPTH, I_FLAGS, I_K0,
+                                            I_K1, I_METHOD, I_NORM, I_ORDER, I_RECORD_EVERY,
+                                            I_WEIGHT, N_FLAGS, PIVOT_TOL_ULPS)
+from depthcheck.kernels.random.philox import _ZBUF, METHODS, key_from_root, philox_key
 
-__all__ = ["simulate_chain_numba", "run_fused", "NumbaChainBackend", "HouseholderWeights",
+__all__ = ["simulate_chain_numba", "run_fused", "tracked_gap_eligible", "TRACK_ANCHOR_EVERY", "NumbaChainBackend", "HouseholderWeights",
            "haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "FUSED_STATISTICS",
            "NORM_CODES", "ACT_CODES", "WEIGHT_CODES", "WY_BLOCK", "blas_single_thread"]
+
+
+# --------------------------------------------------------------------------------------------
+# the isometry gap of a square chain whose layer map is a row scaling of a Haar rotation, tracked
+#: re-anchor the tracked log-determinant by a Cholesky at least every this many layers
+TRACK_ANCHOR_EVERY = 32
+#: safety factor (as a log) between the tracked gap's guarantee and the Cholesky pivot test
+_TRACK_MARGIN = math.log(100.0)
+
+
+def tracked_gap_eligible(spec, want) -> bool:
+    """Whether the forward kernel may track the isometry gap instead of factorising the Gram at
+    every recorded layer (``_trial_tracked``): square H (n = d), Haar weights, no residual
+    branch, identity activation and a norm that scales rows (rownorm, bn_nomean), and the
+    isometry gap the only Gram statistic recorded (the row-norm CV may come with it). Then
+    H_l = S_l W_l H_{l-1} with S_l diagonal and |det W_l| = 1, so
+    log det(H_lᵀH_l) = log det(H_{l-1}ᵀH_{l-1}) + Σ_i log(‖(H_l)_i‖² / ‖(W_l H_{l-1})_i‖²)."""
+    return (spec.n == spec.d and spec.weights == "haar" and spec.residual is None
+            and spec.activation == "identity" and spec.norm in ("rownorm", "bn_nomean")
+            and bool(want[0]) and not (want[1] or want[2] or want[4] or want[FLAG_TOP]
+                                       or want[FLAG_LOG_SCALE]))
+
+
+@njit
+def _chol_logdet(H, G, diag, iw, dw, cw):
+    """(ok, tr, ld): tr = tr HᵀH and ld = log det of HᵀH·(n/tr) by ``dsyrk`` + ``dpotrf``, as
+    ``depthcheck.kernels.backends.numba.trial._record`` computes the isometry gap (−ld/n); ok is
+    False where that gap is +inf (Cholesky failure or a pivot below the tolerance)."""
+    d, n = H.shape
+    _gram(H, G, True, iw, dw, cw)
+    tr = 0.0
+    for a in range(n):
+        tr += G[a, a]
+    if not tr > 0:
+        return False, tr, 0.0
+    sc = n / tr
+    for a in range(n):
+        for c in range(a, n):
+            G[a, c] *= sc
+        diag[a] = G[a, a]
+    if _cholesky_upper(G, iw, cw) != 0:
+        return False, tr, 0.0
+    tol = PIVOT_TOL_ULPS * n * EPS
+    ld = 0.0
+    ok = True
+    for a in range(n):
+        piv = G[a, a] * G[a, a]
+        if not piv > tol * diag[a]:
+            ok = False
+        ld += math.log(piv)
+    return ok, tr, ld
+
+
+@njit
+def _row_sq(A, out):
+    """out[i] <- ‖A_i‖² (four partial sums per row)."""
+    d, n = A.shape
+    n4 = n - n % 4
+    for i in range(d):
+        row = A[i]
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for c in range(0, n4, 4):
+            s0 += row[c] * row[c]
+            s1 += row[c + 1] * row[c + 1]
+            s2 += row[c + 2] * row[c + 2]
+            s3 += row[c + 3] * row[c + 3]
+        for c in range(n4, n):
+            s0 += row[c] * row[c]
+        out[i] = (s0 + s1) + (s2 + s3)
+
+
+@njit
+def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
+    """H <- the layer's rows for identity activation and a row-scaling norm (rownorm,
+    bn_nomean), from A and a2 = its squared row norms: norm_act H_i = g·A_i/s_i, act_norm
+    H_i = (g·A_i)/s_i, s_i = ‖input of the norm‖ (rownorm) or that/√n (bn_nomean), as
+    ``_rowops.nonlinear_row`` + ``trial._finish`` compute them (to rounding; the same errors:
+    ERR_NORM_ZERO for a zero or non-finite divisor, ERR_NONFINITE for a non-finite H).
+    rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2)."""
+    d, n = A.shape
+    n4 = n - n % 4
+    rootn = math.sqrt(n)
+    tr = 0.0
+    for i in range(d):
+        r = math.sqrt(a2[i])
+        rin = r if order_code == 0 else abs(g) * r
+        rn[i] = rin
+        sc = rin if norm_code == 3 else rin / rootn
+        if not (sc > 0 and sc < np.inf):
+            return ERR_NORM_ZERO, 0.0
+        f = g / sc
+        a = A[i]
+        h = H[i]
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        for c in range(0, n4, 4):
+            v0 = a[c] * f
+            v1 = a[c + 1] * f
+            v2 = a[c + 2] * f
+            v3 = a[c + 3] * f
+            h[c] = v0
+            h[c + 1] = v1
+            h[c + 2] = v2
+            h[c + 3] = v3
+            s0 += v0 * v0
+            s1 += v1 * v1
+            s2 += v2 * v2
+            s3 += v3 * v3
+        for c in range(n4, n):
+            v0 = a[c] * f
+            h[c] = v0
+            s0 += v0 * v0
+        h2[i] = (s0 + s1) + (s2 + s3)
+        tr += h2[i]
+    if not (tr < np.inf):
+        return ERR_NONFINITE, tr
+    return ERR_NONE, tr
+
+
+@njit
+def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
+    """One trial of the forward chain for ``tracked_gap_eligible`` configurations: the same
+    layers and random numbers as ``_trial_forward`` (the Haar layer by ``wy._pair_apply`` for
+    d <= ``wy.PAIR_APPLY_MAX_D``, equal to ``_wy_apply`` to rounding); the isometry gap
+    φ_l = log(tr G_l/n) − log det(G_l)/n with log det G_l carried from layer to layer by the
+    row-norm ratios (d logs per layer instead of the n²d + n³/3 flops of Gram and Cholesky).
+
+    The carried value is used only where the Cholesky test of ``_record`` is sure to pass:
+    n·φ <= −1 − log(n·tol) − log(100), tol = PIVOT_TOL_ULPS·n·eps (λ_min/λ_max >= e^{−nφ−1}/n
+    and every pivot satisfies L_kk²/G_kk >= λ_min/λ_max), so the gap is finite exactly where
+    the Cholesky path finds it finite. It is re-anchored by a Cholesky at layer 0, at least every
+    ``TRACK_ANCHOR_EVERY`` layers (bounding the drift of rounding errors) and at every recorded
+    layer where the test above fails (which then gives ``_record``'s value, +inf included)."""
+    depth, record_every = ip[I_DEPTH], ip[I_RECORD_EVERY]
+    k0, k1, method = np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
+    wcode, norm_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ORDER]
+    nb = ip[I_BLOCK]
+    want = ip[I_FLAGS:I_FLAGS + N_FLAGS] != 0
+    want_cv = want.copy()
+    want_cv[0] = False
+    std, gamma, tau = fp[F_STD], fp[F_GAMMA], fp[F_TAU]
+    d, n = X.shape[1], X.shape[2]
+    kbmax = max(2, min(nb, d - 1))           # W1 (kbmax, n) is also _pair_apply's work space
+    pair = d <= PAIR_APPLY_MAX_D
+    nz = d * (d + 1) // 2
+    xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
+    H = np.empty((d, n))
+    A = np.empty((d, n))
+    R = np.zeros((d, d))
+    z = np.empty(nz)
+    zbuf = np.empty(_ZBUF, np.uint64)
+    tau_v = np.empty(d)
+    D = np.empty(d)
+    T = np.empty((kbmax, kbmax))
+    S = np.empty((kbmax, kbmax))
+    W1 = np.empty((kbmax, n))
+    W2 = np.empty((kbmax, max(n, d)))        # room for V = U T: the two-dgemm path
+    G = np.empty((n, n))
+    diag = np.empty(n)
+    rn = np.empty(d)
+    a2 = np.empty(d)
+    h2 = np.empty(d)
+    iw = np.empty(8, np.int32)
+    dw = np.empty(2)
+    cw = np.empty(2, np.uint8)
+    st = stats[b]
+    tp = top[b]
+    err[b, 0] = -1
+    err[b, 1] = ERR_NONE
+    e, log_c = _start(X, xb, A, H, rn, False)
+    if e != ERR_NONE:
+        err[b, 0] = 0
+        err[b, 1] = e
+        return
+    thr = -1.0 - math.log(n * PIVOT_TOL_ULPS * n * EPS) - _TRACK_MARGIN
+    tracking = False
+    ld = 0.0                                  # log det G_l (valid while tracking)
+    anchor = 0
+    for l in range(0, depth + 1):
+        tr = 0.0
+        if l > 0:
+            _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
+            if pair:
+                for i in range(d):
+                    for c in range(n):
+                        A[i, c] = H[i, c]
+                _pair_apply(A, R, tau_v, D, W1)
+            else:
+                _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)
+            _row_sq(A, a2)
+            e, tr = _scale_rows(A, H, a2, h2, gains[l - 1], norm_code, order_code, rn)
+            if e != ERR_NONE:
+                err[b, 0] = l
+                err[b, 1] = e
+                return
+            if tracking:
+                # Σ_i log(h2_i / a2_i) as the log of the product (one log per layer, not 2d),
+                # flushed before it could leave the normal range
+                p = 1.0
+                for i in range(d):
+                    p *= h2[i] / a2[i]
+                    if not (1e-150 < p < 1e150):
+                        ld += math.log(p)
+                        p = 1.0
+                ld += math.log(p)
+                if not (abs(ld) < np.inf):
+                    tracking = False
+        if l % record_every == 0:
+            j = l // record_every
+            done = False
+            if tracking and l - anchor < TRACK_ANCHOR_EVERY and tr > 0:
+                phi = math.log(tr / n) - ld / n
+                if n * phi <= thr:
+                    st[0, j] = max(phi, 0.0)
+                    done = True
+            if not done:
+                ok, tr, lds = _chol_logdet(H, G, diag, iw, dw, cw)
+                if ok:
+                    st[0, j] = max(-lds / n, 0.0)
+                    ld = lds + n * math.log(tr / n)
+                    tracking = True
+                    anchor = l
+                else:
+                    st[0, j] = np.inf
+                    tracking = False
+            if want[3]:
+                e = _record(H, rn, G, diag, want_cv, tau, 1, st, tp, j, iw, dw, cw)
+                if e != ERR_NONE:
+                    err[b, 0] = l
+                    err[b, 1] = e
+                    return
 
 
 def _make_fused_forward(fingerprint):
     """The parallel entry kernel; its disk cache closes over ``fingerprint``
     (``depthcheck.kernels.backends.numba._cache``)."""
     @njit(parallel=True, cache=True)
-    def _fused_forward(X, gains, ip, fp, stats, top, log_scale, err):
+    def _fused_forward(X, gains, ip, fp, stats, top, log_scale, err, tracked):
         """stats (B, 5, R), top (B, R, n_sing), log_scale (B, R), err (B, 2): per-trial outputs;
-        ip / fp: ``depthcheck.kernels.chain.codes.kernel_scalars`` (kc = 0)."""
+        ip / fp: ``depthcheck.kernels.chain.codes.kernel_scalars`` (kc = 0); ``tracked``: run
+        ``_trial_tracked`` (``tracked_gap_eligible``) instead of ``_trial_forward``."""
         if fingerprint < 0:                  # never: ties the disk cache to the sources
             return
         no_cps = np.empty((1, 1, 1))
         no_cpl = np.empty(1)
         no_H = np.empty((1, 1))
         for b in prange(err.shape[0]):
-            _trial_forward(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err, no_cps,
-                           no_cpl, no_H)
+            if tracked:
+                _trial_tracked(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err)
+            else:
+                _trial_forward(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err,
+                               no_cps, no_cpl, no_H)
     return _fused_forward
 
 
@@ -108,10 +361,13 @@ def simulate_chain_numba(X, depth, *, rng, normals="ziggurat", block=WY_BLOCK,
 
 
 def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggurat",
-              block=WY_BLOCK, *, gradients=False, labels=None, checkpoint_every=None) -> dict:
+              block=WY_BLOCK, *, gradients=False, labels=None, checkpoint_every=None,
+              track_gap=True) -> dict:
     """Run the fused kernel for a validated ``ChainSpec`` (depthcheck.kernels.backends.numpy) and Philox key;
     ``gradients=True`` runs ``depthcheck.kernels.backends.numba.fused_grad.run_fused_grad`` (``labels``
-    ``(n,)`` required, ``checkpoint_every`` default ⌈√L⌉)."""
+    ``(n,)`` required, ``checkpoint_every`` default ⌈√L⌉). ``track_gap=False`` factorises the Gram
+    at every recorded layer even where ``tracked_gap_eligible`` allows tracking the isometry
+    gap (equal to rounding; for tests and benchmarks)."""
     if gradients:
         return run_fused_grad(spec, X, key, record, record_every, tau, n_singular, method,
                               block, labels=labels, checkpoint_every=checkpoint_every)
@@ -125,7 +381,7 @@ def run_fused(spec, X, key, record, record_every, tau, n_singular, method="ziggu
     Xb = np.ascontiguousarray(X if X.ndim == 3 else X[None], dtype=np.float64)
     with blas_single_thread():
         _fused_forward(Xb, np.ascontiguousarray(spec.gains, dtype=np.float64), ip, fp, stats, top,
-                       log_scale, err)
+                       log_scale, err, bool(track_gap and tracked_gap_eligible(spec, want)))
     raise_breakdown(err)
     return collect(spec, record, layers, k_sing, stats, top, log_scale)
 

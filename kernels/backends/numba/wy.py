@@ -179,6 +179,83 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
                 Y[i, c] *= D[i]
 
 
+#: widths up to which ``_pair_apply`` (no BLAS) beats the blocked ``_wy_apply`` at n = d on
+#: one core (measured: 1.9x faster at d = 32, 1.3x at d = 50, slower at d = 100)
+PAIR_APPLY_MAX_D = 64
+
+
+@njit
+def _pair_apply(Y, R, tau, D, Wb):
+    """In place Y <- W Y, W = P_0 ⋯ P_{d-2} D from the unit rows of R (as ``_wy_apply`` with
+    ``transpose=False``, equal to rounding), without BLAS: the reflectors two at a time, last
+    pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with T = [[τ_a, −τ_a τ_b u_a·u_b], [0, τ_b]]
+    (forward dlarft of two vectors), i.e. two passes over rows a..d-1 of Y per pair, each row
+    update a vectorisable loop over the n columns. Faster than the BLAS calls of ``_wy_apply``
+    for small d (``PAIR_APPLY_MAX_D``). ``Wb``: work space (2, n)."""
+    d, n = Y.shape
+    for i in range(d):
+        di = D[i]
+        yi = Y[i]
+        for c in range(n):
+            yi[c] *= di
+    w0 = Wb[0]
+    w1 = Wb[1]
+    k = d - 2
+    while k >= 0:
+        if k >= 1:
+            a = k - 1
+            ua = R[a]
+            ub = R[k]
+            ta = tau[a]
+            tb = tau[k]
+            s = 0.0
+            for i in range(k, d):
+                s += ua[i] * ub[i]
+            ya = Y[a]
+            uaa = ua[a]
+            for c in range(n):
+                w0[c] = uaa * ya[c]
+                w1[c] = 0.0
+            for i in range(k, d):
+                yi = Y[i]
+                x0 = ua[i]
+                x1 = ub[i]
+                for c in range(n):
+                    v = yi[c]
+                    w0[c] += x0 * v
+                    w1[c] += x1 * v
+            t01 = -ta * tb * s
+            for c in range(n):
+                z0 = ta * w0[c] + t01 * w1[c]
+                w1[c] = tb * w1[c]
+                w0[c] = z0
+            for c in range(n):
+                ya[c] -= uaa * w0[c]
+            for i in range(k, d):
+                yi = Y[i]
+                x0 = ua[i]
+                x1 = ub[i]
+                for c in range(n):
+                    yi[c] -= x0 * w0[c] + x1 * w1[c]
+            k -= 2
+        else:
+            u = R[k]
+            for c in range(n):
+                w0[c] = 0.0
+            for i in range(k, d):
+                yi = Y[i]
+                x = u[i]
+                for c in range(n):
+                    w0[c] += x * yi[c]
+            t = tau[k]
+            for i in range(k, d):
+                yi = Y[i]
+                x = t * u[i]
+                for c in range(n):
+                    yi[c] -= x * w0[c]
+            k -= 1
+
+
 @njit
 def _packed_to_rows(X, R):
     """Packed columns (depthcheck.kernels.random.haar layout: x_k in X[k:, k]) -> rows R[k, k:] = x_k."""
