@@ -19,7 +19,7 @@ def _z2(claim, cfg, ev):
 
 def test_every_statistical_claim_declares_delta_and_a_mutation():
     for c in CLAIMS:
-        assert c.kind == "statistical" and c.sensitivity is not None, c.id
+        assert c.kind in ("statistical", "finding") and c.sensitivity is not None, c.id
         assert c.mutations, c.id
         assert c.sensitivity.at("quick") > 0 and c.sensitivity.at("full") > 0
 

@@ -179,3 +179,115 @@ def test_conv_training_simulate_tiny_config_and_mean_coded_images():
     np.testing.assert_allclose(X, np.broadcast_to(y[:, :, None, None, None], X.shape))
     with pytest.raises(ValueError, match="data"):
         conv_images(dict(cfg, data="other"), np.random.default_rng(9), 1)
+
+
+# ---- BN in the conv net (lcw.conv_bn_training), ReLU MLP training (lcw.relu_mlp_training)
+@pytest.mark.parametrize("weights", ["standard", "lcw"])
+def test_convnet_with_bn_gradients_match_finite_differences(weights):
+    rng = np.random.default_rng(11)
+    spec = ConvSpec(side=6, channels=2, convs=(3, 4), k=3, weights=weights, bn=True)
+    P = [p + 0.3 * rng.standard_normal(p.shape) for p in init_convnet(spec, rng, 2)]
+    assert len(P) == 3 * 2 + 2
+    X = rng.standard_normal((2, 5, 2, 6, 6))
+    y = rng.integers(0, 10, (2, 5))
+    _, G = convnet_loss_and_grad(P, X, y, spec)
+    eps = 1e-6
+    for i, p in enumerate(P):
+        for _ in range(6):
+            idx = tuple(int(rng.integers(0, s)) for s in p.shape)
+            Pp = [q.copy() for q in P]
+            Pm = [q.copy() for q in P]
+            Pp[i][idx] += eps
+            Pm[i][idx] -= eps
+            fd = (convnet_loss(Pp, X, y, spec) - convnet_loss(Pm, X, y, spec))[idx[0]] / (2 * eps)
+            assert G[i][idx] == pytest.approx(fd, abs=1e-7), (i, idx)
+
+
+def test_convnet_bn_normalises_each_channel_over_images_and_positions():
+    """With gain g and shift β the ReLU input of channel o has mean β_o and biased sd |g_o| over
+    (images, positions), whatever the kernel scale and bias (computed independently here)."""
+    rng = np.random.default_rng(12)
+    spec = ConvSpec(side=5, channels=1, convs=(3,), k=3, bn=True)
+    P = init_convnet(spec, rng, 2)
+    P[0] = 7.0 * P[0]
+    P[1] = rng.standard_normal(P[1].shape)   # β
+    P[2] = rng.uniform(0.5, 2.0, P[2].shape)  # g
+    X = rng.uniform(0.0, 1.0, (2, 9, 1, 5, 5))
+    Z = conv_preactivations(P, X, spec)[0]          # (B, n, P, C)
+    raw = _naive_conv(X, P[0], np.zeros((2, 3)), 3)
+    mu = raw.mean(axis=(1, 2), keepdims=True)
+    sd = raw.std(axis=(1, 2), keepdims=True)
+    expect = P[2][:, None, None, :] * (raw - mu) / sd + P[1][:, None, None, :]
+    np.testing.assert_allclose(Z, expect, atol=1e-10)
+    with pytest.raises(ValueError, match="params must hold 5"):
+        convnet_loss(P[:-1], X, np.zeros((2, 9), dtype=int), spec)
+    with pytest.raises(ValueError, match="bn"):
+        ConvSpec(bn=1)
+
+
+def test_coupled_lcw_params_with_bn_stride_projects_kernels_only():
+    from depthcheck.kernels.nn.lcw import basis_apply
+    from depthcheck.validation.papers.lcw.conv_train import coupled_lcw_params
+    rng = np.random.default_rng(13)
+    spec = ConvSpec(convs=(4, 5), k=3, bn=True)
+    P = [p + rng.standard_normal(p.shape) for p in init_convnet(spec, rng, 2)]
+    Q = coupled_lcw_params(P, 2, stride=3)
+    for l in range(2):
+        m = P[3 * l].shape[-1]
+        proj = np.eye(m) - np.ones((m, m)) / m
+        np.testing.assert_allclose(basis_apply(Q[3 * l]), P[3 * l] @ proj * math.sqrt(m / (m - 1)),
+                                   atol=1e-12)
+    for i in (1, 2, 4, 5, 6, 7):
+        np.testing.assert_array_equal(P[i], Q[i])
+
+
+def test_coupled_lcw_mlp_is_the_zero_sum_projection_layer_by_layer():
+    from depthcheck.kernels.nn.lcw import basis_apply
+    from depthcheck.kernels.nn.mlp import MLPSpec, init_mlp
+    from depthcheck.validation.papers.lcw.relu_train import coupled_lcw_mlp
+    rng = np.random.default_rng(14)
+    spec = MLPSpec((6, 5, 4, 3), "relu", "xent", "standard", True)
+    P = init_mlp(spec, rng, trials=2)
+    Q = coupled_lcw_mlp(P, spec)
+    widx = spec.weight_index()
+    for i, p in enumerate(P):
+        if i in widx:
+            m = p.shape[-1]
+            proj = np.eye(m) - np.ones((m, m)) / m
+            assert Q[i].shape == p.shape[:-1] + (m - 1,)
+            np.testing.assert_allclose(basis_apply(Q[i]), p @ proj * math.sqrt(m / (m - 1)),
+                                       atol=1e-12)
+        else:
+            np.testing.assert_array_equal(p, Q[i])
+
+
+def test_relu_mlp_training_simulate_tiny_config_and_judge():
+    from depthcheck.validation.papers.lcw.claims_relu_conv import RELU_MLP_TRAINING
+    cfg = dict(RELU_MLP_TRAINING.config("quick"), depth=2, width=8, steps=3)
+    ev = RELU_MLP_TRAINING.simulate(cfg, np.random.default_rng(15), 3, "numpy")
+    assert set(ev) == {"rho_0", "rho_1", "final_lcw_0", "final_standard_0", "final_lcw_1",
+                       "final_standard_1"}
+    assert all(v.shape == (3,) and np.all(np.isfinite(v)) for v in ev.values())
+    v = RELU_MLP_TRAINING.judge(cfg, 0.0, ev, 1e-3)
+    assert v.verdict in ("PASS", "FAIL", "INCONCLUSIVE") and v.extra["comparisons"] == 2
+    # a clear sign pattern is judged as such; the reversed one FAILs
+    good = dict(ev, rho_0=np.array([0.5, 0.51, 0.49]), rho_1=np.array([-0.5, -0.51, -0.49]))
+    assert RELU_MLP_TRAINING.judge(cfg, 0.0, good, 1e-3).verdict == "PASS"
+    bad = dict(good, rho_0=-good["rho_0"])
+    assert RELU_MLP_TRAINING.judge(cfg, 0.0, bad, 1e-3).verdict == "FAIL"
+    with pytest.raises(ValueError, match="expect"):
+        RELU_MLP_TRAINING.judge(dict(cfg, expect=["slower"]), 0.0, ev, 1e-3)
+
+
+def test_conv_bn_training_simulate_tiny_config():
+    from depthcheck.validation.papers.lcw.claims_relu_conv import CONV_BN_TRAINING
+    cfg = dict(CONV_BN_TRAINING.config("quick"), convs=[2], steps=3)
+    ev = CONV_BN_TRAINING.simulate(cfg, np.random.default_rng(16), 2, "numpy")
+    assert ev["loss_lcw"].shape == ev["loss_standard"].shape == (2, 4)
+    for k in ("rho", "acc_lcw", "acc_standard", "acc_diff"):
+        assert ev[k].shape == (2,)
+    assert all(np.all(np.isfinite(v)) for v in ev.values())
+    assert np.all((ev["acc_lcw"] >= 0) & (ev["acc_lcw"] <= 1))
+    np.testing.assert_allclose(ev["acc_diff"], ev["acc_lcw"] - ev["acc_standard"])
+    v = CONV_BN_TRAINING.judge(cfg, 0.0, ev, 1e-3)
+    assert v.verdict in ("PASS", "FAIL", "INCONCLUSIVE")

@@ -32,8 +32,14 @@ ReLU and convolutional layers (``claims_relu_conv``; derivations in
 * ``lcw.conv_shift``: an LCW convolution (each output channel's kernel sums to zero over its
   c·k·k inputs; im2col by hand) removes the shift in the first layer and reduces it in the
   second.
+* ``lcw.relu_mlp_training`` (finding): in a deep ReLU MLP, whether LCW speeds up SGD depends
+  on the learning rate (slower at 0.01, faster at 0.03; the paper states the speed-up for
+  sigmoid nets only).
 * ``lcw.conv_training`` (finding): a small conv net on digits trains about as fast with LCW as
   without (equivalence within δ; the paper states the conv-net benefit only with BN).
+* ``lcw.conv_bn_training`` (finding): with per-channel BN, LCW + BN and BN alone train at the
+  same speed within ±0.1 in log loss on digits (the paper's Sec. 6.2 benefit is not reproduced
+  on this one-layer conv net).
 * The paper's image benchmarks (CIFAR-10/100, SVHN) are listed as not checkable here.
 
 BN in the trained nets is depthcheck.kernels.nn.norms "bn" with a learnable per-unit gain and

@@ -13,6 +13,8 @@ Layout. A batch of n images with c channels of size h × w is ``X`` of shape ``(
 
     A_0 = X
     conv layer l = 1..L:  Z_l = conv(A_{l−1}; W_l) + b_l   (k × k, stride 1, no padding)
+                          (``bn``: Z_l = g_l ⊙ BN(conv(A_{l−1}; W_l)) + b_l, BN per channel
+                          over the images and positions of the batch, training mode)
                           A_l = relu(Z_l)
     output:               logits = W_out flatten(A_L) + b_out   (standard weights)
     loss (xent):          mean over the n images of −log softmax(logits)[y]
@@ -26,7 +28,8 @@ the image (col2im, the adjoint of im2col); LCW: ``δV = B_mᵀ δW`` per output 
 
 Parameters are a flat list (what ``depthcheck.kernels.nn.training.train`` updates): per conv
 layer the kernel parameter (``W`` ``(C_out, m)`` or, for LCW, ``V`` ``(C_out, m − 1)``) and the
-bias ``(C_out,)``; then ``W_out`` ``(10, d)`` and ``b_out`` ``(10, 1)``; each with the leading
+bias ``(C_out,)`` (with ``bn``: the BN shift β, then the BN gain g ``(C_out,)``); then
+``W_out`` ``(10, d)`` and ``b_out`` ``(10, 1)``; each with the leading
 trials axis B.
 """
 from __future__ import annotations
@@ -37,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from depthcheck.kernels.nn.lcw import basis_apply, basis_apply_transpose
+from depthcheck.kernels.nn.norms import norm_backward, norm_forward
 from depthcheck.theory.lcw import init_variance
 
 __all__ = ["ConvSpec", "im2col", "col2im", "init_convnet", "convnet_forward", "convnet_loss",
@@ -54,6 +58,7 @@ class ConvSpec:
     k: int = 3
     weights: str = "standard"
     n_classes: int = 10
+    bn: bool = False
 
     def __post_init__(self):
         for name in ("side", "channels", "k", "n_classes"):
@@ -66,6 +71,8 @@ class ConvSpec:
             raise ValueError(f"convs must be a non-empty sequence of positive integers, got "
                              f"{self.convs!r}")
         object.__setattr__(self, "convs", tuple(int(c) for c in convs))
+        if not isinstance(self.bn, bool):
+            raise ValueError(f"bn must be a bool, got {self.bn!r}")
         if self.weights not in ("standard", "lcw"):
             raise ValueError(f"weights must be 'standard' or 'lcw', got {self.weights!r}")
         if self.side - len(convs) * (self.k - 1) < 1:
@@ -73,6 +80,11 @@ class ConvSpec:
                              f"{self.k} convolutions")
         if self.weights == "lcw" and self.channels * self.k * self.k < 2:
             raise ValueError("weights='lcw' needs a kernel with at least 2 inputs")
+
+    @property
+    def stride(self) -> int:
+        """Parameters per conv layer: kernel and bias (2), plus the BN gain with ``bn`` (3)."""
+        return 3 if self.bn else 2
 
     def sides(self) -> list[int]:
         """Spatial side of A_0, A_1, ..., A_L."""
@@ -120,7 +132,7 @@ def init_convnet(spec: ConvSpec, rng, trials: int, gain: float = math.sqrt(2.0),
                  output_gain: float = 1.0) -> list:
     """Gaussian parameters with E‖w_o‖² = gain² for every kernel of either kind (standard
     variance g²/m, LCW g²/(m − 1): ``depthcheck.theory.lcw.init_variance``), output layer
-    variance output_gain²/d; biases 0."""
+    variance output_gain²/d; biases (BN shifts) 0, BN gains 1."""
     params = []
     for c_out, m in zip(spec.convs, spec.fan_ins()):
         if spec.weights == "lcw":
@@ -130,6 +142,8 @@ def init_convnet(spec: ConvSpec, rng, trials: int, gain: float = math.sqrt(2.0),
             sd = math.sqrt(init_variance("standard", m, gain))
             params.append(sd * rng.standard_normal((trials, c_out, m)))
         params.append(np.zeros((trials, c_out)))
+        if spec.bn:
+            params.append(np.ones((trials, c_out)))
     d = spec.flat_dim()
     params.append(output_gain / math.sqrt(d) * rng.standard_normal((trials, spec.n_classes, d)))
     params.append(np.zeros((trials, spec.n_classes, 1)))
@@ -137,13 +151,29 @@ def init_convnet(spec: ConvSpec, rng, trials: int, gain: float = math.sqrt(2.0),
 
 
 def _kernels(params, spec):
-    L = len(spec.convs)
-    return [basis_apply(params[2 * l]) if spec.weights == "lcw" else params[2 * l]
+    L, s = len(spec.convs), spec.stride
+    return [basis_apply(params[s * l]) if spec.weights == "lcw" else params[s * l]
             for l in range(L)]
 
 
+def _bn_forward(Z):
+    """Per-channel BN of conv pre-activations ``Z`` ``(B, n, P, C)`` over the images and
+    positions (training mode, biased variance, no eps): ``(Y, cache)`` with Y of Z's shape.
+    Uses ``depthcheck.kernels.nn.norms`` "bn" on the rows of ``(B, C, n·P)``."""
+    B, n, P_, C = Z.shape
+    Y, cache = norm_forward("bn", np.swapaxes(Z.reshape(B, n * P_, C), -1, -2))
+    return np.swapaxes(Y, -1, -2).reshape(Z.shape), cache
+
+
+def _bn_backward(cache, dY):
+    """VJP of :func:`_bn_forward`: ``dZ`` of ``dY``'s shape ``(B, n, P, C)``."""
+    B, n, P_, C = dY.shape
+    dZ = norm_backward("bn", cache, np.swapaxes(dY.reshape(B, n * P_, C), -1, -2))
+    return np.swapaxes(dZ, -1, -2).reshape(dY.shape)
+
+
 def _forward(params, X, spec, keep):
-    L, k = len(spec.convs), spec.k
+    L, k, st = len(spec.convs), spec.k, spec.stride
     Ws = _kernels(params, spec)
     A, tape = X, []
     for l in range(L):
@@ -151,11 +181,16 @@ def _forward(params, X, spec, keep):
         cols = im2col(A, k)
         P_, m = cols.shape[2], cols.shape[3]
         # one (n·P, m) × (m, C) product per trial (BLAS), not n·B small ones
-        Z = (cols.reshape(B, n * P_, m) @ np.swapaxes(Ws[l], -1, -2)).reshape(B, n, P_, -1) \
-            + params[2 * l + 1][:, None, None, :]
+        Z = (cols.reshape(B, n * P_, m) @ np.swapaxes(Ws[l], -1, -2)).reshape(B, n, P_, -1)
+        if spec.bn:  # Z_l = g ⊙ BN(conv) + β (the bias acts as the BN shift β)
+            N, cache = _bn_forward(Z)
+            Z = params[st * l + 2][:, None, None, :] * N + params[st * l + 1][:, None, None, :]
+        else:
+            N, cache = None, None
+            Z = Z + params[st * l + 1][:, None, None, :]
         s = spec.sides()[l + 1]
         if keep:
-            tape.append((A.shape, cols, Z))
+            tape.append((A.shape, cols, Z, N, cache))
         A = np.maximum(Z, 0.0).reshape(B, n, s, s, -1).transpose(0, 1, 4, 2, 3)
     F = np.swapaxes(A.reshape(A.shape[0], A.shape[1], -1), -1, -2)  # (B, d, n)
     logits = params[-2] @ F + params[-1]
@@ -175,8 +210,9 @@ def _check(X, y, spec, params):
     if X.ndim != 5 or X.shape[2:] != (spec.channels, spec.side, spec.side):
         raise ValueError(f"X must have shape (B, n, {spec.channels}, {spec.side}, {spec.side}), "
                          f"got {X.shape}")
-    if len(params) != 2 * len(spec.convs) + 2:
-        raise ValueError(f"params must hold {2 * len(spec.convs) + 2} arrays, got {len(params)}")
+    if len(params) != spec.stride * len(spec.convs) + 2:
+        raise ValueError(f"params must hold {spec.stride * len(spec.convs) + 2} arrays, got "
+                         f"{len(params)}")
     if X.shape[0] != params[0].shape[0]:
         raise ValueError(f"X has {X.shape[0]} trials, params {params[0].shape[0]}")
     if y is not None:
@@ -195,7 +231,8 @@ def convnet_forward(params, X, spec: ConvSpec) -> np.ndarray:
 
 
 def conv_preactivations(params, X, spec: ConvSpec) -> list:
-    """The conv pre-activations Z_l, each ``(B, n, P_l, C_l)`` (P_l output positions)."""
+    """The conv pre-activations Z_l, each ``(B, n, P_l, C_l)`` (P_l output positions; with
+    ``spec.bn`` after the BN and its affine map, i.e. the ReLU's inputs)."""
     X, _ = _check(X, None, spec, params)
     return [t[2] for t in _forward(params, X, spec, keep=True)[2]]
 
@@ -220,13 +257,17 @@ def _loss_and_grad(params, X, y, spec):
     B = X.shape[0]
     dA = np.swapaxes(dF, -1, -2).reshape(B, n, spec.convs[-1], spec.sides()[-1],
                                          spec.sides()[-1])
+    st = spec.stride
     for l in reversed(range(len(spec.convs))):
-        shape, cols, Z = tape[l]
+        shape, cols, Z, N, cache = tape[l]
         dZ = dA.transpose(0, 1, 3, 4, 2).reshape(Z.shape) * (Z > 0)
+        grads[st * l + 1] = dZ.sum(axis=(1, 2))
+        if spec.bn:
+            grads[st * l + 2] = np.sum(dZ * N, axis=(1, 2))
+            dZ = _bn_backward(cache, dZ * params[st * l + 2][:, None, None, :])
         Bn, nn, Pn, O = dZ.shape
         dW = np.swapaxes(dZ.reshape(Bn, nn * Pn, O), -1, -2) @ cols.reshape(Bn, nn * Pn, -1)
-        grads[2 * l] = basis_apply_transpose(dW) if spec.weights == "lcw" else dW
-        grads[2 * l + 1] = dZ.sum(axis=(1, 2))
+        grads[st * l] = basis_apply_transpose(dW) if spec.weights == "lcw" else dW
         if l > 0:
             dA = col2im((dZ.reshape(Bn, nn * Pn, O) @ Ws[l]).reshape(Bn, nn, Pn, -1), shape,
                         spec.k)

@@ -44,12 +44,13 @@ def conv_images(cfg, rng, n_trials):
     return X, y
 
 
-def coupled_lcw_params(params, n_conv):
+def coupled_lcw_params(params, n_conv, stride=2):
     """LCW parameters from standard ones (module docstring): ``V = B_mᵀ W · √(m/(m − 1))`` for
-    the ``n_conv`` conv kernels, every other parameter copied."""
+    the ``n_conv`` conv kernels (every ``stride``-th entry: 2, or 3 for a net with BN), every
+    other parameter copied."""
     out = []
     for i, p in enumerate(params):
-        if i < 2 * n_conv and i % 2 == 0:
+        if i < stride * n_conv and i % stride == 0:
             m = p.shape[-1]
             out.append(basis_apply_transpose(p) * math.sqrt(m / (m - 1)))
         else:
