@@ -40,7 +40,7 @@ def _public_helpers():
     out = []
     for name in PAPER_PACKAGES:
         pkg = importlib.import_module(f"depthcheck.validation.papers.{name}")
-        out += [getattr(pkg, h) for h in pkg.__all__ if h != "CLAIMS"]
+        out += [getattr(pkg, h) for h in pkg.__all__ if h not in ("CLAIMS", "NOT_CHECKABLE")]
     return out
 
 

@@ -185,3 +185,41 @@ def test_glorot_normal_init_variance():
             assert abs(p.var() / var - 1) < 0.05
         else:
             assert np.all(np.abs(p) <= 1 / np.sqrt(spec.widths[l]))
+
+
+def test_pretraining_judge_tail_mean_and_mutation():
+    """Statements (2)-(3) on the mean of the last ``tail`` evaluations, computed here by hand
+    on constructed evidence; the no-speed-up mutation then FAILs and a bad tail raises."""
+    from depthcheck.validation.papers.rank_collapse import pretraining as pt
+    rng = np.random.default_rng(7)
+    B = 40
+    ev = {"loss_plain": np.full((B, 5), 2.3) + 1e-3 * rng.standard_normal((B, 5)),
+          "rank_plain": np.ones((B, 5)) + 1e-3 * rng.standard_normal((B, 5)),
+          "loss_pretrained": np.tile([2.3, 2.0, 4.0, 0.9, 1.1], (B, 1))
+          + 0.05 * rng.standard_normal((B, 5)),
+          "rank_pretrained": np.tile([4.0, 2.0, 2.0, 2.0, 2.0], (B, 1))
+          + 0.05 * rng.standard_normal((B, 5)),
+          "lr_plain": np.full(B, 0.1), "lr_pretrained": np.full(B, 0.1)}
+    cfg = {"delta": 1.0, "min_rank_gain": 1.0, "min_rank_kept": 0.25, "steps": 80,
+           "eval_every": 20, "tail": 2, "pre_iters": 1, "pre_lr": 0.1, "depth": 3, "width": 4}
+    v = pt.judge(cfg, 0.0, ev, 1e-5)
+    assert v.verdict == "PASS"
+    loss_part = [p for p in v.extra["parts"] if "loss" in p["name"]][0]
+    want = np.mean(ev["loss_plain"][:, -2:].mean(1) - ev["loss_pretrained"][:, -2:].mean(1))
+    assert abs(loss_part["statistic"] - want) < 1e-12
+    assert "60..80" in loss_part["name"]
+    # tail 3 takes in the step-40 spike (loss 4.0): mean gain 0.3 < δ/2, FAIL
+    assert pt.judge(dict(cfg, tail=3), 0.0, ev, 1e-5).verdict == "FAIL"
+    mutated = pt.pretraining_gives_no_gain(cfg, ev)
+    assert pt.judge(cfg, 0.0, mutated, 1e-5).verdict == "FAIL"
+    with pytest.raises(ValueError, match="tail"):
+        pt.judge(dict(cfg, tail=6), 0.0, ev, 1e-5)
+
+
+def test_pretraining_per_arm_step_sizes():
+    from depthcheck.validation.papers.rank_collapse import pretraining as pt
+    cfg = dict(ct.RANK_PRETRAINING.quick, **_TINY["rank_collapse.rank_pretraining"],
+               arms=["plain", "pretrained", "bn"], lr_grid=[0.05], lr_grid_bn=[0.01, 0.02])
+    ev = pt.simulate(cfg, np.random.default_rng(1), 2, "numpy")
+    assert set(ev["lr_plain"]) == {0.05} and set(ev["lr_pretrained"]) == {0.05}
+    assert set(ev["lr_bn"]) <= {0.01, 0.02}

@@ -152,40 +152,54 @@ RANK_PRETRAINING = Claim(
     source=f"{PAPER}, Section 4, Algorithm 1 (App. G), Figures 4, 6, 11, 12",
     statement=("Algorithm 1: for each hidden layer l in turn, gradient steps on minibatches "
                "minimising tr(M²)/tr(M)² = 1/r(H_l) over the weights of layers 1..l. Three "
-               "statements at level α/3 against the same net without pre-training (same "
-               "initial weights, data, minibatches, step size chosen per arm from a grid): "
+               "statements at level α/3 against the same architecture without pre-training "
+               "(its own initial weights; same data and minibatches; step size chosen per arm "
+               "from a grid): "
                "(1) r(H_{L−1}) at initialisation rises by at least min_rank_gain; (2) the full "
-               "training loss after S SGD steps is lower by at least δ/2 nats; (3) r(H_{L−1}) "
-               "after S steps is still higher by at least min_rank_kept (Fig. 6: 'SGD "
-               "preserves the initial magnitude of the rank')."),
+               "training loss at the end of S SGD steps (quick: after step S; full: its mean "
+               "over the last `tail` evaluations, steps 3S/4..S) is lower by at least δ/2 nats; "
+               "(3) r(H_{L−1}) at the end (the same steps) is still higher by at least "
+               "min_rank_kept (Fig. 6: 'SGD preserves the initial magnitude of the rank')."),
     assumptions=(_DATA + " Pre-training step size 0.1, minibatch 64, on every hidden layer "
                  "in quick (25 iterations per layer at depth 8); full: the paper's Fig. 6 "
                  "setting, depth 32, width 128, 75 iterations on every 4th layer (as the "
                  "paper's code), vanilla weights N(0, 2/(fan_in + fan_out)) as the paper's "
                  "Fig. 6 code (with PyTorch's U[−1/√m, 1/√m] at depth 32 the representation is "
                  "rank one to rounding and the rank gradient vanishes: pre-training leaves "
-                 "r(H) = 1.00), and a BN arm (PyTorch init) whose comparison ('pre-training "
-                 "outperforms BN') is reported, not judged. Quick: width 32, 80 SGD steps of "
-                 "batch 64, step size 0.3 (no grid: 2 cores), 24 trials; full: 320 steps, step "
-                 "sizes {0.01, 0.1}, 8 trials (the paper: 5)."),
+                 "r(H) = 1.00). Quick: width 32, 80 SGD steps of batch 64, step size 0.3 (no "
+                 "grid: 2 cores), 24 trials; full: 320 steps (≈ 15 epochs), step size 0.1, 32 "
+                 "trials (the paper: 5), statements (2)–(3) on the mean over steps 240, 280 "
+                 "and 320 (3 evaluations). Why: a full run with the grid {0.01, 0.1} and 8 trials chose "
+                 "0.1 for the pre-trained arm in every chunk, left the plain arm at ln 10 = 2.302 "
+                 "nats and r(H) = 1.00 at both step sizes, and was INCONCLUSIVE: at level α/3 = "
+                 "3.3e-6 with 8 trials the t-factor is 13.2 (half-width 4.7 sd), against a "
+                 "per-trial sd of 0.92 (rank gain 3.41 at init), 0.54 (loss gain 0.97 after 320 "
+                 "steps; SGD at 0.1 on the pre-trained net is jumpy; the mean over steps 240..320 "
+                 "has sd 0.34) "
+                 "and 0.58 (rank kept 1.41). The same run's BN arm (PyTorch init, step size "
+                 "0.01 chosen from the grid) reached loss 0.50 ± 0.05 after 320 steps against "
+                 "the pre-trained net's 1.33 ± 0.54 (mean ± sd over trials): on digits "
+                 "within 15 epochs the paper's 'pre-training outperforms BN' does not hold "
+                 "(not judged; the BN arm is left out of the full run to save its cost; ``arms`` with \"bn\" brings it back)."),
     quick={"arms": ["plain", "pretrained"], "width": 32, "depth": 8, "pre_iters": 25,
            "pre_lr": 0.1, "pre_every": 1, "steps": 80, "eval_every": 20, "batch_size": 64,
            "lr_grid": [0.3], "rank_cols": 128, "delta": 1.0, "min_rank_gain": 1.0,
            "min_rank_kept": 0.25, "init": "pytorch"},
-    full={"arms": ["plain", "pretrained", "bn"], "width": 128, "depth": 32, "pre_iters": 75,
-          "pre_every": 4, "steps": 320, "eval_every": 40, "lr_grid": [0.01, 0.1],
+    full={"width": 128, "depth": 32, "pre_iters": 75, "pre_every": 4, "steps": 320,
+          "eval_every": 40, "lr_grid": [0.1], "lr_grid_bn": [0.01], "tail": 3,
           "init": "glorot_normal"},
-    trials={"quick": 24, "full": 8}, chunk={"quick": 8, "full": 4},
+    trials={"quick": 24, "full": 32}, chunk={"quick": 8, "full": 4},
     predict=lambda cfg: 0.0, simulate=pt.simulate, judge=pt.judge,
-    control={"pre_iters": 0},
-    control_description=("zero pre-training iterations: the 'pre-trained' arm is the plain "
-                         "net, so every difference is zero and all three statements FAIL."),
+    control={"pre_iters": 0, "arms": ["plain", "pretrained"]},
+    control_description=("zero pre-training iterations: the 'pre-trained' arm is a second "
+                         "plain net (its own initial weights), so every difference is zero "
+                         "up to the spread between plain nets and all three statements FAIL."),
     sensitivity=Sensitivity(
         1.0, "training-loss advantage of the pre-trained net (nats) in statement (2)",
         "the plain deep net stays at chance (ln 10 = 2.30 nats); an advantage of 1 nat is the "
         "'recovers the training ability' of the paper's Fig. 4/12 curves (a smaller speed-up "
-        "is not resolved by 24 trials: the per-trial spread is ≈ 0.2 nats and the interval is "
-        "at level 1 − α/3); a pre-training that gives no speed-up lies δ/2 below the bound."),
+        "is not resolved by 24 (quick) or 32 (full) trials: the per-trial spread is ≈ 0.2 "
+        "nats in quick, ≈ 0.34 in full, and the interval is at level 1 − α/3); a pre-training that gives no speed-up lies δ/2 below the bound."),
     mutations=(Mutation("no_speedup", "evidence transform: the pre-trained arm's losses "
                         "shifted to the plain arm's mean (pre-training without effect on SGD)",
                         transform=pt.pretraining_gives_no_gain),),
