@@ -9,7 +9,7 @@ from depthcheck.kernels.nn.mlp import MLPSpec, make_loss_and_grad
 
 from depthcheck.validation.papers.linear_nets import claims_convergence as cc
 from depthcheck.validation.papers.linear_nets.convergence_time import (
-    bound_transition, flow_gradients)
+    balanced_norm_init, bound_transition, flow_gradients, flow_step)
 from depthcheck.validation.papers.linear_nets.relu_growth import (
     balanced_output_gain, rate_ratios)
 
@@ -110,3 +110,61 @@ def test_bound_transition_against_quadrature_and_logistic():
     assert math.isclose(bound_transition(u0, s, 4, c)[1], q, rel_tol=1e-7)
     with pytest.raises(ValueError, match="u0"):
         bound_transition(0.2, 1.0, 3, 0.0)
+
+
+def test_balanced_norm_init_is_balanced_with_product_target():
+    rng = np.random.default_rng(4)
+    target = np.array([0.3, 2.0, 7.5])
+    W = balanced_norm_init(rng, 3, [10, 8, 8, 8, 3], target)
+    w = np.stack([np.linalg.norm(x, axis=(-2, -1)) for x in W], -1)
+    assert np.allclose(w, w[:, :1])
+    assert np.allclose(w.prod(-1), target)
+    with pytest.raises(ValueError, match="target"):
+        balanced_norm_init(rng, 3, [4, 3, 2], np.array([1.0, -1.0, 1.0]))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(2, 6), st.integers(0, 10_000))
+def test_flow_preserves_squared_norm_differences(N, seed):
+    # d||W_j||²/dt = 2<W_j, G_j> = 2<Σ_yx − W_e, W_e> for every layer (the invariant behind
+    # "balanced in norm stays balanced"), computed independently from W_e and S
+    rng = np.random.default_rng(seed)
+    widths = [5] + [4] * (N - 1) + [3]
+    W = [rng.standard_normal((2, b, a)) / math.sqrt(a) for a, b in zip(widths[:-1], widths[1:])]
+    S = rng.standard_normal((2, 3, 5))
+    G, We = flow_gradients(W, S)
+    ref = np.einsum("bij,bij->b", S - We, We)
+    for x, g in zip(W, G):
+        assert np.allclose(np.einsum("bij,bij->b", x, g), ref, rtol=1e-9, atol=1e-12)
+
+
+def test_flow_step_caps_relative_change():
+    rng = np.random.default_rng(5)
+    W = [rng.standard_normal((4, 3, 3)) for _ in range(2)]
+    G = [rng.standard_normal((4, 3, 3)) * np.array([1e-6, 1e-3, 1.0, 10.0])[:, None, None]
+         for _ in range(2)]
+    step = flow_step(W, G, 0.5, 0.01)
+    rel = np.max([np.linalg.norm(step[:, None, None] * g, axis=(-2, -1))
+                  / np.linalg.norm(x, axis=(-2, -1)) for x, g in zip(W, G)], 0)
+    assert np.all(step <= 0.5) and np.all(rel <= 0.01 + 1e-12)
+    assert step[0] == 0.5 and np.isclose(rel[3], 0.01)  # capped by h, resp. by eps
+    assert np.all(flow_step(W, G, 0.5, 0.0) == 0.5)
+
+
+def test_t3_adaptive_path_matches_fixed_step():
+    # the plateau's long steps do not change the crossing time or q beyond Euler error
+    cfg = cc.CLAIM_T3_RATE.config("quick")
+    ev = {}
+    for eps in (0.0, 0.003):
+        c = dict(cfg, depths=[4], eps=eps)
+        ev[eps] = cc.CLAIM_T3_RATE.simulate(c, np.random.default_rng(2), 4, "numpy")
+    assert np.allclose(ev[0.0]["t_cross"], ev[0.003]["t_cross"], rtol=0.05)
+    assert np.allclose(ev[0.0]["q"], ev[0.003]["q"], atol=0.1)
+
+
+def test_t3_aligned_balanced_mode_obeys_bound():
+    # one aligned balanced mode (jitter 0): <R, W_e> = (s − u)u exactly, so (du/dt)/F <= 1 up
+    # to Euler error; the statistic must not report an excess there
+    cfg = dict(cc.CLAIM_T3_RATE.config("quick"), depths=[2, 5], init="rank1", jitter=0.0)
+    ev = cc.CLAIM_T3_RATE.simulate(cfg, np.random.default_rng(3), 4, "numpy")
+    assert np.all(ev["q"] < 0.02)

@@ -38,9 +38,10 @@ Claims (ids ``linear_nets.*``, formerly ``seed003.*``):
 Convergence time, initialisation and ReLU growth (``claims_convergence``; derivations in
 ``docs/derivations/linear_nets_convergence.md``):
 
-* ``linear_nets.theorem3_max_rate`` (finding, Theorem 3, eqs. 16–18): the maximal growth rate
-  of u = Π‖W_j‖_F that the proof bounds by (17) is exceeded near convergence (the bound is proven
-  for u ≤ s/2 only); the minimum-time bound holds, loosely.
+* ``linear_nets.theorem3_max_rate`` (finding, Theorem 3, eqs. 16–18; depths 2–10,
+  balanced-in-norm init with u0 = s/10): the maximal growth rate of u = Π‖W_j‖_F that the proof
+  bounds by (17) is exceeded near convergence (the bound is proven for u ≤ s/2 only); the
+  minimum-time bound holds, by a slack that grows to about 4·10³ at N = 10.
 * ``linear_nets.fig1_bound_sharpening`` (exact, Fig. 1(iii)): on the bound curve of (17), the
   transition fraction (t₀.₉ − t₀.₁)/t₀.₉ falls with depth (plateaus, then sharp transitions).
 * ``linear_nets.glorot_gap`` (finding, Corollary 2.3): under Glorot init the expected

@@ -17,7 +17,8 @@ def _t3_figure(cfg, res, ctrl, outdir: Path):
     plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     depths = cfg["depths"]
-    for r, lab, col in ((res, "Glorot (claim)", "C0"), (ctrl, "aligned mode (control)", "C3")):
+    for r, lab, col in ((res, "balanced-in-norm (claim)", "C0"),
+                        (ctrl, "aligned mode (control)", "C3")):
         if r is None:
             continue
         q = r.evidence["q"]
