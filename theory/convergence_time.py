@@ -40,7 +40,7 @@ import math
 import numpy as np
 
 from depthcheck.theory._checks import as_float_array, check_choice, check_positive_int
-from depthcheck.theory.linear_nets import saxe_time_to_learn
+from depthcheck.theory.linear_nets import saxe_time_to_learn, saxe_time_to_learn_deep_approx
 
 __all__ = ["theorem3_speedup", "theorem3_rate_bound", "theorem3_min_time",
            "theorem3_min_time_deep", "theorem3_valid_level", "glorot_sq_norm_moments",
@@ -229,11 +229,7 @@ def theorem3_min_time_deep(u0, uf, s, n_weights, c) -> float:
     True
     """
     N = check_positive_int(n_weights, "n_weights")
-    u0, uf, s = (_scalar(v, k, positive=True) for v, k in ((u0, "u0"), (uf, "uf"), (s, "s")))
-    if not u0 < uf < s:
-        raise ValueError(f"need 0 < u0 < uf < s, got u0={u0}, uf={uf}, s={s}")
-    val = 1 / (s * u0) - 1 / (s * uf) + math.log(uf * (s - u0) / (u0 * (s - uf))) / s ** 2
-    return val / (N * theorem3_speedup(N, c))
+    return saxe_time_to_learn_deep_approx(u0, uf, s, N + 1) / theorem3_speedup(N, c)
 
 
 def theorem3_valid_level(s) -> float:
