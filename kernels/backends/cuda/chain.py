@@ -41,7 +41,9 @@ semantics of ``depthcheck.kernels.chain.driver._Chain.backward``, seed 001 Fig. 
   (``depthcheck.kernels.backends._rowops.nonlinear_vjp_row``, one row per thread); ‖∇W_l‖_F² = ‖dA H_{l−1}ᵀ‖_F² =
   Σ_{a,c} (dAᵀdA)_{ac} (H_{l−1}ᵀH_{l−1})_{ac} (two n×n Gram entries per (a, c), no d×d
   matrix; exact up to rounding, but a result far below ‖dA‖_F‖H‖_F loses relative accuracy
-  ~ eps·‖dA‖²‖H‖²/‖dA Hᵀ‖²); dH_{l−1} = Wᵀ dA = D P_{d−2} ⋯ P_0 dA (the same reflections,
+  ~ eps·‖dA‖²‖H‖²/‖dA Hᵀ‖², so there — e.g. duplicated columns of H, where the signal turns
+  antisymmetric across the duplicates — the d² entries of dA Hᵀ are summed instead, as in
+  ``depthcheck.kernels.backends.numba.fused_grad._grad_norm``); dH_{l−1} = Wᵀ dA = D P_{d−2} ⋯ P_0 dA (the same reflections,
   regenerated from the same Philox stream, in the opposite order; residual: dA + γ Wᵀ dA).
 * The signal is kept at unit Frobenius norm per trial with its log-norm lg accumulated
   (``_normalise``): log‖∇W_l‖_F = lg + log c_{l−1} + log‖dA H̃ᵀ‖_F (+ log|γ|); an exactly zero

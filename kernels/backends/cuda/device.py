@@ -22,6 +22,7 @@ import numpy as np
 from numba import cuda
 
 from depthcheck.kernels.backends._rowops import nonlinear_row, nonlinear_vjp_row
+from depthcheck.kernels.backends.numba.fused_grad import gram_trusted as _gram_trusted
 from depthcheck.kernels.chain.codes import (ERR_NONE, ERR_NONFINITE, ERR_RESCALE, ERR_STAT,
                                             EPS, FLAG_LOG_SCALE, I_FLAGS, LOG_SCALE_CAP,
                                             PIVOT_TOL_ULPS, STAT_SLOT)
@@ -350,8 +351,13 @@ def layer_vjp(A, G, TA, Y, d, n, norm, act, order, g, tid, tpb):
 
 @cuda.jit(device=True)
 def grad_norm_sq(A, H, d, n, red, tid, tpb):
-    """‖dA Hᵀ‖_F² = Σ_{a,c} (dAᵀdA)_{ac} (HᵀH)_{ac} (upper triangle × 2; no d×d matrix)."""
+    """‖dA Hᵀ‖_F² = Σ_{a,c} (dAᵀdA)_{ac} (HᵀH)_{ac} (upper triangle × 2; no d×d matrix) when
+    that sum is accurate (``depthcheck.kernels.backends.numba.fused_grad.gram_trusted``, from
+    t = Σ_a ‖dA[:, a]‖‖H[:, a]‖); else (cancellation: dA nearly orthogonal to H's rows, e.g.
+    H with duplicated columns and a signal antisymmetric across them) the sum of squares of
+    the d² entries of dA Hᵀ, one entry per thread at a time."""
     part = 0.0
+    diag = 0.0
     for idx in range(tid, n * n, tpb):
         a = idx // n
         c = idx % n
@@ -361,5 +367,21 @@ def grad_norm_sq(A, H, d, n, red, tid, tpb):
             for i in range(d):
                 ga += A[i * n + a] * A[i * n + c]
                 gh += H[i * n + a] * H[i * n + c]
-            part += ga * gh if c == a else 2.0 * (ga * gh)
+            if c == a:
+                part += ga * gh
+                diag += math.sqrt(ga * gh)
+            else:
+                part += 2.0 * (ga * gh)
+    acc = block_sum(part, red, tid, tpb)
+    t = block_sum(diag, red, tid, tpb)
+    if _gram_trusted(acc, t, d, n):            # the same value in every thread
+        return acc
+    part = 0.0
+    for idx in range(tid, d * d, tpb):
+        i = idx // d
+        k = idx % d
+        e = 0.0
+        for c in range(n):
+            e += A[i * n + c] * H[k * n + c]
+        part += e * e
     return block_sum(part, red, tid, tpb)

@@ -18,8 +18,15 @@ The backward signal is carried at unit Frobenius norm per trial and its log-norm
 (``depthcheck.kernels.chain.driver._normalise``), so ``log‖∂loss/∂W_l‖_F`` neither over- nor underflows over
 thousands of layers; an exactly zero signal gives −inf. ‖δ_l H_{l-1}ᵀ‖_F is computed without
 forming the d×d product when n <= d, as √(Σ (δᵀδ) ⊙ (HᵀH)) from two n×n Grams (``dsyrk``; the
-sum is tr(AB) >= 0 of two PSD matrices, relative rounding ~ d·n·eps at worst for random-like
-factors), and as the d×d ``dgemm`` H δᵀ when n > d (cheaper there).
+sum is tr(AB) >= 0 of two PSD matrices), and as the d×d ``dgemm`` H δᵀ when n > d (cheaper
+there). The Gram sum carries an absolute rounding error up to ~(2d + n²)·eps·T, T =
+(Σ_a ‖δ_a‖‖H_a‖)² <= ‖δ‖²‖H‖² over the columns a, which is only small relative to the sum
+when δ Hᵀ is not far below ‖δ‖‖H‖: on a batch with duplicated columns (rank-deficient H) the
+backward signal becomes antisymmetric across the duplicates, which δ Hᵀ cancels exactly, and
+the sum fell to rounding noise (values ~e^8 too large, or a clamped negative giving an exactly
+zero gradient, at depth ~400). ``gram_trusted`` tells when the Gram sum is accurate to
+``GRAM_REL_TOL``; otherwise the d×d product is formed (the numpy reference's δ Hᵀ, absolute
+error ~n·eps·‖δ_a‖‖H_k‖ per entry). Results where the Gram sum is trusted are unchanged.
 
 Randomness (``depthcheck.kernels.random.philox``): hidden W_l from stream (l, b, 0) exactly as the forward kernel
 (Haar: Householder vectors, compact WY; gaussian/uniform: d×d entries), regenerated in the
@@ -41,6 +48,7 @@ import math
 
 import numpy as np
 from numba import njit, prange
+from numba.extending import register_jitable
 
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends._rowops import nonlinear_vjp_row
@@ -56,7 +64,8 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_L
 from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
 
-__all__ = ["run_fused_grad", "grad_setup", "grad_result", "ERR_BACKWARD"]
+__all__ = ["run_fused_grad", "grad_setup", "grad_result", "ERR_BACKWARD", "gram_trusted",
+           "GRAM_REL_TOL"]
 
 
 @njit
@@ -67,28 +76,63 @@ def _nonlinear_vjp(A, dH, dA, Y, norm_code, act_code, order_code, g):
         nonlinear_vjp_row(norm_code, act_code, order_code, g, A[i], dH[i], dA[i], Y[i])
 
 
+#: Relative accuracy asked of the Gram form of ‖dA Hᵀ‖_F² (``gram_trusted``), against a
+#: worst-case bound (typical rounding is much smaller); below it the d×d product is
+#: formed. 1e-4 (log-norm within 5e-5 at worst) keeps every existing result bit for bit: the
+#: near-degenerate inputs of bn_orthogonal.theorem5_phi0_scaling and the control of
+#: bounded_gradients_centred reach the fallback at 1e-8, where it moved them by <= 4e-12.
+GRAM_REL_TOL = 1e-4
+_UNIT_ROUNDOFF = 2.0 ** -53
+
+
+@register_jitable
+def gram_trusted(acc, t, d, n):
+    """Whether acc = Σ_{a,c} (dAᵀdA)_{ac} (HᵀH)_{ac} (rounded) is ‖dA Hᵀ‖_F² to relative
+    accuracy ``GRAM_REL_TOL``: its rounding error is at most ~(2d + n²)·u·t², u = 2⁻⁵³,
+    t = Σ_a ‖dA[:, a]‖·‖H[:, a]‖ (each Gram entry is off by <= d·u·‖x_a‖‖x_c‖, the n² products
+    summed add n²·u). False for a NaN ``acc`` (the caller's fallback propagates it). Shared by
+    the numba and the CUDA kernels (``depthcheck.kernels.backends.cuda.device.grad_norm_sq``)."""
+    return acc * GRAM_REL_TOL >= (2.0 * d + float(n) * n) * _UNIT_ROUNDOFF * (t * t)
+
+
 @njit
 def _grad_norm(dA, H, G1, G2, iw, dw, cw):
     """‖dA Hᵀ‖_F: n <= d from the n×n Grams (Σ (dAᵀdA)⊙(HᵀH) = tr of a product of two PSD
-    matrices), n > d from the d×d product."""
+    matrices) when ``gram_trusted``, else (cancellation, e.g. duplicated columns of H) and for
+    n > d from the d×d product."""
     d, n = dA.shape
     acc = 0.0
     if n <= d:
         _gram(dA, G1, True, iw, dw, cw)            # C-order upper triangles
         _gram(H, G2, True, iw, dw, cw)
+        t = 0.0
         for a in range(n):
             acc += G1[a, a] * G2[a, a]
+            t += math.sqrt(G1[a, a] * G2[a, a])
             for c in range(a + 1, n):
                 acc += 2.0 * G1[a, c] * G2[a, c]
+        if gram_trusted(acc, t, d, n):
+            return math.sqrt(acc)
+        P = np.empty((d, d))
+        acc = _product_norm_sq(dA, H, P, iw, dw, cw)
     else:
-        # column-major G1 (d×d, ld d) = H dAᵀ = (dA Hᵀ)ᵀ
-        _gemm(_T_, _N, d, d, n, 1.0, H, n, dA, n, 0.0, G1, d, iw, dw, cw)
-        for a in range(d):
-            for c in range(d):
-                acc += G1[a, c] * G1[a, c]
-    if acc < 0.0:                                   # rounding of a ~0 trace; NaN passes
+        acc = _product_norm_sq(dA, H, G1, iw, dw, cw)
+    if acc < 0.0:                                   # cannot happen (a sum of squares); NaN passes
         acc = 0.0
     return math.sqrt(acc)
+
+
+@njit
+def _product_norm_sq(dA, H, P, iw, dw, cw):
+    """‖dA Hᵀ‖_F² from the d×d product (P: d×d work space)."""
+    d, n = dA.shape
+    # column-major P (d×d, ld d) = H dAᵀ = (dA Hᵀ)ᵀ
+    _gemm(_T_, _N, d, d, n, 1.0, H, n, dA, n, 0.0, P, d, iw, dw, cw)
+    acc = 0.0
+    for a in range(d):
+        for c in range(d):
+            acc += P[a, c] * P[a, c]
+    return acc
 
 
 @njit

@@ -451,11 +451,10 @@ DEGENERATE_EXPLODES = Claim(
     quick=dict(_GRAD_QUICK, repeat=2, mode="explodes", delta=0.002, depths=_DEGENERATE_DEPTHS),
     full=dict(repeat=2, mode="explodes", delta=0.002, depths=_DEGENERATE_DEPTHS),
     trials={"quick": 30, "full": 120}, chunk={"quick": 15, "full": 30},
-    # numpy only: on this rank-deficient batch the fused numba engine returns an exactly zero
-    # gradient (log norm -inf) at depth 400 for some trials where the numpy reference gives a
-    # finite, exploding one (seen 2026-12-05, seed 0, quick); until the fused kernel's
-    # backward is mended for duplicated columns the claim does not offer it
-    backends=("numpy",),
+    # duplicated columns make the fused kernels' Gram-form ‖δHᵀ‖² cancel catastrophically; they
+    # detect it (gram_trusted) and form δHᵀ as the reference does
+    # (tests/kernels/test_grad_duplicated_columns.py)
+    backends=("numba", "numpy", "cuda"),
     predict=lambda cfg: cfg["delta"], simulate=_grad_simulate, judge=_grad_judge,
     control={"repeat": 1},
     control_description=("the same pipeline on a batch without repeats (independent random "
