@@ -40,6 +40,94 @@ def test_corollary4_claim_control_and_mutation():
     assert _run(c, n=1200, transform=c.mutations[0].transform).verdict == "FAIL"
 
 
+# ---------------------------------------- Corollary 4: censored (−inf) decreases in the judge
+
+from depthcheck.validation.claims.stats import t_quantile  # noqa: E402
+from depthcheck.validation.papers.bn_orthogonal import corollaries as co  # noqa: E402
+from depthcheck.validation.run.results import check_evidence  # noqa: E402
+
+
+def _c4_ev(control=False, n=300, seed=0):
+    c = cl.COROLLARY4
+    cfg = c.config("quick", control=control)
+    return c, cfg, c.simulate(cfg, np.random.default_rng(seed), n, "numpy")
+
+
+def _part(v, prefix):
+    (p,) = [p for p in v.extra["parts"] if p["name"].startswith(prefix)]
+    return p
+
+
+def test_corollary4_evidence_and_allow_inf():
+    c, cfg, ev = _c4_ev(n=50)
+    assert set(c.allow_inf) == {f"decrease_{k}" for k in co._C4_FIXED + ("chain",)}
+    assert ev["phi_chain"].shape == (50,) and np.all(np.isfinite(ev["phi_chain"]))
+    # D = φ(S) − φ(Bn(WS)) <= φ(S) since φ >= 0; Haar W never makes φ grow (Bn does not)
+    assert np.all(ev["decrease_chain"] <= ev["phi_chain"])
+    assert np.all(ev["decrease_chain"] >= -1e-9)
+    # the runner's evidence check accepts −inf in a decrease key, and nowhere else
+    bad = dict(ev, decrease_fig1=np.where(np.arange(50) == 3, -np.inf, ev["decrease_fig1"]))
+    assert np.isneginf(check_evidence(bad, 50, c.allow_inf, "t")["decrease_fig1"][3])
+    with pytest.raises(ValueError, match="phi_chain"):
+        check_evidence(dict(ev, phi_chain=np.full(50, np.inf)), 50, c.allow_inf, "t")
+
+
+def test_corollary4_judge_censors_an_infinite_decrease():
+    """One −inf decrease (Bn(WX) numerically singular) is neither dropped nor allowed to PASS:
+    the part's upper limit comes from D <= φ(X) substituted, its lower limit is unknown."""
+    c, cfg, ev = _c4_ev()
+    pred = c.predict(cfg)
+    assert c.judge(cfg, pred, ev, ALPHA).verdict == "PASS"
+    D = ev["decrease_near_collinear"].copy()
+    D[7] = -np.inf
+    v = c.judge(cfg, pred, dict(ev, decrease_near_collinear=D), ALPHA)
+    assert v.verdict == "INCONCLUSIVE"              # was PASS; the censored parts cannot PASS
+    level = ALPHA / 10
+    phi = pred["near_collinear"]["phi"]
+    Dc = np.where(np.isinf(D), phi, D)
+    # the bound is one constant per fixed input: the Fieller set is the t interval of E D / g
+    for key, prefix in (("cor4", "near_collinear: Cor. 4"), ("b2", "near_collinear: Lemma B.2")):
+        g = pred["near_collinear"][f"{key}_bound"]
+        assert np.all(ev[f"{key}_near_collinear"] == g)
+        hi = (Dc.mean() + t_quantile(level, D.size - 1) * Dc.std(ddof=1) / np.sqrt(D.size)) / g
+        p = _part(v, prefix)
+        assert "1 of 300 draws censored" in p["name"] and p["decision"] == "INCONCLUSIVE"
+        assert p["ci"][0] <= -1e308 and p["ci"][1] == pytest.approx(hi, rel=1e-10)
+        assert p["statistic"] == pytest.approx(Dc.mean() / g, rel=1e-12)
+    assert v.extra["inputs"]["near_collinear"]["censored_draws"] == 1
+    assert v.extra["inputs"]["near_collinear"]["mean_decrease"] == "-inf"   # reported as is
+    assert "censored" not in _part(v, "fig1: Cor. 4")["name"]
+
+
+def test_corollary4_judge_censored_control_still_fails():
+    """Gaussian W (the control): a censored draw in the chain keeps that part a FAIL, because
+    even the substituted upper limit lies below the bound."""
+    c, cfg, ev = _c4_ev(control=True)
+    D = ev["decrease_chain"].copy()
+    D[0] = -np.inf
+    v = c.judge(cfg, c.predict(cfg), dict(ev, decrease_chain=D), ALPHA)
+    assert v.verdict == "FAIL"
+    p = _part(v, "chain: Cor. 4")
+    assert p["decision"] == "FAIL" and p["ci"][1] < 1 and "censored" in p["name"]
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_corollary4_judge_refuses_plus_inf_and_nan(bad):
+    c, cfg, ev = _c4_ev(n=20)
+    D = ev["decrease_bn_gaussian"].copy()
+    D[2] = bad
+    with pytest.raises(ValueError, match="decrease_bn_gaussian"):
+        c.judge(cfg, c.predict(cfg), dict(ev, decrease_bn_gaussian=D), ALPHA)
+
+
+def test_corollary4_mutation_refuses_infinite_evidence():
+    c, cfg, ev = _c4_ev(n=20)
+    D = ev["decrease_chain"].copy()
+    D[0] = -np.inf
+    with pytest.raises(ValueError, match="decrease_chain"):
+        c.mutations[0].transform(cfg, dict(ev, decrease_chain=D))
+
+
 def test_theorem5_scaling_shapes_and_mutation():
     c = cl.THEOREM5_SCALING
     cfg = dict(c.config("quick"), depth_over_d=2, widths=[4], n_out=4)

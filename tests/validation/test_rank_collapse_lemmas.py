@@ -3,6 +3,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from depthcheck.validation.claims.claim import Claim, NotCheckable
 from depthcheck.validation.papers.rank_collapse import claims_lemmas as cl
@@ -22,23 +23,125 @@ def _run(claim, cfg, n=4, seed=0):
 
 
 def test_ids_are_new_and_records_valid():
-    mine = {c.id for c in cl.CLAIMS}
-    old = {c.id for c in EXISTING} - mine      # the registry holds these claims too, merged
-    for c in cl.CLAIMS:
-        assert isinstance(c, Claim) and c.id not in old
-    assert all(isinstance(n, NotCheckable) for n in cl.NOT_CHECKABLE)
+    mine = [c.id for c in cl.CLAIMS]
+    assert all(isinstance(c, Claim) for c in cl.CLAIMS)
+    assert len(set(mine)) == len(mine) and all(i.startswith("rank_collapse.") for i in mine)
+    # the paper's registry holds these claims too, merged: each exactly once (no clash with an
+    # older claim of the same id)
+    merged = [c.id for c in EXISTING]
+    assert all(merged.count(i) == 1 for i in mine)
+    assert cl.NOT_CHECKABLE and all(isinstance(n, NotCheckable) for n in cl.NOT_CHECKABLE)
+    for n in cl.NOT_CHECKABLE:                   # the analogues named exist and are not it
+        assert n.id not in merged and n.instead and set(n.instead) <= set(merged)
+
+
+# Independent re-computation of the judges' statistics (scipy's t quantile, the Fieller set
+# written out from its definition {R : |ā − R b̄| <= t·se(ā − R b̄)}) and decisions.
+
+def _t(level, n):
+    return float(sps.t.ppf(1.0 - level / 2.0, n - 1))
+
+
+def _mean_interval(x, level):
+    x = np.asarray(x, dtype=float)
+    h = _t(level, x.size) * x.std(ddof=1) / math.sqrt(x.size)
+    return x.mean(), (x.mean() - h, x.mean() + h)
+
+
+def _fieller(a, b, level):
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    n = a.size
+    t2 = _t(level, n) ** 2
+    C = np.cov(np.vstack([a, b]), ddof=1) / n        # covariance of the two means
+    ma, mb = a.mean(), b.mean()
+    # |ma − R mb|² <= t² (C_aa − 2R C_ab + R² C_bb): a quadratic in R, A R² − 2B R + C0 <= 0
+    A, B, C0 = mb * mb - t2 * C[1, 1], ma * mb - t2 * C[0, 1], ma * ma - t2 * C[0, 0]
+    if A <= 0 or B * B - A * C0 < 0:
+        return ma / mb, (-math.inf, math.inf)
+    r = math.sqrt(B * B - A * C0)
+    return ma / mb, ((B - r) / A, (B + r) / A)
+
+
+def _decide(kind, ci, bound):
+    lo, hi = ci
+    if kind == "lower":
+        return "PASS" if lo >= bound[0] else "FAIL" if hi < bound[0] else "INCONCLUSIVE"
+    if bound[0] <= lo and hi <= bound[1]:
+        return "PASS"
+    return "FAIL" if hi < bound[0] or lo > bound[1] else "INCONCLUSIVE"
+
+
+def _check_parts(v, expected, level):
+    """``expected``: name prefix -> (statistic, ci, kind, bound) computed here; the verdict's
+    parts must match them and its decision must be their conjunction."""
+    assert v.extra["level"] == pytest.approx(level, rel=1e-12)
+    parts = v.extra["parts"]
+    assert len(parts) == len(expected) == v.extra["comparisons"]
+    decisions = []
+    for prefix, (stat, ci, kind, bound) in expected.items():
+        (p,) = [p for p in parts if p["name"].startswith(prefix)]
+        assert p["kind"] == kind and p["bound"] == pytest.approx(bound)
+        assert p["statistic"] == pytest.approx(stat, rel=1e-9, abs=1e-12)
+        got = [float(x) for x in p["ci"]]                  # json_safe writes ±inf as strings
+        assert got == pytest.approx(list(ci), rel=1e-7, abs=1e-12)
+        dec = _decide(kind, ci, bound)
+        assert p["decision"] == dec, p["name"]
+        decisions.append(dec)
+    want = "FAIL" if "FAIL" in decisions else "PASS" if set(decisions) == {"PASS"} else \
+        "INCONCLUSIVE"
+    assert v.verdict == want
+    return decisions
+
+
+_U3_TINY = [{"d": 3, "gamma": "inf", "depth": 30}, {"d": 3, "gamma": 0.5, "depth": 40}]
+
+
+def _u3_expected(ev, level, half):
+    out = {}
+    for tag, g in (("d3_ginf", "∞"), ("d3_g0.5", "0.5")):
+        m, ci = _mean_interval(ev[f"gap_{tag}"], level)
+        out[f"QR gap μ̂1 − μ̂2 at d=3, γ={g}"] = (m, ci, "lower", [0.0])
+        r, rci = _fieller(-ev[f"slope_{tag}"], ev[f"gap_{tag}"], level)
+        out[f"−slope of log(σ2/σ1) / (μ̂1 − μ̂2) at d=3, γ={g}"] = (
+            r, rci, "within", [1 - half, 1 + half])
+    return out
 
 
 def test_uniform_collapse_tiny():
     c = cl.CLAIM_UNIFORM_COLLAPSE
-    cfg = _tiny(c, qr_depth=200, batch=2,
-                configs=[{"d": 3, "gamma": "inf", "depth": 30}, {"d": 3, "gamma": 0.5, "depth": 40}])
-    ev, v = _run(c, cfg)
-    assert ev["slope_d3_ginf"].shape == (4,) and np.all(ev["slope_d3_ginf"] < 0)
-    assert np.all(ev["gap_d3_ginf"] > 0)
-    assert v.verdict in ("PASS", "INCONCLUSIVE", "FAIL")
+    cfg = _tiny(c, qr_depth=200, batch=2, configs=_U3_TINY)
+    n = 16
+    ev, v = _run(c, cfg, n=n)
+    # the evidence layout, exactly: five keys per configuration, trials leading
+    tags = ("d3_ginf", "d3_g0.5")
+    assert set(ev) == {f"{k}_{t}" for k in ("gap", "mu", "slope", "curve", "floor")
+                       for t in tags}
+    for t, depth in zip(tags, (30, 40)):
+        kept = depth - int(cfg["burn_frac"] * depth)               # layers after the burn-in
+        assert ev[f"gap_{t}"].shape == ev[f"slope_{t}"].shape == ev[f"floor_{t}"].shape == (n,)
+        assert ev[f"mu_{t}"].shape == (n, 3) and ev[f"curve_{t}"].shape == (n, kept)
+        mu = ev[f"mu_{t}"]
+        assert np.all(np.diff(mu, axis=1) <= 0)                    # μ1 >= μ2 >= μ3
+        assert np.array_equal(ev[f"gap_{t}"], mu[:, 0] - mu[:, 1])
+        assert np.all(ev[f"gap_{t}"] > 0) and np.all(ev[f"slope_{t}"] < 0)
+        assert np.all(ev[f"floor_{t}"] == ev[f"floor_{t}"][0])     # one global minimum
+        assert ev[f"floor_{t}"][0] <= ev[f"curve_{t}"].min()
+        # the slope of the mean curve is the mean of the per-chain slopes (OLS is linear)
+        x = np.arange(kept, dtype=float)
+        fit = np.polyfit(x, ev[f"curve_{t}"].T, 1)[0]
+        assert np.allclose(fit, ev[f"slope_{t}"], rtol=1e-9, atol=1e-12)
+    level = 1e-5 / 4
+    _check_parts(v, _u3_expected(ev, level, cfg["delta"] / 2), level)
+    # the vanilla chain collapses at its gap: no part may FAIL (a false FAIL at α = 1e-5 is
+    # improbable; a wrong rate or sign FAILs); the BN chain (the control) is determined: FAIL
+    assert v.verdict != "FAIL"
+    cc = {**cfg, **c.control}
+    evc, vc = _run(c, cc, n=n)
+    dec = _check_parts(vc, _u3_expected(evc, level, cfg["delta"] / 2), level)
+    assert vc.verdict == "FAIL" and dec[1] == dec[3] == "FAIL"
     t = cl._u3_rate_off(cfg, ev)
     assert np.allclose(t["slope_d3_ginf"], ev["slope_d3_ginf"] * (1 + cfg["delta"]))
+    assert all(np.array_equal(t[k], ev[k]) for k in ev if not k.startswith("slope_"))
 
 
 def test_uniform_collapse_bn_chain_does_not_collapse():
@@ -104,7 +207,23 @@ def test_lemma5_tiny_shapes_and_mutations():
     ev, v = _run(c, cfg)
     assert ev["curve_d4_ginf"].shape == (4, 30) and ev["curve_d3_g0.5"].shape == (4, 20)
     assert np.all(ev["gap_d4_ginf"] > 0) and np.all(ev["minrank_d3_g0.5"] >= 2)
-    assert v.verdict in ("PASS", "INCONCLUSIVE", "FAIL")
+    # statistics, intervals and decisions recomputed here from the evidence
+    level = 1e-5 / 4
+    band = c.predict(cfg)["band"]
+    floor = c.predict(cfg)["log_ratio_floor"]
+    assert band == [-cfg["delta"] / 2, cfg["delta"] / 2] and floor == pytest.approx(math.log(1e-8))
+    exp = {}
+    for tag, d, g in (("d4_ginf", 4, "∞"), ("d3_g0.5", 3, "0.5")):
+        curve = ev[f"curve_{tag}"]
+        assert np.allclose(ev[f"level_{tag}"], curve.mean(axis=1))
+        assert np.all(ev[f"minlog_{tag}"] <= curve.min(axis=1))
+        exp[f"collapse rate of the chain / vanilla gap, −slope(log σ2/σ1)/(μ̂1 − μ̂2), "
+            f"at d={d}, γ={g}"] = (*_fieller(-ev[f"slope_{tag}"], ev[f"gap_{tag}"], level),
+                                   "within", band)
+        exp[f"stationary mean log(σ2/σ1) at d={d}, γ={g}"] = (
+            *_mean_interval(ev[f"level_{tag}"], level), "lower", [floor])
+    dec = _check_parts(v, exp, level)
+    assert dec[1] == dec[3] == "PASS"      # log(σ2/σ1) ≈ −1 is far above log 1e-8 even at n = 4
     t = l5._l5_drift(cfg, ev)
     assert np.allclose(t["slope_d4_ginf"], ev["slope_d4_ginf"] - cfg["delta"] * ev["gap_d4_ginf"])
     # the eps mutation path runs and keeps the evidence layout

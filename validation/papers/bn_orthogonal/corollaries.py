@@ -11,7 +11,8 @@ from depthcheck.kernels.random.haar import sample_orthogonal
 from depthcheck.theory import bn_lemmas as tl
 from depthcheck.theory.isometry import isometry_gap, row_normalize
 from depthcheck.validation.claims.stats import Family, ratio_ci
-from depthcheck.validation.papers.bn_orthogonal._common import _g, _input_rng, _part, fig1_input
+from depthcheck.validation.papers.bn_orthogonal._common import (_BIG, _g, _input_rng, _part,
+                                                                fig1_input)
 from depthcheck.validation.papers.bn_orthogonal.bn_lemma import _lemma_cases
 
 # ------------------------------------------------------------------------- Corollary A.3 (exact)
@@ -124,7 +125,13 @@ def _c4_bounds(X, d):
 def _c4_simulate(cfg, rng, n_trials, backend):
     """One-step decrease D = φ(X) − φ(Bn(WX)) over fresh W for each fixed input, and for a
     random chain state X_l (l = chain_layers Haar-Bn layers from the 'correlated' input, one
-    per trial), with the two bounds of each state."""
+    per trial), with the two bounds of each state and the chain state's φ(X_l) (``phi_chain``).
+
+    D is −inf where Bn(WX) is numerically rank deficient (φ = +inf, see
+    ``depthcheck.theory.isometry.isometry_gap``): never with Haar W (φ(WX) = φ(X) is finite and
+    Bn does not increase φ), but with the control's Gaussian W rarely (1 of the full run's
+    20 000 draws, at the nearly collinear input). Those keys are in the claim's ``allow_inf``; :func:`_c4_judge`
+    treats such a draw as censored (only D <= φ(X) is known)."""
     d = cfg["d"]
     X = _c4_inputs(cfg)
     ev = {}
@@ -142,6 +149,7 @@ def _c4_simulate(cfg, rng, n_trials, backend):
     ev["decrease_chain"] = isometry_gap(S) - isometry_gap(row_normalize(W @ S))
     g, b = _c4_bounds(S, d)
     ev["cor4_chain"], ev["b2_chain"] = np.asarray(g), np.asarray(b)
+    ev["phi_chain"] = np.asarray(isometry_gap(S))
     return ev
 
 
@@ -154,19 +162,62 @@ def _c4_predict(cfg):
     return out
 
 
+#: decrease keys of the evidence that may hold −inf (the claim's ``allow_inf``)
+C4_INF_KEYS = tuple(f"decrease_{name}" for name in _C4_FIXED + ("chain",))
+
+
+def _c4_censored(D, phi_before, name):
+    """(D', n): the decreases with every −inf entry replaced by its ceiling φ(X) (the decrease
+    φ(X) − φ(Bn(WX)) is at most φ(X) because φ >= 0), and the number of such entries. +inf or
+    NaN decreases, or a non-finite / negative φ(X), are refused (ValueError)."""
+    D = np.asarray(D, dtype=np.float64)
+    phi = np.broadcast_to(np.asarray(phi_before, dtype=np.float64), D.shape)
+    if np.any(np.isnan(D)) or np.any(np.isposinf(D)):
+        raise ValueError(f"decrease_{name} holds NaN or +inf: only −inf (φ(Bn(WX)) = +inf) is "
+                         f"a possible decrease for a finite φ(X)")
+    if not np.all(np.isfinite(phi)) or np.any(phi < 0):
+        raise ValueError(f"φ(X) of input {name!r} must be finite and >= 0")
+    cens = np.isneginf(D)
+    return np.where(cens, phi, D), int(np.count_nonzero(cens))
+
+
+def _c4_ratio(D, bound, phi_before, level, name):
+    """(estimate, ci, n_censored) of E D / E bound (Fieller, :func:`ratio_ci`).
+
+    A −inf decrease (Bn(WX) numerically rank deficient, so φ(Bn(WX)) is only known to be large)
+    is censored, never dropped: it is replaced by its ceiling φ(X). The replaced sample D' >= D
+    pointwise, so E D' / E bound >= E D / E bound (the bounds are positive) and the upper
+    confidence limit from D' is a valid (conservative) upper limit for the ratio; the lower limit
+    is unknown and reported as −1.7e308. Such a part can FAIL (upper limit below 1) or be
+    INCONCLUSIVE, never PASS. The estimate is then the ratio from D' (an upper value)."""
+    Dc, k = _c4_censored(D, phi_before, name)
+    if k and not float(np.mean(bound)) > 0:
+        raise ValueError(f"the bounds of input {name!r} must have a positive mean to censor "
+                         f"its infinite decreases")
+    r = ratio_ci(Dc, bound, level)
+    if k == 0:
+        return r.estimate, r.ci, 0
+    return r.estimate, (-_BIG, min(float(r.ci[1]), _BIG)), k
+
+
 def _c4_judge(cfg, pred, ev, alpha):
     names = _C4_FIXED + ("chain",)
     fam = Family(alpha, 2 * len(names))
     summary = {}
     for name in names:
         D = ev[f"decrease_{name}"]
+        phi = ev["phi_chain"] if name == "chain" else pred[name]["phi"]
         row = {"mean_decrease": float(np.mean(D))}
         for key, label in (("cor4", "Cor. 4: E D / g(λ)"), ("b2", "Lemma B.2: E D / b(φ)")):
             bound = ev[f"{key}_{name}"]
-            r = ratio_ci(D, bound, fam.level)
-            fam.add_lower(f"{name}: {label}", r.estimate, r.ci, 1.0)
-            row[f"{key}_ratio"] = r.estimate
+            est, ci, k = _c4_ratio(D, bound, phi, fam.level, name)
+            note = (f" ({k} of {np.size(D)} draws censored: φ(Bn(WX)) = +inf numerically, D <= "
+                    f"φ(X) used; lower limit unknown)" if k else "")
+            fam.add_lower(f"{name}: {label}{note}", est, ci, 1.0)
+            row[f"{key}_ratio"] = est
             row[f"{key}_mean_bound"] = float(np.mean(bound))
+            if k:
+                row["censored_draws"] = k
         summary[name] = row
     what = (f"Corollary 4 / A.5 and Lemma B.2 with {cfg['weights']} W (d = n = {cfg['d']}): "
             f"the expected one-step decrease E[φ(X) − φ(Bn(WX))] is at least g(λ) = "
@@ -175,6 +226,10 @@ def _c4_judge(cfg, pred, ev, alpha):
             f"for 4 fixed inputs and a random chain state after {cfg['chain_layers']} layers; "
             f"statistic: ratio of the mean decrease to the bound (Fieller intervals), PASS "
             f"when >= 1")
+    cens = sum(row.get("censored_draws", 0) for row in summary.values())
+    if cens:
+        what += (f"; {cens} draw(s) with φ(Bn(WX)) = +inf numerically are censored (D <= φ(X) "
+                 f"substituted: upper limits only)")
     return fam.verdict(fam.summary(what, fmt=_g), prediction=1.0, extra={"inputs": summary})
 
 
@@ -185,6 +240,9 @@ def c4_short_by_delta(cfg, ev):
     out = dict(ev)
     for name in _C4_FIXED + ("chain",):
         D = ev[f"decrease_{name}"]
+        if not np.all(np.isfinite(D)):
+            raise ValueError(f"decrease_{name} holds non-finite values: the rescaling mutation "
+                             f"is defined for finite decreases only")
         target = (1.0 - cfg["delta"]) * max(float(np.mean(ev[f"cor4_{name}"])),
                                             float(np.mean(ev[f"b2_{name}"])))
         out[f"decrease_{name}"] = D * (target / float(np.mean(D)))

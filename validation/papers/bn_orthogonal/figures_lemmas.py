@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from depthcheck.validation.claims.plotting import legend, level_label, mean_band, pyplot, save_figure
+from depthcheck.validation.papers.bn_orthogonal.corollaries import _c4_censored
 
 _PAPER = "Meterez et al. (2024)"
 _C4_NAMES = ("bn_gaussian", "fig1", "correlated", "near_collinear", "chain")
@@ -17,22 +18,53 @@ def _who(r):
 
 def _c4_figure(cfg, res, ctrl, outdir):
     """Mean one-step decrease of φ over each of the two bounds, per input (symlog: the control's
-    decrease is negative)."""
-    plt = pyplot()
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    x = np.arange(len(_C4_NAMES))
+    decrease is negative).
+
+    A −inf decrease (φ(Bn(WX)) = +inf numerically: a censored draw, see
+    ``corollaries._c4_censored``) is drawn as the judge treats it, never dropped: it is
+    replaced by its ceiling φ(X), so the input's point is an upper value of the ratio. Such a
+    point has an open marker, only its upper error bar (its lower limit is unknown), a note
+    with the number of censored draws next to it, and a legend entry "n censored draw(s)
+    (−inf decrease; upper value shown)"."""
+    runs = []
     for r, col, off in ((res, "C0", -0.12), (ctrl, "C3", 0.12)):
         if r is None:
             continue
+        D, k = {}, {}
+        for name in _C4_NAMES:
+            phi = (r.evidence["phi_chain"] if name == "chain"
+                   else r.prediction[name]["phi"])
+            D[name], k[name] = _c4_censored(r.evidence[f"decrease_{name}"], phi, name)
+        runs.append((r, col, off, D, k))
+    n_cens = sum(sum(k.values()) for *_, k in runs)
+    plt = pyplot()
+    # the censored legend entries go outside the axes (more entries): widen the figure
+    fig, axes = plt.subplots(1, 2, figsize=(15 if n_cens else 10, 4.5 if n_cens else 4))
+    x = np.arange(len(_C4_NAMES))
+    for r, col, off, D, k in runs:
+        cens = np.array([k[name] > 0 for name in _C4_NAMES])
+        kr = sum(k.values())
+        lab = f"{_who(r)}: {r.config['weights']} W"
         for ax, key in ((axes[0], "cor4"), (axes[1], "b2")):
             m, h = [], []
             for name in _C4_NAMES:
-                mm, hh = mean_band(r.evidence[f"decrease_{name}"], res.verdict.alpha)
+                mm, hh = mean_band(D[name], res.verdict.alpha)
                 b = float(np.mean(r.evidence[f"{key}_{name}"]))
                 m.append(mm / b)
                 h.append(hh / b)
-            ax.errorbar(x + off, m, yerr=h, fmt="o", color=col, capsize=3,
-                        label=f"{_who(r)}: {r.config['weights']} W")
+            m, h = np.asarray(m), np.asarray(h)
+            if (~cens).any():
+                ax.errorbar(x[~cens] + off, m[~cens], yerr=h[~cens], fmt="o", color=col,
+                            capsize=3, label=lab)
+            if cens.any():
+                ax.errorbar(x[cens] + off, m[cens], yerr=[np.zeros(cens.sum()), h[cens]],
+                            fmt="o", mfc="none", color=col, capsize=3,
+                            label=f"{lab}: {kr} censored draw{'s' if kr != 1 else ''}\n"
+                                  f"(−inf decrease; upper value shown)")
+                for i in np.flatnonzero(cens):
+                    ax.annotate(f"≤ ({k[_C4_NAMES[i]]} censored)", (x[i] + off, m[i]),
+                                textcoords="offset points", xytext=(4, -10), fontsize=6,
+                                color=col)
     for ax, t in ((axes[0], r"Cor. 4: $\mathbb{E}[\phi(X) - \phi(\mathrm{Bn}(WX))]\,/\,g(\lambda)$"),
                   (axes[1], r"Lemma B.2: $\mathbb{E}[\phi(X) - \phi(\mathrm{Bn}(WX))]\,/\,b(\phi)$")):
         ax.axhline(1.0, color="k", ls="--", lw=0.8, label="bound (ratio 1)")
@@ -40,9 +72,11 @@ def _c4_figure(cfg, res, ctrl, outdir):
         ax.set_xticks(x, _C4_NAMES, rotation=20, fontsize=7)
         ax.set_ylabel(t, fontsize=8)
         legend(ax)
+    note = (f"\nopen markers: {n_cens} censored draw{'s' if n_cens != 1 else ''} (−inf "
+            f"decrease, φ(X) substituted; upper value shown)" if n_cens else "")
     fig.suptitle(f"{_PAPER}, Corollary 4 / Lemma B.2: one-step decrease over its bounds, "
                  f"$d = n = {cfg['d']}$, {res.trials} draws; {level_label(res.verdict.alpha)} — "
-                 f"{res.verdict.verdict}", fontsize=9)
+                 f"{res.verdict.verdict}{note}", fontsize=9)
     return [save_figure(fig, outdir, res.id)]
 
 
