@@ -114,7 +114,7 @@ def test_claims_pass_and_controls_fail_at_tiny_configs(claim, tmp_path):
 
 def test_quick_configs_are_json_and_claim_ids_unique():
     ids = [c.id for c in V.CLAIMS]
-    assert len(set(ids)) == len(ids) == 8
+    assert len(set(ids)) == len(ids) == 9
     for c in V.CLAIMS:
         for mode in ("quick", "full"):
             cfg = c.config(mode, control=True)

@@ -20,7 +20,8 @@ def test_kinds_deltas_and_bands_follow_the_convention():
     assert kinds == {"balance_invariant": "statistical", "equal_growth": "statistical",
                      "saxe_dynamics": "statistical", "relu_balance": "finding",
                      "theorem3_max_rate": "finding", "fig1_bound_sharpening": "exact",
-                     "glorot_gap": "finding", "relu_rate_ratio": "finding"}
+                     "glorot_gap": "finding", "relu_rate_ratio": "finding",
+                     "fig1_transition_sharpness": "statistical"}
     for cid in ("linear_nets.balance_invariant", "linear_nets.saxe_dynamics",
                 "linear_nets.relu_balance"):
         c = BY_ID[cid]

@@ -49,6 +49,12 @@ Convergence time, initialisation and ReLU growth (``claims_convergence``; deriva
 * ``linear_nets.relu_rate_ratio`` (finding, eq. 15 / Conjecture 4): the non-squared norms of
   adjacent ReLU layers grow at rates in the ratio ‖W_j‖/‖W_{j+1}‖ (Du–Hu–Lee), not 1: equal for
   equal-width hidden layers, about 3× for the 100 → 10 output pair.
+* ``linear_nets.fig1_transition_sharpness`` (statistical, Fig. 1(iii) on simulated networks,
+  ``claims_transition``): at identical settings, the burst ratio b = log(peak speed of
+  ‖W_e‖/‖Σ_yx‖ / its mean speed up to 0.9) rises by at least δ = 0.25 per added layer (N = 2–4
+  quick, 2–6 full): plateaus, then sharper transitions. The 10–90 % fraction of the bound curve
+  does not fall with depth on the networks (a rank-3 target climbs in steps), and deeper nets
+  are slower at identical u0: both reported, not judged.
 
 Shared set-up choices (the paper's Sec. 4 leaves them open: its weight shapes are not legible,
 [U]): hidden widths (10, 6, 3) for the "3 layer" and (10, 8, 6, 4, 3) for the "5 layer" net;

@@ -9,6 +9,7 @@ import math
 
 from depthcheck.validation.claims.claim import Claim, Mutation, Sensitivity
 from depthcheck.validation.papers.linear_nets import claims_convergence as _convergence
+from depthcheck.validation.papers.linear_nets import claims_transition as _transition
 from depthcheck.validation.papers.linear_nets.balance import _balance_judge, _balance_simulate
 from depthcheck.validation.papers.linear_nets.equal_growth import _growth_judge, _growth_simulate
 from depthcheck.validation.papers.linear_nets.figures import _balance_figure, _growth_figure, _relu_figure, _saxe_figure
@@ -226,7 +227,7 @@ CLAIM_RELU = Claim(
            "T": 5.0, "etas": [0.05, 0.025, 0.0125], "bias": False, "bias_init": 0.0,
            "bias_lr": 1.0, "n_records": 40, "band": _band(DELTA_RELU)},
     full={"widths": [64, 100, 100, 100, 100, 100, 100, 10],
-          "n_samples": 500, "T": 5.0, "etas": [0.01, 0.005, 0.0025], "bias": False,
+          "n_samples": 500, "T": 5.0, "etas": [0.02, 0.01, 0.005], "bias": False,
           "bias_init": 0.0, "bias_lr": 1.0, "n_records": 50, "band": _band(DELTA_RELU)},
     trials=16, chunk={"quick": 8, "full": 4},
     predict=lambda cfg: 1.0,
@@ -255,6 +256,7 @@ CLAIM_RELU = Claim(
 )
 
 
-CLAIMS = [CLAIM_BALANCE, CLAIM_GROWTH, CLAIM_SAXE, CLAIM_RELU, *_convergence.CLAIMS]
+CLAIMS = [CLAIM_BALANCE, CLAIM_GROWTH, CLAIM_SAXE, CLAIM_RELU, *_convergence.CLAIMS,
+          *_transition.CLAIMS]
 #: The paper's statements not checked here, with why (``python -m depthcheck list``).
-NOT_CHECKABLE = [*_convergence.NOT_CHECKABLE]
+NOT_CHECKABLE = [*_convergence.NOT_CHECKABLE, *_transition.NOT_CHECKABLE]

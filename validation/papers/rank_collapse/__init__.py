@@ -22,7 +22,10 @@ at every layer), ``lemma5_no_collapse`` (Lemma 5, stationary reading),
 ``lemma6_rank_one_absorbing`` and ``example12_regularity`` (exact); Lemma 16 is listed as not
 checkable. Training on digits (``claims_training``): ``depth_rank_accuracy`` (Fig. 1, MLP part),
 ``prop19_gradient_alignment`` (exact, Prop. 19), ``gradient_alignment_mlp`` (Fig. 10 analogue),
-``rank_pretraining`` (Sec. 4 / Algorithm 1); VGG19 / ResNet-50 on CIFAR-10 (Figs. 5, 7, 10, 13)
+``rank_pretraining`` (Sec. 4 / Algorithm 1). Initialisation of BN nets (``claims_bn_init``):
+``breaking_bn_mlp`` (Sec. 4 "Breaking batch normalization" / Fig. 6 dashed lines: the
+asymmetric init w -> 2|w| collapses the rank and slows SGD) and ``pretraining_vs_bn`` (Fig. 6:
+the pre-trained vanilla net against BN, a finding); VGG19 / ResNet-50 on CIFAR-10 (Figs. 5, 7, 10, 13)
 are listed as not checkable here, with these MLP analogues.
 
 Kinds (``Claim.kind``): ``lemma1_bounds`` is exact (deterministic inequalities evaluated to
