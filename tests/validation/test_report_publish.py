@@ -79,6 +79,45 @@ def test_save_figure_writes_vector_pdf_and_300_dpi_png(tmp_path):
         plotting.save_figure(plt.figure(), tmp_path, "a/b")
 
 
+def test_png_dpi_sets_the_raster_resolution_within_its_block_only(tmp_path):
+    from PIL import Image
+    plt = plotting.pyplot()
+
+    def saved_dpi(stem, **kw):
+        fig, ax = plt.subplots(figsize=(2, 1.5))
+        ax.plot([0, 1], [0, 1])
+        png = plotting.save_figure(fig, tmp_path, stem, **kw)
+        return Image.open(png).info["dpi"][0], Image.open(png).size
+
+    with plotting.png_dpi(110):
+        inside, size_in = saved_dpi("inside")
+        explicit, _ = saved_dpi("explicit", dpi=200)     # an explicit dpi still wins
+    outside, size_out = saved_dpi("outside")
+    assert abs(inside - 110) < 0.5 and abs(explicit - 200) < 0.5 and abs(outside - 300) < 0.5
+    assert size_in[0] < size_out[0] / 2                   # the pixels follow the resolution
+    for bad in (71, 100.0, True, "110"):
+        with pytest.raises(ValueError, match="dpi"):
+            with plotting.png_dpi(bad):
+                pass
+
+
+def test_run_records_its_dpi_and_report_reuses_it(tmp_path):
+    from PIL import Image
+    from depthcheck.validation.run import runner
+    out = tmp_path / "run"
+    runner.run(["linear_nets.balance_invariant"], out=out, progress=False, dpi=96)
+    png = out / "figures" / "linear_nets.balance_invariant.png"
+    assert abs(Image.open(png).info["dpi"][0] - 96) < 0.5
+    assert (out / "manifest.json").read_text().count('"figure_dpi": 96') == 1
+    png.unlink()
+    report.regenerate(out)                                # the run's resolution again
+    assert abs(Image.open(png).info["dpi"][0] - 96) < 0.5
+    report.regenerate(out, dpi=150)
+    assert abs(Image.open(png).info["dpi"][0] - 150) < 0.5
+    with pytest.raises(ValueError, match="dpi"):
+        runner.run(["linear_nets.balance_invariant"], out=tmp_path / "bad", dpi=10)
+
+
 def test_legend_entry_for_an_undrawn_curve_is_refused(tmp_path):
     plt = plotting.pyplot()
     fig, ax = plt.subplots()

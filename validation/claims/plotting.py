@@ -28,6 +28,8 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
 from pathlib import Path
 
@@ -35,11 +37,33 @@ import numpy as np
 
 from depthcheck.validation.claims.stats import t_quantile
 
-__all__ = ["PNG_DPI", "pyplot", "save_figure", "vector_twin", "mean_band", "level_label",
-           "legend", "check_legends"]
+__all__ = ["PNG_DPI", "png_dpi", "pyplot", "save_figure", "vector_twin", "mean_band",
+           "level_label", "legend", "check_legends"]
 
-#: Resolution of the raster copy of every figure.
+#: Resolution of the raster copy of every figure (default of :func:`png_dpi`).
 PNG_DPI = 300
+#: The resolution save_figure uses when none is given: set for one report by :func:`png_dpi`
+#: (a context variable, so concurrent reports do not see each other's setting).
+_DPI = contextvars.ContextVar("depthcheck_png_dpi", default=PNG_DPI)
+
+
+@contextlib.contextmanager
+def png_dpi(dpi: int):
+    """Within the ``with`` block, :func:`save_figure` writes its PNG at ``dpi`` (>= 72) unless
+    called with its own ``dpi``; the vector PDF is unchanged. ``run --dpi`` uses it to keep a
+    committed report small.
+
+    >>> with png_dpi(100):
+    ...     _DPI.get()
+    100
+    """
+    if isinstance(dpi, bool) or not isinstance(dpi, int) or dpi < 72:
+        raise ValueError(f"dpi must be an int >= 72, got {dpi!r}")
+    token = _DPI.set(dpi)
+    try:
+        yield dpi
+    finally:
+        _DPI.reset(token)
 #: Legends with more entries than this go outside the axes (right), so they never hide data.
 MAX_INSIDE_ENTRIES = 3
 
@@ -57,9 +81,10 @@ def vector_twin(png) -> Path:
     return Path(png).with_suffix(".pdf")
 
 
-def save_figure(fig, outdir, stem: str, dpi: int = PNG_DPI) -> Path:
+def save_figure(fig, outdir, stem: str, dpi: int | None = None) -> Path:
     """Check the legends of ``fig`` (:func:`check_legends`), write it as ``outdir/stem.pdf``
-    (vector) and ``outdir/stem.png`` (``dpi``, default 300), close it and return the PNG path
+    (vector) and ``outdir/stem.png`` (``dpi``; default 300, or the :func:`png_dpi` in
+    effect), close it and return the PNG path
     (the PDF is :func:`vector_twin` of it).
 
     ``stem`` is the claim id, optionally followed by ``.figure-name`` when a claim draws several
@@ -67,6 +92,8 @@ def save_figure(fig, outdir, stem: str, dpi: int = PNG_DPI) -> Path:
     """
     if not isinstance(stem, str) or not stem or "/" in stem or "\\" in stem:
         raise ValueError(f"stem must be a non-empty file stem without separators, got {stem!r}")
+    if dpi is None:
+        dpi = _DPI.get()
     if int(dpi) < 72:
         raise ValueError(f"dpi must be >= 72, got {dpi!r}")
     outdir = Path(outdir)

@@ -14,6 +14,7 @@ from pathlib import Path
 from depthcheck import __version__
 from depthcheck.validation import bench
 from depthcheck.validation.claims import stats
+from depthcheck.validation.claims.plotting import PNG_DPI
 from depthcheck.validation.run import estimate, registry, report, runner
 from depthcheck.validation.run.executors import (CONNECT_TIMEOUT_S, WORKER_TIMEOUT_S,
                                                  ExecutorError)
@@ -94,6 +95,16 @@ def _path(what: str):
                                              f"directory)")
         return Path(text)
     return parse
+
+
+def _dpi(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--dpi must be an integer, got {text!r}") from None
+    if value < 72:
+        raise argparse.ArgumentTypeError(f"--dpi must be at least 72, got {value}")
+    return value
 
 
 def _positive(what: str):
@@ -298,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "your own claims can gate continuous integration")
     r.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     r.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
+    r.add_argument("--dpi", type=_dpi, default=PNG_DPI, metavar="N",
+                   help=f"resolution of the PNG figures (default {PNG_DPI}; the PDF twins are "
+                        "vector graphics); the committed reference report uses 110")
 
     rp = sub.add_parser("report", help="regenerate DIR/report.md and figures from a finished run",
                         description="Rewrite DIR/report.md and DIR/figures from DIR/results.json "
@@ -305,6 +319,8 @@ def build_parser() -> argparse.ArgumentParser:
                         epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     rp.add_argument("dir", type=_path("DIR"), metavar="DIR", help="output directory of a run")
     rp.add_argument("--no-figures", action="store_true", help="skip drawing the figures")
+    rp.add_argument("--dpi", type=_dpi, default=None, metavar="N",
+                    help="resolution of the PNG figures (default: the run's)")
     rp.add_argument("--module", action="append", default=[], metavar="MOD",
                    type=_nonempty("--module"), help=mod_help)
 
@@ -355,7 +371,7 @@ def _cmd_run(args) -> int:
                      modules=args.module, progress=not args.no_progress,
                      figures=not args.no_figures, until_decided=args.until_decided,
                      max_trials=args.max_trials, fresh=args.fresh,
-                     plan_trials=args.plan_trials)
+                     plan_trials=args.plan_trials, dpi=args.dpi)
     print(report.format_table(res.records))
     if res.stale:
         print(f"stored evidence of {len(res.stale)} claim(s) came from other code or another "
@@ -388,7 +404,8 @@ def _cmd_run(args) -> int:
 def _cmd_report(args) -> int:
     _check_run_dir(args.dir)
     try:
-        errors = report.regenerate(args.dir, figures=not args.no_figures, modules=args.module)
+        errors = report.regenerate(args.dir, figures=not args.no_figures, modules=args.module,
+                                   dpi=args.dpi)
     except (KeyError, TypeError, IndexError, AttributeError) as exc:
         raise FileError(f"{args.dir} is not in the format of this depthcheck "
                         f"({type(exc).__name__}: {exc}): rerun the run with this version"

@@ -17,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from depthcheck.validation.claims import stats
-from depthcheck.validation.claims.plotting import pyplot, vector_twin
+from depthcheck.validation.claims.plotting import PNG_DPI, png_dpi, pyplot, vector_twin
 from depthcheck.validation.run import registry
 from depthcheck.validation.run.lock import RunLock
 from depthcheck.validation.run.results import load_run
@@ -486,15 +486,22 @@ def _compact(cfg) -> str:
 
 
 def write_report(out: str | Path, records: list[dict], manifest: dict, results: dict,
-                 claims: dict, figures: bool = True) -> list[str]:
+                 claims: dict, figures: bool = True, dpi: int | None = None) -> list[str]:
     """Draw every claim's figures into ``out/figures`` and write ``out/report.md`` and
-    ``out/verdicts.csv``.
+    ``out/verdicts.csv``. ``dpi``: resolution of the PNG figures (default
+    ``manifest["figure_dpi"]``, else 300).
 
     Returns the errors of figure callbacks (also listed in the report); they do not stop the
     report.
     """
     out = Path(out)
-    links, errors = _draw_figures(out, results, claims) if figures else ({}, [])
+    if dpi is None:
+        dpi = manifest.get("figure_dpi") or PNG_DPI
+    if figures:
+        with png_dpi(int(dpi)):
+            links, errors = _draw_figures(out, results, claims)
+    else:
+        links, errors = {}, []
     write_csv(out / CSV_NAME, records)
     md = ["# depthcheck validation report", ""] + provenance_lines(manifest) + [
           f"Mode **{manifest['mode']}**, seed {manifest['seed']}, backend {manifest['backend']}"
@@ -559,9 +566,11 @@ def _not_checkable_section(manifest: dict, groups: set) -> list[str]:
     return md + [""]
 
 
-def regenerate(out: str | Path, figures: bool = True, modules=()) -> list[str]:
+def regenerate(out: str | Path, figures: bool = True, modules=(), dpi: int | None = None
+               ) -> list[str]:
     """Rewrite ``report.md`` and the figures of a finished run from its store and results;
-    ``modules``: claim modules to search besides the recorded and registered ones."""
+    ``modules``: claim modules to search besides the recorded and registered ones; ``dpi``:
+    PNG resolution (default: the run's, recorded in its manifest)."""
     records, manifest, results, claims = load_run(out, modules)  # a run's dir, not in use
     with RunLock(out):   # no run may start writing into it while the report is rewritten
-        return write_report(out, records, manifest, results, claims, figures=figures)
+        return write_report(out, records, manifest, results, claims, figures=figures, dpi=dpi)

@@ -68,6 +68,7 @@ from tqdm import tqdm
 from depthcheck.theory._checks import check_choice, check_positive_int
 from depthcheck.validation.claims import sequential
 from depthcheck.validation.claims.claim import BACKENDS, Claim, ClaimResult, Sequential, Verdict
+from depthcheck.validation.claims.plotting import PNG_DPI
 from depthcheck.validation.claims.stats import ALPHA
 from depthcheck.validation.run import executors, registry, report
 from depthcheck.validation.run.fingerprint import code_fingerprint
@@ -286,7 +287,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
         scheduler: str | None = None, modules: Iterable[str] = (), progress: bool = True,
         alpha: float = ALPHA, figures: bool = True, until_decided: bool = False,
         max_trials: int | None = None, fresh: bool = False,
-        plan_trials: bool = False) -> RunResult:
+        plan_trials: bool = False, dpi: int = PNG_DPI) -> RunResult:
     """Run (or resume) the claims matching ``patterns`` and write results.json and report.md.
 
     ``backend="auto"`` (the default) runs each claim on the fastest engine it declares
@@ -321,6 +322,9 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     confidence sequence, and while INCONCLUSIVE get more rounds of chunks, up to
     ``max_trials`` trials (default 16 times their planned trials); the decision keeps its error
     rate whenever the sequence stops, and a rerun resumes it from the store.
+
+    ``dpi``: resolution of the PNG figures (>= 72; recorded in the manifest, which ``report``
+    reuses); the PDF twins are vector graphics whatever it is.
     """
     t_start = time.perf_counter()
     check_choice(mode, "mode", MODES)
@@ -329,6 +333,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
     if seed > 2**63 - 1:   # the store keys tasks by seed in a signed 64-bit SQLite integer
         raise ValueError(f"seed must be at most 2**63 - 1, got {seed}")
     workers = check_positive_int(workers, "workers")
+    dpi = check_positive_int(dpi, "dpi", minimum=72)
     if max_trials is not None:
         max_trials = check_positive_int(max_trials, "max_trials")
         if not (until_decided or plan_trials):
@@ -364,7 +369,7 @@ def run(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int
                            seed=seed, backend=backend, workers=workers, scheduler=scheduler,
                            progress=progress, alpha=alpha, figures=figures,
                            until_decided=until_decided, max_trials=max_trials, fresh=fresh,
-                           plan_trials=plan_trials)
+                           plan_trials=plan_trials, dpi=dpi)
 
 
 def _warn(message: str) -> None:
@@ -411,7 +416,7 @@ def _earlier_run(out: Path, mode: str, seed: int, backend: str, alpha: float, se
 
 def _run_locked(out: Path, plans, by_variant, claims, modules, t_start, *, mode, seed, backend,
                 workers, scheduler, progress, alpha, figures, until_decided, max_trials, fresh,
-                plan_trials) -> RunResult:
+                plan_trials, dpi) -> RunResult:
     selected = {pair[0].claim.id for pair in plans}
     carried, earlier_manifest, superseded = _earlier_run(out, mode, seed, backend, alpha,
                                                          selected)
@@ -494,6 +499,7 @@ def _run_locked(out: Path, plans, by_variant, claims, modules, t_start, *, mode,
                 "modules": sorted({p.module for pair in plans for p in pair}
                                   | {r["module"] for r in carried}),
                 "claims": [pair[0].claim.id for pair in plans],
+                "figure_dpi": dpi,
                 "run_id": f"{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}-"
                           f"{secrets.token_hex(3)}",
                 "carried_over": carried_ids,
@@ -511,7 +517,7 @@ def _run_locked(out: Path, plans, by_variant, claims, modules, t_start, *, mode,
     write_json(out / MANIFEST_NAME, manifest)
     fig_errors = report.write_report(out, records + carried, manifest,
                                      {**carried_results, **results}, all_claims,
-                                     figures=figures)
+                                     figures=figures, dpi=dpi)
     (out / ERRORS_NAME).write_text("\n\n".join(errors + fig_errors))
     wall = time.perf_counter() - t_start
     write_json(out / TIMINGS_NAME, {"wall_s": wall, "executed_tasks": len(pending),
