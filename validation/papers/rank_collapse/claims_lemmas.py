@@ -99,7 +99,7 @@ CLAIM_COR15 = Claim(
     quick={"gamma": 0.1, "weights": "uniform", "widths": [8, 16], "depth": 300,
            "layers": [1, 2, 5, 10, 20, 50, 100, 200, 300], "batch": 2, "monotone_chains": 1,
            "margin": _C15_DELTA / 2, "tau": 0.5, "beta_ref": 0.9},
-    full={"widths": [8, 16, 32, 64], "depth": 1000,
+    full={"widths": [8, 16, 32], "depth": 1000,
           "layers": [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], "batch": 4,
           "monotone_chains": 2},
     trials={"quick": 64, "full": 64}, chunk={"quick": 32, "full": 8},
