@@ -35,3 +35,25 @@ def test_cli_estimate_stops_after_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0 and "expected" in out and "toy.slope" in out
     assert not (tmp_path / "results.json").exists()
+
+
+def test_pilot_runs_on_the_threads_of_a_pool_worker(tmp_path, monkeypatch):
+    numba = pytest.importorskip("numba")
+    from depthcheck.validation.run import executors
+    seen = []
+    real = estimate.execute_task
+
+    def spy(spec):
+        seen.append(numba.get_num_threads())
+        return real(spec)
+
+    monkeypatch.setattr(estimate, "execute_task", spy)
+    before = numba.get_num_threads()
+    for workers in (1, 2):
+        estimate.estimate(["toy.mean"], out=tmp_path / str(workers), modules=MODS,
+                          workers=workers)
+    assert seen == [min(executors.numba_threads_per_worker(w), numba.config.NUMBA_NUM_THREADS)
+                    for w in (1, 2)]
+    assert numba.get_num_threads() == before          # restored after the pilot
+    with pytest.raises(ValueError, match="workers"):
+        estimate.estimate(["toy.mean"], out=tmp_path / "x", modules=MODS, workers=0)

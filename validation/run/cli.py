@@ -363,7 +363,8 @@ def _cmd_run(args) -> int:
     _check_out_dir(runner.default_out(args.mode, args.seed) if args.out is None else args.out)
     if args.estimate:
         rows = estimate.estimate(args.claims, mode=args.mode, seed=args.seed, out=args.out,
-                                 backend=args.backend, modules=args.module)
+                                 backend=args.backend, modules=args.module,
+                                 workers=args.workers)
         print(estimate.format_estimate(rows, workers=args.workers))
         return 0
     res = runner.run(args.claims, mode=args.mode, seed=args.seed, out=args.out,

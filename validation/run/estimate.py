@@ -5,11 +5,14 @@ The pilot is chunk 0 of each claim's own variant, run in this process on the run
 stored in ``DIR/store.sqlite`` exactly as the run would store it (so the run reuses it; a pilot
 already in the store is not rerun). A claim's expected time is its pilot's seconds per trial
 times the trials of every task the run plans for it (claim, control and simulating mutations,
-which cost about what the claim costs). It ignores judging and figures, and on a pool of N
+which cost about what the claim costs). It ignores judging and figures. The pilot runs with the
+numba threads a worker of the planned pool gets (the CPUs shared out,
+:func:`~depthcheck.validation.run.executors.numba_threads_per_worker`), so on a pool of N
 workers the wall time is about the total over N.
 """
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 from typing import Iterable
@@ -18,18 +21,21 @@ from depthcheck.theory._checks import check_choice, check_positive_int
 from depthcheck.validation.run import registry, runner
 from depthcheck.validation.run.lock import RunLock
 from depthcheck.validation.run.store import Store
+from depthcheck.validation.run.executors import _limit_numba_threads, numba_threads_per_worker
 from depthcheck.validation.run.tasks import VARIANTS, execute_task
 
 __all__ = ["estimate", "format_estimate"]
 
 
 def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed: int = 0,
-             out: str | Path | None = None, backend: str = "auto", modules: Iterable[str] = ()
-             ) -> list[dict]:
+             out: str | Path | None = None, backend: str = "auto", modules: Iterable[str] = (),
+             workers: int = 1) -> list[dict]:
     """One row per selected claim: ``claim``, ``engine``, ``tasks``, ``trials`` (over all its tasks),
     ``pilot_trials``, ``pilot_s`` and ``expected_s``. Arguments as for
-    :func:`depthcheck.validation.run.runner.run` (which validates them the same way)."""
+    :func:`depthcheck.validation.run.runner.run` (which validates them the same way); the
+    pilots run on the numba threads one of ``workers`` pool processes would get."""
     check_choice(mode, "mode", runner.MODES)
+    workers = check_positive_int(workers, "workers")
     seed = check_positive_int(seed, "seed", minimum=0)
     if seed > 2**63 - 1:
         raise ValueError(f"seed must be at most 2**63 - 1, got {seed}")
@@ -56,7 +62,8 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
                 stored = store.get(pilot.key)
                 if stored is None:
                     t0 = time.perf_counter()
-                    output = execute_task(pilot)
+                    with _numba_threads(numba_threads_per_worker(workers)):
+                        output = execute_task(pilot)
                     store.put(pilot.key, pilot.n_trials, output.evidence, output.elapsed_s)
                     seconds = output.elapsed_s or (time.perf_counter() - t0)
                 else:
@@ -70,6 +77,22 @@ def estimate(patterns: Iterable[str] | None = None, *, mode: str = "quick", seed
         finally:
             store.close()
     return rows
+
+
+@contextlib.contextmanager
+def _numba_threads(n: int):
+    """numba's prange threads of this thread set to ``n`` within the block, then restored."""
+    try:
+        import numba
+    except ImportError:
+        yield
+        return
+    before = numba.get_num_threads()
+    _limit_numba_threads(n)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
 
 
 def format_estimate(rows: list[dict], workers: int = 1) -> str:

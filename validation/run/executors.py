@@ -92,9 +92,34 @@ def _pool_worker_init(parent_pid: int) -> None:
                      name="depthcheck-parent-watch").start()
 
 
+def numba_threads_per_worker(workers: int, cpus: int | None = None) -> int:
+    """Threads each of ``workers`` pool processes gives numba's ``prange`` kernels: the CPUs
+    shared out (at least 1). Parallelism comes from tasks first: N workers each running
+    numba's default of one thread per CPU oversubscribe the machine, and a prange kernel
+    then waits for its slowest, descheduled thread."""
+    cpus = os.cpu_count() if cpus is None else cpus
+    return max(1, (cpus or 1) // max(1, workers))
+
+
+def _limit_numba_threads(n: int) -> None:
+    """Run this thread's numba parallel kernels on ``n`` threads (no-op without numba; the
+    numbers do not depend on it: every trial has its own random stream)."""
+    try:
+        import numba
+    except ImportError:
+        return
+    numba.set_num_threads(min(n, numba.config.NUMBA_NUM_THREADS))
+
+
+def _pool_worker_init_threads(parent_pid: int, numba_threads: int) -> None:
+    _pool_worker_init(parent_pid)
+    _limit_numba_threads(numba_threads)
+
+
 def _run_pool(specs, workers: int):
     ex = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_pool_worker_init, initargs=(os.getpid(),))
+                             initializer=_pool_worker_init_threads,
+                             initargs=(os.getpid(), numba_threads_per_worker(workers)))
     ok = False
     try:
         futs = {ex.submit(tasks.execute_task, s): s for s in specs}

@@ -55,14 +55,14 @@ ISOMETRY_DECAY = Claim(
                  "1/n); Haar weights (Stewart's Householder construction); linear activation; "
                  "n = d. Each width is simulated to the layer where the derived decay reaches "
                  "φ = 1e-10 (float64 resolves φ to ~1e-14). Quick: d = 32, 50, 60 chains, "
-                 "δ = 4%; full: d = 32, 50, 100, 200, 400 chains, δ = 2% (quick cannot "
+                 "δ = 4%; full: d = 32, 50, 100, 200, 240 chains, δ = 2% (quick cannot "
                  "resolve 2% in its time: half-width ≈ 1.2% at 60 chains). d = 16 is not "
                  "judged for the rate: its per-layer ratios are noisier (half-width 2.6% at 60 "
                  "chains); it enters bn_orthogonal.isometry_uniform_C."),
     quick={**_DECAY_COMMON, "widths": [32, 50], "phi_end": 1e-10,
            "window_start_over_d": 1.0, "band": 0.02, "delta": 0.04},
     full={"widths": [32, 50, 100, 200], "band": 0.01, "delta": 0.02},
-    trials={"quick": 60, "full": 400}, chunk={"quick": 30, "full": 25},
+    trials={"quick": 60, "full": 240}, chunk={"quick": 30, "full": 20},
     allow_inf=("phi_32", "phi_50", "phi_100", "phi_200"),
     backends=("numba", "numpy", "cuda"),
     predict=_decay_predict, simulate=_decay_simulate, judge=_rate_judge,

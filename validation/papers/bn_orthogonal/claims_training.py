@@ -117,7 +117,7 @@ ORTHO = Claim(
            "split_seed": 0, "weights": "haar", "norm": "bn_nomean", "gain_exponent": 0.4,
            "activations": ["tanh", "sin"], "rho": 0.5},
     full={"d": 32, "n": 32, "depth": 24, "steps": 400},
-    trials={"quick": 16, "full": 40}, chunk={"quick": 8, "full": 10},
+    trials={"quick": 16, "full": 30}, chunk={"quick": 8, "full": 10},
     predict=lambda cfg: 0.0, simulate=_ortho_simulate, judge=_ortho_judge,
     control={"weights": "gaussian"},
     control_description=("Gaussian N(0, 1/fan_in) initialisation of every layer (the paper's "
@@ -170,7 +170,7 @@ NO_ROTATION_BIAS = Claim(
            "split_seed": 0, "weights": "haar", "norm": "bn_nomean", "gain_exponent": 0.4,
            "activations": ["tanh"], "rho": 0.5, "delta": 1.386},
     full={"d": 32, "n": 32, "depth": 24, "steps": 400, "activations": ["tanh", "sin"]},
-    trials={"quick": 16, "full": 40}, chunk={"quick": 8, "full": 10},
+    trials={"quick": 16, "full": 30}, chunk={"quick": 8, "full": 10},
     predict=lambda cfg: 0.0, simulate=_ortho_simulate, judge=_rotation_judge,
     control={"middle_sym_keep": 0.0},
     control_description=("SGD with a true rotation bias: the middle layers' gradients projected "

@@ -47,7 +47,7 @@ CLAIM_UNIFORM_COLLAPSE = Claim(
           "configs": [{"d": 3, "gamma": "inf", "depth": 45}, {"d": 4, "gamma": "inf", "depth": 75},
                       {"d": 8, "gamma": "inf", "depth": 190}, {"d": 4, "gamma": 0.5, "depth": 85},
                       {"d": 8, "gamma": 0.5, "depth": 200}]},
-    trials={"quick": 64, "full": 128}, chunk={"quick": 32, "full": 32},
+    trials={"quick": 64, "full": 64}, chunk={"quick": 32, "full": 32},
     predict=_u3_predict,
     simulate=_u3_simulate,
     judge=_u3_judge,

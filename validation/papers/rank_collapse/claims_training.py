@@ -167,7 +167,7 @@ RANK_PRETRAINING = Claim(
                  "Fig. 6 code (with PyTorch's U[−1/√m, 1/√m] at depth 32 the representation is "
                  "rank one to rounding and the rank gradient vanishes: pre-training leaves "
                  "r(H) = 1.00). Quick: width 32, 80 SGD steps of batch 64, step size 0.3 (no "
-                 "grid: 2 cores), 24 trials; full: 320 steps (≈ 15 epochs), step size 0.1, 32 "
+                 "grid: 2 cores), 24 trials; full: 320 steps (≈ 15 epochs), step size 0.1, 24 "
                  "trials (the paper: 5), statements (2)–(3) on the mean over steps 240, 280 "
                  "and 320 (3 evaluations). Why: a full run with the grid {0.01, 0.1} and 8 trials chose "
                  "0.1 for the pre-trained arm in every chunk, left the plain arm at ln 10 = 2.302 "
@@ -188,7 +188,7 @@ RANK_PRETRAINING = Claim(
     full={"width": 128, "depth": 32, "pre_iters": 75, "pre_every": 4, "steps": 320,
           "eval_every": 40, "lr_grid": [0.1], "lr_grid_bn": [0.01], "tail": 3,
           "init": "glorot_normal"},
-    trials={"quick": 24, "full": 32}, chunk={"quick": 8, "full": 4},
+    trials={"quick": 24, "full": 24}, chunk={"quick": 8, "full": 4},
     predict=lambda cfg: 0.0, simulate=pt.simulate, judge=pt.judge,
     control={"pre_iters": 0, "arms": ["plain", "pretrained"]},
     control_description=("zero pre-training iterations: the 'pre-trained' arm is a second "
@@ -198,7 +198,7 @@ RANK_PRETRAINING = Claim(
         1.0, "training-loss advantage of the pre-trained net (nats) in statement (2)",
         "the plain deep net stays at chance (ln 10 = 2.30 nats); an advantage of 1 nat is the "
         "'recovers the training ability' of the paper's Fig. 4/12 curves (a smaller speed-up "
-        "is not resolved by 24 (quick) or 32 (full) trials: the per-trial spread is ≈ 0.2 "
+        "is not resolved by 24 (quick) or 24 (full) trials: the per-trial spread is ≈ 0.2 "
         "nats in quick, ≈ 0.34 in full, and the interval is at level 1 − α/3); a pre-training that gives no speed-up lies δ/2 below the bound."),
     mutations=(Mutation("no_speedup", "evidence transform: the pre-trained arm's losses "
                         "shifted to the plain arm's mean (pre-training without effect on SGD)",
