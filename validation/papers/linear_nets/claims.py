@@ -227,7 +227,7 @@ CLAIM_RELU = Claim(
            "T": 5.0, "etas": [0.05, 0.025, 0.0125], "bias": False, "bias_init": 0.0,
            "bias_lr": 1.0, "n_records": 40, "band": _band(DELTA_RELU)},
     full={"widths": [64, 100, 100, 100, 100, 100, 100, 10],
-          "n_samples": 500, "T": 5.0, "etas": [0.02, 0.01, 0.005], "bias": False,
+          "n_samples": 250, "T": 5.0, "etas": [0.01, 0.005, 0.0025], "bias": False,
           "bias_init": 0.0, "bias_lr": 1.0, "n_records": 50, "band": _band(DELTA_RELU)},
     trials=16, chunk={"quick": 8, "full": 4},
     predict=lambda cfg: 1.0,

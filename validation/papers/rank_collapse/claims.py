@@ -69,7 +69,7 @@ CLAIM_SQRT_WIDTH = Claim(
                  "as in the Fig. 2 code; statistics of the post-ReLU H_l, tr M ≈ d/2) are the "
                  "paper's empirical extensions (Fig. 3a, Fig. 2); "
                  "the constants of the bound are our derivation, rank_markov.md §5–6. An "
-                 "exponent fitted over d = 8–64 (quick) or 8–128 (full; 8–64 at γ = 0.01) is a statement about "
+                 "exponent fitted over d = 8–64 (quick) or 8–128 (full, γ = 0.1, 1, ∞) is a statement about "
                  "those widths; after ReLU, r(H) stops growing with width, so its fitted "
                  "exponent (≈ 0.38 over d = 8–64) is a small-width number, not judged"),
     quick={"norm": "bn", "activations": ["linear", "relu"],
@@ -80,7 +80,7 @@ CLAIM_SQRT_WIDTH = Claim(
           "tau": 0.5, "margin": 0.05,
           "small_gamma": 0.1, "record_every": 20, "configs": _c1_full_configs(),
           "fig2": {"d": 32, "depth": 5000, "every": 50, "weights": "uniform"}},
-    trials={"quick": 32, "full": 10}, chunk={"quick": 32, "full": 1},
+    trials={"quick": 32, "full": 20}, chunk={"quick": 32, "full": 2},
     predict=_c1_predict,
     backends=_RANK_ENGINES,
     simulate=_c1_simulate,
@@ -325,7 +325,7 @@ CLAIM_LYAPUNOV = Claim(
           "residual": [{"d": 4, "gamma": 0.5, "depth": 100}, {"d": 8, "gamma": 0.5, "depth": 220},
                        {"d": 32, "gamma": 0.1, "depth": 1500}],
           "residual_qr_depth": 20000, "weights": "gaussian", "weight_scale": 1.0},
-    trials={"quick": 32, "full": 24}, chunk={"quick": 32, "full": 4},
+    trials=32, chunk={"quick": 32, "full": 4},
     predict=_c6_predict,
     backends=_RANK_ENGINES,
     simulate=_c6_simulate,
