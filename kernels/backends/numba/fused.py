@@ -50,7 +50,7 @@ from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
-from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _record, _start,
+from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pair_apply,
@@ -241,12 +241,8 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     cw = np.empty(2, np.uint8)
     st = stats[b]
     tp = top[b]
-    err[b, 0] = -1
-    err[b, 1] = ERR_NONE
-    e, log_c = _start(X, xb, A, H, rn, False)
-    if e != ERR_NONE:
-        err[b, 0] = 0
-        err[b, 1] = e
+    ok, log_c = _begin(err, b, X, xb, A, H, rn, False)
+    if not ok:
         return
     thr = -1.0 - math.log(n * PIVOT_TOL_ULPS * n * EPS) - _TRACK_MARGIN
     tracking = False

@@ -59,7 +59,7 @@ from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _g
 from depthcheck.kernels.backends.numba.fused_grad import (_grad_norm, _nonlinear_vjp,
                                                           _readout_grad, _unit_signal,
                                                           grad_result, grad_setup)
-from depthcheck.kernels.backends.numba.trial import (_finish, _nonlinear, _record_layer, _start,
+from depthcheck.kernels.backends.numba.trial import (_finish, _nonlinear, _begin, _record_layer,
                                                      collect, kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
                                             F_TAU, I_ACT, I_DEPTH, I_FLAGS, I_K0, I_K1, I_KC,
@@ -474,12 +474,8 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     cw = np.empty(2, np.uint8)
     st = stats[b]
     tp = top[b]
-    err[b, 0] = -1
-    err[b, 1] = ERR_NONE
-    e, log_c = _start(X, xb, A, H, rn, rescale)
-    if e != ERR_NONE:
-        err[b, 0] = 0
-        err[b, 1] = e
+    ok, log_c = _begin(err, b, X, xb, A, H, rn, rescale)
+    if not ok:
         return log_c
     for l in range(0, depth + 1):
         if l > 0:

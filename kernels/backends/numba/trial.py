@@ -250,6 +250,19 @@ def _start(X, xb, A, H, rn, rescale):
 
 
 @njit
+def _begin(err, b, X, xb, A, H, rn, rescale):
+    """Open trial b: its error slot cleared, layer 0 run (``_start``). Returns (ok, log c_0);
+    when not ok, err[b] holds (layer 0, the error) and the trial must stop."""
+    err[b, 0] = -1
+    err[b, 1] = ERR_NONE
+    e, log_c = _start(X, xb, A, H, rn, rescale)
+    if e != ERR_NONE:
+        err[b, 0] = 0
+        err[b, 1] = e
+    return e == ERR_NONE, log_c
+
+
+@njit
 def _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, log_c, ls_row):
     """The statistics of H at record slot jj (``_record``) and, for norm-free chains (want[FLAG_LOG_SCALE]),
     log‖H‖_F of the unrescaled network (log c + log of the rescaled norm). Returns the error."""
@@ -305,12 +318,8 @@ def _trial_forward(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Ho
     cw = np.empty(2, np.uint8)
     st = stats[b]
     tp = top[b]
-    err[b, 0] = -1
-    err[b, 1] = ERR_NONE
-    e, log_c = _start(X, xb, A, H, rn, rescale)
-    if e != ERR_NONE:
-        err[b, 0] = 0
-        err[b, 1] = e
+    ok, log_c = _begin(err, b, X, xb, A, H, rn, rescale)
+    if not ok:
         return log_c
     for l in range(0, depth + 1):
         if l > 0:
