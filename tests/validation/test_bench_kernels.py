@@ -1,0 +1,43 @@
+"""The kernel bench's rows run against today's engine registry (a bench that crashes is a
+benchmark nobody ran): the gradients row swaps the numba entry for the per-layer driver and
+restores it, whatever happens."""
+import numpy as np
+import pytest
+
+from depthcheck.kernels import backends
+from depthcheck.validation.bench import kernels as kb
+
+
+def test_per_layer_engine_is_the_numba_engine_without_its_fused_kernel():
+    from depthcheck.kernels.backends.numba.fused import NumbaChainBackend
+    eng = kb._per_layer_numba()
+    assert isinstance(eng, NumbaChainBackend)
+    assert eng.fused(None, ("isometry_gap",), True) is False
+    assert NumbaChainBackend.fused(None, ("isometry_gap",), True) is True
+
+
+def test_gradients_rows_run_and_restore_the_registry():
+    before = dict(backends.ENGINES)
+    rows = kb._gradients(quick=True, rate=5e10)
+    assert backends.ENGINES == before
+    assert len(rows) == 2
+    for r in rows:
+        assert r["ours_s"] > 0 and r["baseline_s"] > 0
+        assert r["ratio"] == pytest.approx(r["baseline_s"] / r["ours_s"])
+    assert "per-layer" in rows[1]["baseline"]
+
+
+def test_gradients_row_restores_the_registry_when_the_per_layer_run_fails(monkeypatch):
+    before = dict(backends.ENGINES)
+    calls = []
+
+    def boom(fn, repeat):
+        calls.append(backends.ENGINES[("full", "numba")])
+        if len(calls) == 3:          # the third timing is the per-layer driver's
+            raise RuntimeError("boom")
+        return 1.0, "1 thread"
+    monkeypatch.setattr(kb, "_best_threads", boom)
+    with pytest.raises(RuntimeError, match="boom"):
+        kb._gradients(quick=True, rate=5e10)
+    assert calls[2].endswith(":_per_layer_numba") and calls[0] == before[("full", "numba")]
+    assert backends.ENGINES == before
