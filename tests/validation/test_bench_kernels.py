@@ -41,3 +41,35 @@ def test_gradients_row_restores_the_registry_when_the_per_layer_run_fails(monkey
         kb._gradients(quick=True, rate=5e10)
     assert calls[2].endswith(":_per_layer_numba") and calls[0] == before[("full", "numba")]
     assert backends.ENGINES == before
+
+
+def _once(fn, repeat=1):
+    import time
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+@pytest.mark.parametrize("module", ["kernels", "rank_chains"])
+def test_every_row_of_the_bench_runs_against_todays_code(module, monkeypatch):
+    """Each row's workloads run once at quick sizes (the timing loops cut to one call): what
+    ``python -m depthcheck bench`` runs cannot drift from the engines it times."""
+    import importlib
+    from depthcheck.validation import bench as bench_pkg
+    m = importlib.import_module(f"depthcheck.validation.bench.{module}")
+    monkeypatch.setattr(m, "_best", _once)
+    monkeypatch.setattr(m, "_best_threads", lambda fn, repeat: (_once(fn), "1 thread"))
+    if hasattr(m, "_cpu_best"):
+        monkeypatch.setattr(m, "_cpu_best", _once)
+    before = dict(backends.ENGINES)
+    rows = m.bench(quick=True)
+    assert backends.ENGINES == before
+    assert len(rows) >= 10
+    for r in rows:
+        assert set(bench_pkg.ROW_KEYS) <= set(r), r["workload"]
+        assert r["ours_s"] is not None and r["ours_s"] >= 0, r["workload"]
+        if r["baseline_s"] is not None:
+            assert r["ratio"] == pytest.approx(r["baseline_s"] / r["ours_s"]), r["workload"]
+        for k, v in r.items():      # no NaN anywhere in a row
+            if isinstance(v, float):
+                assert v == v, (r["workload"], k)
