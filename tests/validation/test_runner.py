@@ -280,7 +280,12 @@ def test_cli_bench(tmp_path, capsys):
     assert cli.main(["bench", "--quick", "--json", str(f), TOY]) == 0
     rows = json.loads(f.read_text())
     assert rows[0]["workload"] == "64x64 matmul" and set(bench.ROW_KEYS) <= set(rows[0])
-    assert "workload" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "workload" in out.out
+    # progress on stderr, one line before and one after each module (the table stays on stdout)
+    assert f"bench [1/1] {TOY} (quick sizes) ..." in out.err
+    assert f"bench [1/1] {TOY}: {len(rows)} rows in " in out.err
+    assert "bench [" not in out.out
     assert cli.main(["bench", "no_such_bench_module"]) == 2
     assert "benchmark module 'no_such_bench_module' not found" in capsys.readouterr().err
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import time
 
 __all__ = ["BENCH_MODULES", "ROW_KEYS", "load", "run_benchmarks", "format_rows"]
 
@@ -42,13 +43,23 @@ def load(name: str):
     return fn
 
 
-def run_benchmarks(modules: list[str] | None = None, quick: bool = False) -> list[dict]:
-    """Run every benchmark module (default :data:`BENCH_MODULES`); rows gain a "module" key."""
+def run_benchmarks(modules: list[str] | None = None, quick: bool = False,
+                   log=None) -> list[dict]:
+    """Run every benchmark module (default :data:`BENCH_MODULES`); rows gain a "module" key.
+
+    ``log``: called with one line of progress before and after each module (the full bench
+    takes about a quarter of an hour on 2 cores; the command line prints these to stderr)."""
     names = list(BENCH_MODULES if not modules else modules)
     fns = [(n, load(n)) for n in names]  # fail on a missing module before timing anything
     rows = []
-    for name, fn in fns:
+    for i, (name, fn) in enumerate(fns, 1):
+        if log is not None:
+            log(f"bench [{i}/{len(fns)}] {name} ({'quick' if quick else 'full'} sizes) ...")
+        t0 = time.perf_counter()
         got = fn(quick)
+        if log is not None:
+            log(f"bench [{i}/{len(fns)}] {name}: {len(got) if isinstance(got, list) else '?'} "
+                f"rows in {time.perf_counter() - t0:.1f} s")
         if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
             raise ValueError(f"bench() of {name!r} must return a list of dicts")
         for r in got:
