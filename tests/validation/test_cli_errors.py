@@ -386,5 +386,8 @@ def test_help_documents_the_exit_statuses():
         assert line in text
     run_help = [a for a in cli.build_parser()._subparsers._group_actions[0].choices.items()]
     for name, sub in run_help:
-        if name in ("run", "report", "bench"):
+        if name in ("run", "report"):
             assert "3  file-system or store error" in sub.format_help()
+        if name == "bench":            # its own statuses: it runs no claim and has no store
+            assert "3  --json FILE cannot be written" in sub.format_help()
+            assert "130 interrupted" in sub.format_help()

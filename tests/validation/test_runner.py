@@ -299,6 +299,19 @@ def test_cli_help_subprocess():
         assert flag in out.stdout
 
 
+def test_bench_help_states_the_bench_exit_statuses_not_the_runs(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(["bench", "--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "0  every benchmark module ran" in text and "every selected claim ran" not in text
+    # the statuses it names are the ones the bench returns
+    assert "3  --json FILE cannot be written" in text
+    assert cli.main(["bench", "--json", str(tmp_path / "missing" / "b.json"), TOY]) == 3
+    assert "2  bad usage: an unknown benchmark module" in text
+    assert cli.main(["bench", "no_such_bench_module"]) == 2
+
+
 def test_task_error_survives_pickling():
     import pickle
     e = pickle.loads(pickle.dumps(runner.TaskError("claim x failed", "Traceback: ...")))

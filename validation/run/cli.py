@@ -72,6 +72,20 @@ _EPILOG = textwrap.dedent(_EXIT_CODES + """\
       python -m depthcheck run --strict --module mypkg.claims mypkg   # gate CI on FAIL
       python -m depthcheck bench --quick --json bench.json""")
 
+#: ``bench --help``'s epilog: the bench's own exit statuses (it judges no claim)
+_BENCH_EPILOG = textwrap.dedent("""\
+    exit status:
+      0  every benchmark module ran; the table is printed (and written with --json)
+      2  bad usage: an unknown benchmark module or one without bench(quick), an empty option
+         value, or a benchmark that raised ValueError or RuntimeError (its message is printed)
+      3  --json FILE cannot be written: a directory, in a missing or read-only directory
+      130 interrupted (Ctrl-C)
+
+    examples:
+      python -m depthcheck bench --quick                      # every module, small sizes
+      python -m depthcheck bench --json bench.json            # full sizes, about 17 min
+      python -m depthcheck bench depthcheck.validation.bench.jax_chain""")
+
 _SEED_MAX = 2 ** 63 - 1     # seeds are stored as SQLite INTEGER (signed 64 bit)
 
 
@@ -331,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "write the rows as a JSON list. Columns: workload, ours_s, "
                                    "baseline, baseline_s, ratio (= baseline_s / ours_s), gflops, "
                                    "floor_s (a lower bound on the time).",
-                       epilog=_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       epilog=_BENCH_EPILOG,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     b.add_argument("modules", nargs="*", metavar="MODULE",
                    help="benchmark modules to run instead of the default list")
     b.add_argument("--quick", action="store_true",
