@@ -57,9 +57,6 @@ def run_benchmarks(modules: list[str] | None = None, quick: bool = False,
             log(f"bench [{i}/{len(fns)}] {name} ({'quick' if quick else 'full'} sizes) ...")
         t0 = time.perf_counter()
         got = fn(quick)
-        if log is not None:
-            log(f"bench [{i}/{len(fns)}] {name}: {len(got) if isinstance(got, list) else '?'} "
-                f"rows in {time.perf_counter() - t0:.1f} s")
         if not isinstance(got, list) or not all(isinstance(r, dict) for r in got):
             raise ValueError(f"bench() of {name!r} must return a list of dicts")
         for r in got:
@@ -67,6 +64,9 @@ def run_benchmarks(modules: list[str] | None = None, quick: bool = False,
             if missing:
                 raise ValueError(f"bench() of {name!r} returned a row without {missing}: {r}")
             rows.append({"module": name, **r})
+        if log is not None:
+            log(f"bench [{i}/{len(fns)}] {name}: {len(got)} rows in "
+                f"{time.perf_counter() - t0:.1f} s")
     return rows
 
 

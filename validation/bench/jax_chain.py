@@ -44,7 +44,7 @@ import textwrap
 
 import numpy as np
 
-from depthcheck.validation.bench.kernels import _fig1_flops
+from depthcheck.validation.bench.kernels import _fig1_flops, _one_core_costs
 
 __all__ = ["bench", "jax_fig1_chain", "WIDTHS"]
 
@@ -153,6 +153,7 @@ def bench(quick: bool) -> list[dict]:
     rate1, sec_per_normal = _one_core_costs()
     for d in WIDTHS:
         L, B = _sizes(d, quick)
+        flops = B * L * _fig1_flops(d, d)
         tag = (f"Meterez et al. 2024 Fig. 1 chain, d=n={d}, L={L}, {B} trials, gap every layer: "
                f"numba fused kernel")
         for cores in (1, 2):
@@ -163,7 +164,7 @@ def bench(quick: bool) -> list[dict]:
                          ours_cpu_s=ours["cpu"], ours_final_gap=ours["final_gap"],
                          loadavg=load, target="ratio >= 10")
             if cores == 1:
-                floor1 = B * L * _fig1_flops(d, d) / rate1
+                floor1 = flops / rate1
                 rng1 = B * L * (d * (d + 1) // 2) * sec_per_normal
                 extra.update(floor_1core_s=floor1, rng_1core_s=rng1,
                              matmul_gflops_1core=rate1 / 1e9,
@@ -176,27 +177,16 @@ def bench(quick: bool) -> list[dict]:
                                  **extra))
                 continue
             base = _measure("jax", cores, d, L, B, repeat)
+            if cores == 1:
+                extra["max_ratio"] = base[key] / (floor1 + rng1)
             rows.append(dict(
                 workload=f"{tag} ({how})", ours_s=ours[key],
                 baseline=(f"JAX {jax_version} CPU: jit(vmap over trials of scan over layers), "
                           f"jax.random.orthogonal + matmul + rownorm + Cholesky log-det gap, "
                           f"float64 ({how})"),
                 baseline_s=base[key], ratio=base[key] / ours[key] if ours[key] > 0 else None,
-                gflops=B * L * (2.0 * d**3 + d**3 + d**3 / 3.0) / ours[key] / 1e9,
+                gflops=flops / ours[key] / 1e9,
                 floor_s=None, baseline_wall_s=base["wall"], baseline_cpu_s=base["cpu"],
                 baseline_final_gap=base["final_gap"], **extra))
-            if cores == 1:
-                r = rows[-1]
-                r["max_ratio"] = r["baseline_s"] / (r["floor_1core_s"] + r["rng_1core_s"])
     return rows
 
-
-def _one_core_costs() -> tuple[float, float]:
-    """(R1, seconds per normal): the one-thread matmul rate and the one-core cost of one N(0, 1)
-    draw of the fused kernels' generator (``depthcheck.kernels.random.philox.normal_stream``,
-    the ziggurat on Philox), both from process CPU time, best of 3."""
-    from depthcheck.kernels.random.philox import normal_stream
-    from depthcheck.validation.bench.kernels import _cpu_best, _one_core_rate
-    m = 2 ** 18
-    normal_stream((1, 2), 1, 0, 0, 16)
-    return _one_core_rate(), _cpu_best(lambda: normal_stream((1, 2), 1, 0, 0, m), 3) / m

@@ -171,6 +171,17 @@ def _one_core_rate() -> float:
     return 2e9 / t
 
 
+def _one_core_costs() -> tuple[float, float]:
+    """(R1, seconds per normal): the one-thread matmul rate (``_one_core_rate``) and the one-core
+    cost of one N(0, 1) draw of the fused kernels' generator
+    (``depthcheck.kernels.random.philox.normal_stream``, the ziggurat on Philox), both from
+    process CPU time, best of 3."""
+    from depthcheck.kernels.random.philox import normal_stream
+    m = 2 ** 18
+    normal_stream((1, 2), 1, 0, 0, 16)
+    return _one_core_rate(), _cpu_best(lambda: normal_stream((1, 2), 1, 0, 0, m), 3) / m
+
+
 def _fig1(quick, rate):
     """Per width d = n in ``FIG1_WIDTHS``: ours (2 threads, wall) vs the user loop and our numpy
     reference (as before), and ours on one thread against the one-core flop floor (CPU time:
@@ -181,12 +192,8 @@ def _fig1(quick, rate):
     from scipy.stats import ortho_group
     from depthcheck.kernels.backends.numba import fused as nc
     from depthcheck.kernels.chain.driver import simulate_chain
-    from depthcheck.kernels.random.philox import normal_stream
     rows = []
-    rate1 = _one_core_rate()
-    m_norm = 2**18
-    normal_stream((1, 2), 1, 0, 0, 16)
-    sec_per_normal = _cpu_best(lambda: normal_stream((1, 2), 1, 0, 0, m_norm), 3) / m_norm
+    rate1, sec_per_normal = _one_core_costs()
     threads = numba.get_num_threads()
     for d in FIG1_WIDTHS:
         n = d
