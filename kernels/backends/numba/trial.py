@@ -33,7 +33,7 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _cholesky_upper, _gemm, _gram
 from depthcheck.kernels.backends.numba.wy import _unit_rows, _wy_apply
 from depthcheck.kernels.chain import codes as _codes
-from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_RESCALE, ERR_STAT,
+from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NORM_ZERO, ERR_RESCALE, ERR_STAT,
                                             F_GAMMA, F_STD, F_TAU, I_ACT, I_BLOCK,
                                             I_DEPTH, I_FLAGS, I_K0, I_K1, I_KC, I_METHOD,
                                             I_N_SING, I_NORM, I_ORDER, I_RECORD_EVERY,
@@ -63,7 +63,10 @@ def kernel_fingerprint(*modules) -> int:
 @njit
 def _nonlinear(A, norm_code, act_code, order_code, g, rn):
     """In place A <- the layer's norm/gain/activation part (``_rowops.nonlinear_row`` per row);
-    rn <- row norms of the normalisation's input. Returns an error code."""
+    rn <- row norms of the normalisation's input. Returns an error code (of the first failing
+    row; A is then partly updated and must not be used)."""
+    if order_code == 0 and (norm_code == _NORM_BN_NOMEAN or norm_code == _NORM_ROWNORM):
+        return _scale_rows_batched(A, norm_code, act_code, g, rn)
     for i in range(A.shape[0]):
         e, r = nonlinear_row(norm_code, act_code, order_code, g, A[i])
         rn[i] = r
@@ -71,6 +74,42 @@ def _nonlinear(A, norm_code, act_code, order_code, g, rn):
             return e
     return ERR_NONE
 
+
+
+_NORM_BN_NOMEAN = _codes.NORM_CODES["bn_nomean"]
+_NORM_ROWNORM = _codes.NORM_CODES["rownorm"]
+
+
+@njit
+def _scale_rows_batched(A, norm_code, act_code, g, rn):
+    """``_nonlinear`` for norm_act with rownorm / bn_nomean: the arithmetic of
+    ``_rowops.nonlinear_row`` (sequential ‖z‖², the divisor ‖z‖ or ‖z‖/√n, z·(1/s), then
+    act(g·z)), so the values are the same bit for bit, in three passes over the rows instead
+    of one row at a time: each row's chain of dependent adds, sqrt and division then overlaps
+    with the next rows' (rows of n = 8: ~4x faster)."""
+    d, n = A.shape
+    for i in range(d):
+        z = A[i]
+        s2 = 0.0
+        for c in range(n):
+            s2 += z[c] * z[c]
+        rn[i] = math.sqrt(s2)
+    sq = math.sqrt(n)
+    for i in range(d):
+        sc = rn[i] if norm_code == _NORM_ROWNORM else rn[i] / sq
+        if not (sc > 0 and sc < math.inf):
+            return ERR_NORM_ZERO
+    for i in range(d):
+        sc = rn[i] if norm_code == _NORM_ROWNORM else rn[i] / sq
+        inv = 1.0 / sc
+        z = A[i]
+        if act_code == 0:
+            for c in range(n):
+                z[c] = g * (z[c] * inv)
+        else:
+            for c in range(n):
+                z[c] = _rowops.activation(act_code, g * (z[c] * inv))
+    return ERR_NONE
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +253,36 @@ def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw,
 def _finish(A, H, rescale):
     """H <- A, rescaled to unit Frobenius norm if ``rescale``. Returns (error code, log s)."""
     d, n = A.shape
+    if not rescale:
+        # only finiteness is asked: four partial sums (one running sum is bound by the add
+        # latency); < 1e300 there implies the sequential sum below is finite too (non-negative
+        # terms, relative rounding ~ d·n·eps), anything else is decided by that sum itself
+        a = A.reshape(d * n)
+        h = H.reshape(d * n)
+        m4 = (d * n) - (d * n) % 4
+        p0 = 0.0
+        p1 = 0.0
+        p2 = 0.0
+        p3 = 0.0
+        for t in range(0, m4, 4):
+            v0 = a[t]
+            v1 = a[t + 1]
+            v2 = a[t + 2]
+            v3 = a[t + 3]
+            h[t] = v0
+            h[t + 1] = v1
+            h[t + 2] = v2
+            h[t + 3] = v3
+            p0 += v0 * v0
+            p1 += v1 * v1
+            p2 += v2 * v2
+            p3 += v3 * v3
+        for t in range(m4, d * n):
+            v0 = a[t]
+            h[t] = v0
+            p0 += v0 * v0
+        if (p0 + p1) + (p2 + p3) < 1e300:
+            return ERR_NONE, 0.0
     s2 = 0.0
     for i in range(d):
         for c in range(n):
