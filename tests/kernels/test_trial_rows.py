@@ -107,3 +107,23 @@ def test_finish_decides_sums_near_overflow_by_the_sequential_sum(big):
     e, _ = tr._finish(A, np.empty_like(A), False)
     assert e == e_ref
     assert (e == ERR_NONFINITE) == (12 * big * big == math.inf)
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=hnp.array_shapes(min_dims=2, max_dims=2, max_side=12), seed=st.integers(0, 2**32 - 1),
+       norm=st.sampled_from(["rownorm", "bn_nomean"]), act=st.sampled_from(list(ACT_CODES)),
+       g=st.floats(0.1, 3.0), scale=st.sampled_from([1e-150, 1.0, 1e150]))
+def test_batched_vjp_equals_the_row_at_a_time_definition(shape, seed, norm, act, g, scale):
+    """``fused_grad._nonlinear_vjp`` (norm_act, rownorm / bn_nomean: batched) against
+    ``_rowops.nonlinear_vjp_row`` row by row, bit for bit (rows that passed the forward: nonzero)."""
+    from depthcheck.kernels.backends.numba.fused_grad import _nonlinear_vjp
+    rng = np.random.default_rng(seed)
+    A = scale * rng.standard_normal(shape)
+    dH = rng.standard_normal(shape)
+    code, acode = NORM_CODES[norm], ACT_CODES[act]
+    ref, Y = np.empty_like(A), np.empty_like(A)
+    for i in range(A.shape[0]):
+        ro.nonlinear_vjp_row(code, acode, 0, g, A[i], dH[i], ref[i], Y[i])
+    dA = np.full_like(A, np.nan)
+    _nonlinear_vjp(A, dH, dA, np.empty_like(A), code, acode, 0, g)
+    assert np.array_equal(_bits(dA), _bits(ref))

@@ -42,7 +42,6 @@ recomputation) plus the backward pass (Wᵀ applications and the gradient norms)
 depend on k_c (the recomputation repeats the forward arithmetic exactly).
 """
 from __future__ import annotations
-from __future__ import annotations
 
 import math
 
@@ -51,7 +50,7 @@ from numba import njit, prange
 from numba.extending import register_jitable
 
 from depthcheck.theory._checks import check_positive_int
-from depthcheck.kernels.backends._rowops import nonlinear_vjp_row
+from depthcheck.kernels.backends._rowops import activation_derivative, nonlinear_vjp_row
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _gemm, _gram, blas_single_thread
 from depthcheck.kernels.backends.numba.trial import (_draw, _finish, _linear, _linear_T,
                                                      _nonlinear, _trial_forward, collect,
@@ -59,7 +58,7 @@ from depthcheck.kernels.backends.numba.trial import (_draw, _finish, _linear, _l
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
                                             I_ACT, I_BLOCK, I_DEPTH, I_K0, I_K1, I_KC, I_METHOD,
                                             I_NORM, I_ORDER, I_RESCALE, I_RESIDUAL, I_WEIGHT,
-                                            LOG_SCALE_CAP, WY_BLOCK, kernel_scalars,
+                                            LOG_SCALE_CAP, NORM_CODES, WY_BLOCK, kernel_scalars,
                                             raise_breakdown)
 from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
@@ -72,8 +71,52 @@ __all__ = ["run_fused_grad", "grad_setup", "grad_result", "ERR_BACKWARD", "gram_
 def _nonlinear_vjp(A, dH, dA, Y, norm_code, act_code, order_code, g):
     """dA <- ∂loss/∂A_l from dH = ∂loss/∂H_l, recomputing the layer's norm from A = A_l
     (unchanged), row by row (``_rowops.nonlinear_vjp_row``); Y (d×n) is work space."""
+    if order_code == 0 and (norm_code == _NORM_BN_NOMEAN or norm_code == _NORM_ROWNORM):
+        _nonlinear_vjp_batched(A, dH, dA, Y, norm_code, act_code, g)
+        return
     for i in range(A.shape[0]):
         nonlinear_vjp_row(norm_code, act_code, order_code, g, A[i], dH[i], dA[i], Y[i])
+
+
+_NORM_BN_NOMEAN = NORM_CODES["bn_nomean"]
+_NORM_ROWNORM = NORM_CODES["rownorm"]
+
+
+@njit
+def _nonlinear_vjp_batched(A, dH, dA, Y, norm_code, act_code, g):
+    """``_nonlinear_vjp`` for norm_act with rownorm / bn_nomean: the arithmetic of
+    ``_rowops.nonlinear_vjp_row`` (Y = A·(1/s), s = ‖a‖ or ‖a‖/√n from the sequential sum;
+    dA = g·(act'(g·Y)·dH); t = Σ Y·dA (÷ n for bn_nomean); dA = (dA − Y·t)/s), so the values
+    are the same bit for bit, in two passes over the rows (as ``trial._scale_rows_batched``:
+    the rows' dependent chains then overlap)."""
+    d, n = A.shape
+    sc = np.empty(d)
+    sq = math.sqrt(n)
+    for i in range(d):
+        a = A[i]
+        s2 = 0.0
+        for c in range(n):
+            s2 += a[c] * a[c]
+        r = math.sqrt(s2)
+        sc[i] = r if norm_code == _NORM_ROWNORM else r / sq
+    for i in range(d):
+        a = A[i]
+        y = Y[i]
+        dh = dH[i]
+        da = dA[i]
+        s = sc[i]
+        inv = 1.0 / s
+        for c in range(n):
+            y[c] = a[c] * inv
+        for c in range(n):
+            da[c] = g * (activation_derivative(act_code, g * y[c]) * dh[c])
+        t = 0.0
+        for c in range(n):
+            t += y[c] * da[c]
+        if norm_code != _NORM_ROWNORM:
+            t /= n
+        for c in range(n):
+            da[c] = (da[c] - y[c] * t) / s
 
 
 #: Relative accuracy asked of the Gram form of ‖dA Hᵀ‖_F² (``gram_trusted``), against a
