@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 from depthcheck.kernels.chain.errors import UnsupportedEngineError
 import pytest
+from hypothesis import given, settings, strategies as st
 from scipy import stats
 
 from depthcheck.kernels.chain.driver import simulate_chain
@@ -145,6 +146,44 @@ def test_haar_without_norm_preserves_gram():
     g = simulate_reduced_chain_numba(X, 20, trials=4, rng=np.random.default_rng(1),
                                      norm="none", weights="gaussian", record=("isometry_gap",))
     assert np.all(g["isometry_gap"][:, -1] > 2 * out["isometry_gap"][0, 0])
+
+
+@settings(max_examples=80, deadline=None)
+@given(n=st.integers(1, 9), extra=st.integers(0, 30), log_kappa=st.floats(0.0, 10.0),
+       seed=st.integers(0, 2**32 - 1))
+def test_rh_from_gram_certificate_is_sound(n, extra, log_kappa, seed):
+    """``_rh_from_gram`` (R_H of the forward from the Cholesky of the Gram) accepts only Grams
+    with κ <= RH_KAPPA_MAX (κ from H's singular values), and then its R equals H's
+    positive-diagonal Householder R and has H's singular values to 1e-10 relative (an
+    uncertified factor at κ(G) = 1e10 misses the smallest by up to ~1e-6, eps·κ); it accepts
+    every Gram with κ <= 2
+    (n·φ <= n log 2 < log(RH_KAPPA_MAX/n) − 1 for n <= 9) and leaves G as it is."""
+    from depthcheck.kernels.backends.numba.blas import _gram
+    from depthcheck.kernels.backends.numba.reduced import RH_KAPPA_MAX, _rh_from_gram
+    rng = np.random.default_rng(seed)
+    p = n + extra
+    U, _ = np.linalg.qr(rng.standard_normal((p, n)))
+    V, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    sv = 10.0 ** (-0.5 * log_kappa * rng.random(n))
+    sv[0], sv[-1] = 1.0, 10.0 ** (-0.5 * log_kappa)
+    H = np.ascontiguousarray((U * sv) @ V.T)
+    s = np.linalg.svd(H, compute_uv=False)
+    kappa = (s[0] / s[-1]) ** 2
+    G = np.empty((n, n))
+    iw, dw, cw = np.empty(8, np.int32), np.empty(2), np.empty(2, np.uint8)
+    _gram(H, G, True, iw, dw, cw)
+    G0 = G.copy()
+    R = np.full((n, n), np.nan)
+    ok = _rh_from_gram(G, R, iw, cw)
+    assert np.array_equal(G, G0)                             # the record still needs it
+    if ok:
+        assert kappa <= RH_KAPPA_MAX * 1.001
+        assert np.all(np.diagonal(R) > 0) and np.array_equal(np.triu(R), R)
+        np.testing.assert_allclose(R, _pos_diag_r(H), rtol=0, atol=1e-12 * np.abs(R).max())
+        # the small directions are where an uncertified factor goes wrong (~eps·κ relative)
+        np.testing.assert_allclose(np.linalg.svd(R, compute_uv=False), s, rtol=1e-10)
+    if kappa <= 2.0:
+        assert ok
 
 
 # ---------------------------------------------------------------- in law

@@ -5,8 +5,11 @@ Same reduction as ``depthcheck.kernels.chain.reduced`` (derived in its module do
 H = Q_H R_H a thin QR, W H ~ Q_Z R_H exactly in law for W Haar on O(d), with Q_Z the
 sign-fixed (positive diag R) thin QR factor of a fresh d×n Gaussian Z (Mezzadri 2007), and
 W H ~ σ Z R_H for W with i.i.d. N(0, σ²) entries. Per layer and trial (O(d n²), no d×d matrix):
-a Householder QR of H in vectorised loops (any rank: H may be near rank collapse), R_H with a
-nonnegative diagonal (any R with RᵀR = HᵀH gives the same law); Z (d·n normals of Philox stream
+R_H with a nonnegative diagonal (any R with RᵀR = HᵀH gives the same law), from the Cholesky
+factor of the Gram HᵀH that the statistics of the previous layer use too, where κ(HᵀH) <=
+``RH_KAPPA_MAX`` is certified (``_rh_from_gram``), else from a Householder QR of H in vectorised
+loops (any rank: H may be near rank collapse; the backward pass always takes H's reflectors
+from it); Z (d·n normals of Philox stream
 (l, b, 0), Z[i, c] = z[i·n + c], drawn by the block ziggurat below); for Haar weights and
 d >= 2n, Q_Z by CholeskyQR (R_Z from dsyrk + dpotrf, Q_Z R_H = Z (R_Z⁻¹ R_H) by one dgemm; Z is
 well conditioned, cond ≲ 6, and the Householder route is taken whenever the factor's diagonal
@@ -397,22 +400,62 @@ def _r_factor(M, R, Mt, V, beta, iw, dw, cw):
         _house_qr(Mt, V, beta, R)
 
 
+#: R_H is taken from the Cholesky factor of the Gram HᵀH only when κ(HᵀH) <= RH_KAPPA_MAX is
+#: certified (``_rh_from_gram``): its error is then ~κ·n·eps relative (<~1e-11), the
+#: Householder QR's ~√κ·eps; beyond it (near rank collapse) the Householder route runs
+RH_KAPPA_MAX = 1e4
+
+
+@njit
+def _rh_from_gram(G, RH, iw, cw):
+    """RH (n, n) <- the upper Cholesky factor of the Gram G = HᵀH (``_gram``'s C-order upper
+    triangle; G is left as it is) when κ(G) <= ``RH_KAPPA_MAX`` is certified; returns whether it
+    is. Certificate: with m = tr G/n and nφ = n log m − log det G (det from the factor's
+    diagonal), every eigenvalue is >= m e^{−nφ−1} (the others' product is at most
+    (n m/(n−1))^{n−1} by AM–GM) and <= n m, so κ(G) <= n e^{nφ+1}."""
+    n = G.shape[0]
+    tr = 0.0
+    for a in range(n):
+        tr += G[a, a]
+        for c in range(n):
+            RH[a, c] = G[a, c] if c >= a else 0.0
+    if not (tr > 0 and tr < np.inf):
+        return False
+    if _cholesky_upper(RH, iw, cw) != 0:
+        return False
+    for a in range(n):
+        for c in range(a):
+            RH[a, c] = 0.0
+    ld = 0.0
+    for a in range(n):
+        r = RH[a, a]
+        if not (r > 0 and r < np.inf):
+            return False
+        ld += 2.0 * math.log(r)
+    return n * math.log(tr / n) - ld <= math.log(RH_KAPPA_MAX / n) - 1.0
+
+
 @njit
 def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn, z,
-                 zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw):
-    """A <- the reduced linear part of layer l for trial b (residual included). Keeps what the
-    backward pass needs: H's reflectors (VH, betaH) and sign fix sH; z holds Z (stream
-    (l, b, 0)) on return; for Haar weights RZ, and, on the Householder route, Z's reflectors
-    (VZ, betaZ, sZ). Returns True when Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
+                 zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis):
+    """A <- the reduced linear part of layer l for trial b (residual included). ``rh_given``:
+    RH already holds R_H (``_rh_from_gram``); else it is computed from a Householder QR of H.
+    With ``need_basis`` keeps what the backward pass needs: H's reflectors (VH, betaH) and sign
+    fix sH (the QR then runs in any case); z holds Z (stream (l, b, 0)) on return; for Haar
+    weights RZ, and, on the Householder route, Z's reflectors (VZ, betaZ, sZ). Returns True when
+    Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     d, n = H.shape
-    _transpose_into(H, Mt)              # R_H from a QR of H (Q_H kept as its reflectors)
-    _house_qr(Mt, VH, betaH, RH)
-    for k in range(n):                  # positive diag: R_H independent of QR convention
-        sH[k] = 1.0
-        if RH[k, k] < 0:
-            sH[k] = -1.0
-            for c in range(k, n):
-                RH[k, c] = -RH[k, c]
+    if need_basis or not rh_given:
+        _transpose_into(H, Mt)          # a QR of H (Q_H kept as its reflectors)
+        _house_qr(Mt, VH, betaH, Mn if rh_given else RH)
+        RQ = Mn if rh_given else RH
+        for k in range(n):              # positive diag: R_H independent of QR convention
+            sH[k] = 1.0
+            if RQ[k, k] < 0:
+                sH[k] = -1.0
+                if not rh_given:
+                    for c in range(k, n):
+                        RH[k, c] = -RH[k, c]
     _normals(z, method, k0, k1, l, b, 0, zbuf)
     Z = z.reshape((d, n))
     zchol = False
@@ -477,10 +520,11 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     ok, log_c = _begin(err, b, X, xb, A, H, rn, rescale)
     if not ok:
         return log_c
+    rh_ok = False
     for l in range(0, depth + 1):
         if l > 0:
             _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn,
-                         z, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw)
+                         z, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok, False)
             e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
             if e == ERR_NONE:
                 e, ls = _finish(A, H, rescale)
@@ -489,9 +533,13 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
                 err[b, 0] = l
                 err[b, 1] = e
                 return log_c
+        gram = l < depth
+        if gram:                        # the next layer's R_H, sharing the Gram with the record
+            _gram(H, G, True, iw, dw, cw)
+            rh_ok = _rh_from_gram(G, RH, iw, cw)
         if l % record_every == 0:
             e = _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, l // record_every,
-                              iw, dw, cw, log_c, log_scale[b])
+                              iw, dw, cw, log_c, log_scale[b], gram)
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
@@ -684,9 +732,11 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         for j in range(steps):            # recompute the segment: the forward's own step
             l = s0 + j + 1
             jz = j if haar else 0
+            _gram(Hs[j], G1, True, iw, dw, cw)      # R_H exactly as the forward took it
+            rh_ok = _rh_from_gram(G1, RH, iw, cw)
             zch[j] = _linear_step(l, b, Hs[j], As[j], k0, k1, method, wcode, std, has_res,
                                   gamma, Mt, At, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
-                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw)
+                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True)
             if j + 1 < steps:
                 A[:, :] = As[j]
                 e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)

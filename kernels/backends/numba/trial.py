@@ -115,15 +115,17 @@ def _scale_rows_batched(A, norm_code, act_code, g, rn):
 # --------------------------------------------------------------------------------------------
 # statistics
 @njit
-def _record(H, rn, G, diag, want, tau, n_sing, stats, top, j, iw, dw, cw):
+def _record(H, rn, G, diag, want, tau, n_sing, stats, top, j, iw, dw, cw, gram_ready=False):
     """Statistics of H into stats[:, j] / top[j] (want[i] flags FUSED_STATISTICS[i]).
-    Returns an error code."""
+    ``gram_ready``: G already holds ``_gram(H, G, n <= d)`` (the reduced kernels share it with
+    their next layer). Returns an error code."""
     d, n = H.shape
     small_is_n = n <= d
     k = n if small_is_n else d
     need_gram = want[0] or want[1] or want[2] or want[4] or want[FLAG_TOP]
     if need_gram:
-        _gram(H, G, small_is_n, iw, dw, cw)
+        if not gram_ready:
+            _gram(H, G, small_is_n, iw, dw, cw)
         tr = 0.0
         fro2 = 0.0
         for a in range(k):
@@ -332,10 +334,12 @@ def _begin(err, b, X, xb, A, H, rn, rescale):
 
 
 @njit
-def _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, log_c, ls_row):
-    """The statistics of H at record slot jj (``_record``) and, for norm-free chains (want[FLAG_LOG_SCALE]),
-    log‖H‖_F of the unrescaled network (log c + log of the rescaled norm). Returns the error."""
-    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw)
+def _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, log_c, ls_row,
+                  gram_ready=False):
+    """The statistics of H at record slot jj (``_record``, ``gram_ready`` as there) and, for
+    norm-free chains (want[FLAG_LOG_SCALE]), log‖H‖_F of the unrescaled network (log c + log of
+    the rescaled norm). Returns the error."""
+    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, gram_ready)
     if e == ERR_NONE and want[FLAG_LOG_SCALE]:
         d, n = H.shape
         s2 = 0.0
