@@ -51,6 +51,7 @@ from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
 from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
+                                                     _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pair_apply,
@@ -152,7 +153,6 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     ERR_NORM_ZERO for a zero or non-finite divisor, ERR_NONFINITE for a non-finite H).
     rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2)."""
     d, n = A.shape
-    n4 = n - n % 4
     rootn = math.sqrt(n)
     tr = 0.0
     for i in range(d):
@@ -162,31 +162,7 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
         sc = rin if norm_code == 3 else rin / rootn
         if not (sc > 0 and sc < np.inf):
             return ERR_NORM_ZERO, 0.0
-        f = g / sc
-        a = A[i]
-        h = H[i]
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for c in range(0, n4, 4):
-            v0 = a[c] * f
-            v1 = a[c + 1] * f
-            v2 = a[c + 2] * f
-            v3 = a[c + 3] * f
-            h[c] = v0
-            h[c + 1] = v1
-            h[c + 2] = v2
-            h[c + 3] = v3
-            s0 += v0 * v0
-            s1 += v1 * v1
-            s2 += v2 * v2
-            s3 += v3 * v3
-        for c in range(n4, n):
-            v0 = a[c] * f
-            h[c] = v0
-            s0 += v0 * v0
-        h2[i] = (s0 + s1) + (s2 + s3)
+        h2[i] = _scaled_copy_sq(A[i], H[i], g / sc)
         tr += h2[i]
     if not (tr < np.inf):
         return ERR_NONFINITE, tr

@@ -252,6 +252,37 @@ def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw,
 
 
 @njit
+def _scaled_copy_sq(a, h, f):
+    """h <- a·f for 1-d views of one length; returns Σ h² from four partial sums,
+    (s0 + s1) + (s2 + s3) (one running sum is bound by the add latency). f = 1.0 copies a
+    exactly."""
+    m = a.size
+    m4 = m - m % 4
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    for t in range(0, m4, 4):
+        v0 = a[t] * f
+        v1 = a[t + 1] * f
+        v2 = a[t + 2] * f
+        v3 = a[t + 3] * f
+        h[t] = v0
+        h[t + 1] = v1
+        h[t + 2] = v2
+        h[t + 3] = v3
+        s0 += v0 * v0
+        s1 += v1 * v1
+        s2 += v2 * v2
+        s3 += v3 * v3
+    for t in range(m4, m):
+        v0 = a[t] * f
+        h[t] = v0
+        s0 += v0 * v0
+    return (s0 + s1) + (s2 + s3)
+
+
+@njit
 def _finish(A, H, rescale):
     """H <- A, rescaled to unit Frobenius norm if ``rescale``. Returns (error code, log s)."""
     d, n = A.shape
@@ -259,31 +290,7 @@ def _finish(A, H, rescale):
         # only finiteness is asked: four partial sums (one running sum is bound by the add
         # latency); < 1e300 there implies the sequential sum below is finite too (non-negative
         # terms, relative rounding ~ d·n·eps), anything else is decided by that sum itself
-        a = A.reshape(d * n)
-        h = H.reshape(d * n)
-        m4 = (d * n) - (d * n) % 4
-        p0 = 0.0
-        p1 = 0.0
-        p2 = 0.0
-        p3 = 0.0
-        for t in range(0, m4, 4):
-            v0 = a[t]
-            v1 = a[t + 1]
-            v2 = a[t + 2]
-            v3 = a[t + 3]
-            h[t] = v0
-            h[t + 1] = v1
-            h[t + 2] = v2
-            h[t + 3] = v3
-            p0 += v0 * v0
-            p1 += v1 * v1
-            p2 += v2 * v2
-            p3 += v3 * v3
-        for t in range(m4, d * n):
-            v0 = a[t]
-            h[t] = v0
-            p0 += v0 * v0
-        if (p0 + p1) + (p2 + p3) < 1e300:
+        if _scaled_copy_sq(A.reshape(d * n), H.reshape(d * n), 1.0) < 1e300:
             return ERR_NONE, 0.0
     s2 = 0.0
     for i in range(d):
