@@ -52,13 +52,15 @@ from numba.extending import register_jitable
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends._rowops import activation_derivative, nonlinear_vjp_row
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _gemm, _gram, blas_single_thread
-from depthcheck.kernels.backends.numba.trial import (_draw, _finish, _linear, _linear_T,
+from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM,
+                                                     _divisor, _row_norms,
+                                                     _draw, _finish, _linear, _linear_T,
                                                      _nonlinear, _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
                                             I_ACT, I_BLOCK, I_DEPTH, I_K0, I_K1, I_KC, I_METHOD,
                                             I_NORM, I_ORDER, I_RESCALE, I_RESIDUAL, I_WEIGHT,
-                                            LOG_SCALE_CAP, NORM_CODES, WY_BLOCK, kernel_scalars,
+                                            LOG_SCALE_CAP, WY_BLOCK, kernel_scalars,
                                             raise_breakdown)
 from depthcheck.kernels.chain.errors import check_log_grad
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
@@ -78,10 +80,6 @@ def _nonlinear_vjp(A, dH, dA, Y, norm_code, act_code, order_code, g):
         nonlinear_vjp_row(norm_code, act_code, order_code, g, A[i], dH[i], dA[i], Y[i])
 
 
-_NORM_BN_NOMEAN = NORM_CODES["bn_nomean"]
-_NORM_ROWNORM = NORM_CODES["rownorm"]
-
-
 @njit
 def _nonlinear_vjp_batched(A, dH, dA, Y, norm_code, act_code, g):
     """``_nonlinear_vjp`` for norm_act with rownorm / bn_nomean: the arithmetic of
@@ -90,21 +88,15 @@ def _nonlinear_vjp_batched(A, dH, dA, Y, norm_code, act_code, g):
     are the same bit for bit, in two passes over the rows (as ``trial._scale_rows_batched``:
     the rows' dependent chains then overlap)."""
     d, n = A.shape
-    sc = np.empty(d)
+    rn = np.empty(d)
+    _row_norms(A, rn)
     sq = math.sqrt(n)
-    for i in range(d):
-        a = A[i]
-        s2 = 0.0
-        for c in range(n):
-            s2 += a[c] * a[c]
-        r = math.sqrt(s2)
-        sc[i] = r if norm_code == _NORM_ROWNORM else r / sq
     for i in range(d):
         a = A[i]
         y = Y[i]
         dh = dH[i]
         da = dA[i]
-        s = sc[i]
+        s = _divisor(norm_code, rn[i], sq)
         inv = 1.0 / s
         for c in range(n):
             y[c] = a[c] * inv

@@ -81,12 +81,8 @@ _NORM_ROWNORM = _codes.NORM_CODES["rownorm"]
 
 
 @njit
-def _scale_rows_batched(A, norm_code, act_code, g, rn):
-    """``_nonlinear`` for norm_act with rownorm / bn_nomean: the arithmetic of
-    ``_rowops.nonlinear_row`` (sequential ‖z‖², the divisor ‖z‖ or ‖z‖/√n, z·(1/s), then
-    act(g·z)), so the values are the same bit for bit, in three passes over the rows instead
-    of one row at a time: each row's chain of dependent adds, sqrt and division then overlaps
-    with the next rows' (rows of n = 8: ~4x faster)."""
+def _row_norms(A, rn):
+    """rn[i] <- ‖A_i‖ from the sequential Σ A_ic² (``_rowops.normalise_row``'s r, bit for bit)."""
     d, n = A.shape
     for i in range(d):
         z = A[i]
@@ -94,14 +90,30 @@ def _scale_rows_batched(A, norm_code, act_code, g, rn):
         for c in range(n):
             s2 += z[c] * z[c]
         rn[i] = math.sqrt(s2)
+
+
+@njit
+def _divisor(norm_code, r, sq):
+    """The row divisor of rownorm (r) or bn_nomean (r/√n, sq = √n) as ``_rowops.normalise_row``."""
+    return r if norm_code == _NORM_ROWNORM else r / sq
+
+
+@njit
+def _scale_rows_batched(A, norm_code, act_code, g, rn):
+    """``_nonlinear`` for norm_act with rownorm / bn_nomean: the arithmetic of
+    ``_rowops.nonlinear_row`` (sequential ‖z‖², the divisor ‖z‖ or ‖z‖/√n, z·(1/s), then
+    act(g·z)), so the values are the same bit for bit, in three passes over the rows instead
+    of one row at a time: each row's chain of dependent adds, sqrt and division then overlaps
+    with the next rows' (rows of n = 8: ~4x faster)."""
+    d, n = A.shape
+    _row_norms(A, rn)
     sq = math.sqrt(n)
     for i in range(d):
-        sc = rn[i] if norm_code == _NORM_ROWNORM else rn[i] / sq
+        sc = _divisor(norm_code, rn[i], sq)
         if not (sc > 0 and sc < math.inf):
             return ERR_NORM_ZERO
     for i in range(d):
-        sc = rn[i] if norm_code == _NORM_ROWNORM else rn[i] / sq
-        inv = 1.0 / sc
+        inv = 1.0 / _divisor(norm_code, rn[i], sq)
         z = A[i]
         if act_code == 0:
             for c in range(n):
