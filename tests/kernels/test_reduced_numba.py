@@ -46,7 +46,7 @@ def _reference_trial(X, key, b, depth, weights, std, norm, act, gains, residual,
            for name in ALL}
     for l in range(1, depth + 1):
         RH = _pos_diag_r(H)
-        Z = reduced_normals(key, l, b, 0, d * n).reshape(d, n)
+        Z = reduced_normals(key, l, b, 0, d * n).reshape(n, d).T
         if weights == "haar":
             Q, R = np.linalg.qr(Z)
             WH = (Q * np.where(np.diagonal(R) >= 0, 1.0, -1.0)) @ RH

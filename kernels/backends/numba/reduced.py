@@ -9,14 +9,20 @@ R_H with a nonnegative diagonal (any R with RᵀR = HᵀH gives the same law), f
 factor of the Gram HᵀH that the statistics of the previous layer use too, where κ(HᵀH) <=
 ``RH_KAPPA_MAX`` is certified (``_rh_from_gram``), else from a Householder QR of H in vectorised
 loops (any rank: H may be near rank collapse; the backward pass always takes H's reflectors
-from it); Z (d·n normals of Philox stream
-(l, b, 0), Z[i, c] = z[i·n + c], drawn by the block ziggurat below); for Haar weights and
-d >= 2n, Q_Z by CholeskyQR (R_Z from dsyrk + dpotrf, Q_Z R_H = Z (R_Z⁻¹ R_H) by one dgemm; Z is
-well conditioned, cond ≲ 6, and the Householder route is taken whenever the factor's diagonal
-says otherwise), for d < 2n by Householder (A = P_0 ⋯ P_{n-1} [D R_H; 0]); then the layer's
-norm / gain / activation / residual and the statistics of the fused kernels
+from it); Z (d·n normals of Philox stream (l, b, 0), Z[i, c] = z[c·d + i]: Zᵀ is the stream
+reshaped (n, d), drawn by the block ziggurat below); for Haar weights and d >= 2n, Q_Z by
+CholeskyQR (R_Z from the Gram ZᵀZ + dpotrf, Q_Z R_H = Z (R_Z⁻¹ R_H) by one dgemm; Z is well
+conditioned, cond ≲ 6, and the Householder route is taken whenever the factor's diagonal says
+otherwise), for d < 2n by Householder (A = P_0 ⋯ P_{n-1} [D R_H; 0]); then the layer's norm /
+gain / activation / residual and the statistics of the fused kernels
 (``depthcheck.kernels.backends.numba.trial``: ``_nonlinear``, ``_finish``, ``_record``).
-``numba.prange`` over trials, per-thread buffers O(d n + n²), memory independent of the depth L.
+
+Layout: the chain's state is Hᵀ (n, d), so that every Gram (``_gram_t``: chunked dot products
+of contiguous rows, ~2x OpenBLAS's dsyrk at n = 8), every product with Z and, for norm_act
+with rownorm / bn_nomean, the norm / activation pass (``_scale_rows_t``, the row-at-a-time
+arithmetic bit for bit) run along the d contiguous entries of a column; other layers go
+through (d, n) work arrays and the shared ``trial`` row pass. ``numba.prange`` over trials,
+per-thread buffers O(d n + n²), memory independent of the depth L.
 
 Backward (``gradients=True``): the conditional Wᵀ of ``depthcheck.kernels.chain.reduced``. With
 H = P_H [D_H; 0] R_H (P_H the product of H's n reflectors, D_H the sign fix), span(Q_H) =
@@ -33,8 +39,8 @@ C, valid for any rank, otherwise). Householder route: Y = P_Zᵀ δ, Q_Zᵀ δ =
 of Y_2 (the last m rows). S R_C = G (R_G⁻¹ R_C) by CholeskyQR of the fresh Gaussian G when
 m >= 2k, else P_G [D_G R_C; 0]. Gaussian weights: Wᵀ δ ~ σ P_H [D_H Zᵀ δ;  N R_δ] with N an m×n
 standard Gaussian and R_δ the R factor of δ (the projection (I − Q_H Q_Hᵀ) G'' of the numpy
-engine is P_H [0; N] in law). The backward's fresh normals (G or N) come from Philox stream
-(l, b, 1), never used elsewhere (the hidden layers use (l >= 1, b, 0), the readout (0, b, 1));
+engine is P_H [0; N] in law). The backward's fresh normals (G or N, columns contiguous as Z's)
+come from Philox stream (l, b, 1), never used elsewhere (the hidden layers use (l >= 1, b, 0), the readout (0, b, 1));
 the readout, the loss and the host-side set-up are those of
 ``depthcheck.kernels.backends.numba.fused_grad`` (``_readout_grad``, ``_nonlinear_vjp``,
 ``_grad_norm``, ``_unit_signal``, ``grad_setup``, ``grad_result``), checkpoints every k_c
@@ -62,9 +68,13 @@ from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _g
 from depthcheck.kernels.backends.numba.fused_grad import (_grad_norm, _nonlinear_vjp,
                                                           _readout_grad, _unit_signal,
                                                           grad_result, grad_setup)
-from depthcheck.kernels.backends.numba.trial import (_finish, _nonlinear, _begin, _record_layer,
+from depthcheck.kernels.backends import _rowops
+from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM, _divisor,
+                                                     _finish, _nonlinear, _begin, _record_layer,
                                                      collect, kernel_fingerprint, stat_buffers)
-from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_LOG_GAMMA, F_STD,
+from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINITE,
+                                            ERR_NORM_ZERO, FLAG_LOG_SCALE, F_GAMMA,
+                                            F_LOG_GAMMA, F_STD,
                                             F_TAU, I_ACT, I_DEPTH, I_FLAGS, I_K0, I_K1, I_KC,
                                             I_METHOD, I_N_SING, I_NORM, I_ORDER,
                                             I_RECORD_EVERY, I_RESCALE, I_RESIDUAL, I_WEIGHT,
@@ -324,20 +334,64 @@ def _transpose_into(M, Mt):
 
 
 @njit
-def _mul(P, Q, out, alpha, beta, iw, dw, cw):
-    """out (p, c) <- alpha·P Q + beta·out for C-contiguous P (p, k), Q (k, c), out: one dgemm
-    (column-major outᵀ = Qᵀ Pᵀ)."""
-    p, k = P.shape
+def _mul_tt(Zt, Q, outt, alpha, iw, dw, cw):
+    """outt (c, p) <- alpha·(Z Q)ᵀ for Z = Ztᵀ given as Zt (k, p) and Q (k, c), all
+    C-contiguous: one dgemm (column-major outt is the p×c matrix Z Q)."""
+    k, p = Zt.shape
     c = Q.shape[1]
-    _gemm(_N, _N, c, p, k, alpha, Q, c, P, k, beta, out, c, iw, dw, cw)
+    _gemm(_N, _T_, p, c, k, alpha, Zt, p, Q, c, 0.0, outt, p, iw, dw, cw)
 
 
 @njit
-def _tmul(P, Q, out, iw, dw, cw):
-    """out (k, c) <- Pᵀ Q for C-contiguous P (p, k), Q (p, c): one dgemm."""
-    p, k = P.shape
+def _mul_t(Zt, Q, out, alpha, beta, iw, dw, cw):
+    """out (p, c) <- alpha·Z Q + beta·out for Z = Ztᵀ given as Zt (k, p), Q (k, c): one dgemm
+    (column-major outᵀ = Qᵀ Zt)."""
+    k, p = Zt.shape
     c = Q.shape[1]
-    _gemm(_N, _T_, c, k, p, 1.0, Q, c, P, k, 0.0, out, c, iw, dw, cw)
+    _gemm(_N, _T_, c, p, k, alpha, Q, c, Zt, p, beta, out, c, iw, dw, cw)
+
+
+@njit
+def _tmul_t(Zt, Q, out, iw, dw, cw):
+    """out (k, c) <- Zᵀ Q = Zt Q for Zt (k, p), Q (p, c) C-contiguous: one dgemm."""
+    k, p = Zt.shape
+    c = Q.shape[1]
+    _gemm(_N, _N, c, k, p, 1.0, Q, c, Zt, p, 0.0, out, c, iw, dw, cw)
+
+
+#: columns per chunk of ``_gram_t`` (n rows of GRAM_CHUNK doubles stay in L1)
+GRAM_CHUNK = 128
+
+
+@njit(fastmath=FM)
+def _gram_t(Mt, G):
+    """G[a, c] (a <= c) <- Σ_i Mt[a, i]·Mt[c, i]: the upper triangle (C order, as ``_gram``'s)
+    of the Gram MᵀM of M = Mtᵀ from its rows Mt (k, p), dotted GRAM_CHUNK columns at a time.
+    With M's columns contiguous this runs ~2x faster than OpenBLAS's dsyrk on M (k = 8,
+    p = 1024: ~5 vs ~10 µs). The lower triangle is left as it is."""
+    k, p = Mt.shape
+    for a in range(k):
+        for c in range(a, k):
+            G[a, c] = 0.0
+    for s in range(0, p, GRAM_CHUNK):
+        e = min(p, s + GRAM_CHUNK)
+        for a in range(k):
+            x = Mt[a, s:e]
+            for c in range(a, k):
+                G[a, c] += _dot(x, Mt[c, s:e])
+
+
+@njit
+def _chol_r_t(Mt, R, iw, cw):
+    """``_chol_r`` for M = Mtᵀ given as its rows Mt (k, p): R <- the upper Cholesky factor of
+    MᵀM (``_gram_t`` + dpotrf). Returns LAPACK's info."""
+    _gram_t(Mt, R)
+    info = _cholesky_upper(R, iw, cw)
+    k = R.shape[0]
+    for a in range(k):
+        for c in range(a):
+            R[a, c] = 0.0
+    return info
 
 
 @njit
@@ -436,17 +490,18 @@ def _rh_from_gram(G, RH, iw, cw):
 
 
 @njit
-def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn, z,
+def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn, z,
                  zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis):
-    """A <- the reduced linear part of layer l for trial b (residual included). ``rh_given``:
-    RH already holds R_H (``_rh_from_gram``); else it is computed from a Householder QR of H.
-    With ``need_basis`` keeps what the backward pass needs: H's reflectors (VH, betaH) and sign
-    fix sH (the QR then runs in any case); z holds Z (stream (l, b, 0)) on return; for Haar
-    weights RZ, and, on the Householder route, Z's reflectors (VZ, betaZ, sZ). Returns True when
-    Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
-    d, n = H.shape
+    """At <- the reduced linear part of layer l for trial b (residual included), transposed:
+    Ht, At (n, d) hold Hᵀ and Aᵀ. ``rh_given``: RH already holds R_H (``_rh_from_gram``); else
+    it is computed from a Householder QR of H. With ``need_basis`` keeps what the backward pass
+    needs: H's reflectors (VH, betaH) and sign fix sH (the QR then runs in any case); z holds
+    Zᵀ (stream (l, b, 0), Zᵀ = z reshaped (n, d)) on return; for Haar weights RZ, and, on the
+    Householder route, Z's reflectors (VZ, betaZ, sZ). Returns True when Q_Z was taken by
+    CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
+    n, d = Ht.shape
     if need_basis or not rh_given:
-        _transpose_into(H, Mt)          # a QR of H (Q_H kept as its reflectors)
+        Mt[:, :] = Ht                   # a QR of H (Q_H kept as its reflectors)
         _house_qr(Mt, VH, betaH, Mn if rh_given else RH)
         RQ = Mn if rh_given else RH
         for k in range(n):              # positive diag: R_H independent of QR convention
@@ -457,35 +512,119 @@ def _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At,
                     for c in range(k, n):
                         RH[k, c] = -RH[k, c]
     _normals(z, method, k0, k1, l, b, 0, zbuf)
-    Z = z.reshape((d, n))
+    Zt = z.reshape((n, d))
     zchol = False
     if wcode == 1:                      # W H ~ σ Z R_H
-        _mul(Z, RH, A, std, 0.0, iw, dw, cw)
+        _mul_tt(Zt, RH, At, std, iw, dw, cw)
     else:                               # W H ~ Q_Z R_H
-        zchol = 2 * n <= d and _chol_r(Z, RZ, iw, dw, cw) == 0 and _well_conditioned(RZ)
+        zchol = 2 * n <= d and _chol_r_t(Zt, RZ, iw, cw) == 0 and _well_conditioned(RZ)
         if zchol:                       # Q_Z R_H = Z (R_Z⁻¹ R_H)
             _upper_solve(RZ, RH, Mn)
-            _mul(Z, Mn, A, 1.0, 0.0, iw, dw, cw)
+            _mul_tt(Zt, Mn, At, 1.0, iw, dw, cw)
         else:                           # P_0 ⋯ P_{n-1} [D R_H; 0] from Z's reflectors
-            _transpose_into(Z, Mt)
+            Mt[:, :] = Zt
             _house_qr(Mt, VZ, betaZ, RZ)
             for k in range(n):
                 sZ[k] = 1.0 if RZ[k, k] >= 0 else -1.0
             _signed_q_times(VZ, betaZ, RZ, n, RH, At)
-            _transpose_into(At, A)
     if has_res:
-        for i in range(d):
-            for c in range(n):
-                A[i, c] = H[i, c] + gamma * A[i, c]
+        for c in range(n):
+            a = At[c]
+            h = Ht[c]
+            for i in range(d):
+                a[i] = h[i] + gamma * a[i]
     return zchol
+
+
+@njit
+def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
+    """``trial._scale_rows_batched`` on the transposed layout: Ht <- H_l from At = A_lᵀ (n, d)
+    for norm_act with rownorm / bn_nomean, rn <- the row norms of A_l, iv (d) work space. The
+    arithmetic of ``_rowops.nonlinear_row`` in the same order for every row i (Σ_c A_ic² from
+    c = 0, no fused multiply-add; the divisor ‖a‖ or ‖a‖/√n; a·(1/s); act(g·a)), so the values
+    are those of the row-at-a-time definition bit for bit, each step now running along the d
+    contiguous entries of a column of A (vectorised). Returns the error of ``_nonlinear``."""
+    n, d = At.shape
+    a = At[0]
+    for i in range(d):
+        rn[i] = a[i] * a[i]
+    for c in range(1, n):
+        a = At[c]
+        for i in range(d):
+            rn[i] += a[i] * a[i]
+    for i in range(d):
+        rn[i] = math.sqrt(rn[i])
+    sq = math.sqrt(n)
+    for i in range(d):
+        sc = _divisor(norm_code, rn[i], sq)
+        if not (sc > 0 and sc < math.inf):
+            return ERR_NORM_ZERO
+        iv[i] = 1.0 / sc
+    for c in range(n):
+        a = At[c]
+        h = Ht[c]
+        if act_code == 0:
+            for i in range(d):
+                h[i] = g * (a[i] * iv[i])
+        else:
+            for i in range(d):
+                h[i] = _rowops.activation(act_code, g * (a[i] * iv[i]))
+    return ERR_NONE
+
+
+@njit
+def _fast_rows(norm_code, order_code, rescale, want):
+    """Whether a layer's rows run on the transposed layout (``_scale_rows_t``): norm_act with
+    rownorm / bn_nomean, no rescaling and no log-scale record (which read H itself)."""
+    return (order_code == 0 and (norm_code == _NORM_BN_NOMEAN or norm_code == _NORM_ROWNORM)
+            and not rescale and not want[FLAG_LOG_SCALE])
+
+
+@njit
+def _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code, order_code, g,
+                   rescale):
+    """Ht <- H_l = the norm / gain / activation (and rescaling) of the pre-activation At = A_lᵀ
+    (At is destroyed), rn <- the row norms of the normalisation's input, G <- ``_gram_t(Ht)``
+    (H_l's Gram, upper triangle). ``fast``: ``_scale_rows_t`` on the transposed layout, H_l
+    finite checked from G's trace (< 1e300 proves the sequential Σ H² of ``trial._finish``
+    finite; anything else is decided by that sum); otherwise through the (d, n) work arrays
+    A, H and ``trial._nonlinear`` / ``_finish`` (H then holds H_l). Returns (error, log s)."""
+    n, d = At.shape
+    if fast:
+        e = _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv)
+        if e != ERR_NONE:
+            return e, 0.0
+        _gram_t(Ht, G)
+        tr = 0.0
+        for a in range(n):
+            tr += G[a, a]
+        if not tr < 1e300:
+            s2 = 0.0
+            for i in range(d):
+                for c in range(n):
+                    s2 += Ht[c, i] * Ht[c, i]
+            if not s2 < np.inf:
+                return ERR_NONFINITE, 0.0
+        return ERR_NONE, 0.0
+    _transpose_into(At, A)
+    e = _nonlinear(A, norm_code, act_code, order_code, g, rn)
+    ls = 0.0
+    if e == ERR_NONE:
+        e, ls = _finish(A, H, rescale)
+    if e != ERR_NONE:
+        return e, 0.0
+    _transpose_into(H, Ht)
+    _gram_t(Ht, G)
+    return ERR_NONE, ls
 
 
 @njit
 def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     """One trial of the reduced chain forward; scalars packed in ``ip``/``fp``
-    (``depthcheck.kernels.chain.codes.kernel_scalars``; weight code 0 Haar, 1 Gaussian). With
-    ``ip[I_KC] > 0`` (the gradient kernel) H_l and log c_l are stored every kc layers in
-    ``cps``/``cpl`` and H_L in ``Hout``; returns log c_L."""
+    (``depthcheck.kernels.chain.codes.kernel_scalars``; weight code 0 Haar, 1 Gaussian). The
+    chain's state is Hᵀ (n, d) (``_linear_step``, ``_rows_and_gram``). With ``ip[I_KC] > 0``
+    (the gradient kernel) H_lᵀ (in the (d, n) slot, reshaped (n, d)) and log c_l are stored
+    every kc layers in ``cps``/``cpl`` and H_L in ``Hout``; returns log c_L."""
     depth, record_every, n_sing = ip[I_DEPTH], ip[I_RECORD_EVERY], ip[I_N_SING]
     k0, k1, method = np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
     wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
@@ -494,10 +633,12 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     std, gamma, tau = fp[F_STD], fp[F_GAMMA], fp[F_TAU]
     d, n = X.shape[1], X.shape[2]
     xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
+    fast = _fast_rows(norm_code, order_code, rescale, want)
     H = np.empty((d, n))
     A = np.empty((d, n))
-    Mt = np.empty((n, d))
+    Ht = np.empty((n, d))
     At = np.empty((n, d))
+    Mt = np.empty((n, d))
     VH = np.empty((n, d))
     VZ = np.empty((n, d))
     betaH = np.empty(n)
@@ -512,6 +653,7 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     G = np.empty((n, n))
     diag = np.empty(n)
     rn = np.empty(d)
+    iv = np.empty(d)
     iw = np.empty(8, np.int32)
     dw = np.empty(2)
     cw = np.empty(2, np.uint8)
@@ -520,35 +662,34 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     ok, log_c = _begin(err, b, X, xb, A, H, rn, rescale)
     if not ok:
         return log_c
+    _transpose_into(H, Ht)
+    _gram_t(Ht, G)
     rh_ok = False
     for l in range(0, depth + 1):
         if l > 0:
-            _linear_step(l, b, H, A, k0, k1, method, wcode, std, has_res, gamma, Mt, At, RH, Mn,
+            _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn,
                          z, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok, False)
-            e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
-            if e == ERR_NONE:
-                e, ls = _finish(A, H, rescale)
-                log_c += ls
+            e, ls = _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code,
+                                   order_code, gains[l - 1], rescale)
+            log_c += ls
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
                 return log_c
-        gram = l < depth
-        if gram:                        # the next layer's R_H, sharing the Gram with the record
-            _gram(H, G, True, iw, dw, cw)
+        if l < depth:                   # the next layer's R_H from the Gram the record uses
             rh_ok = _rh_from_gram(G, RH, iw, cw)
         if l % record_every == 0:
             e = _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, l // record_every,
-                              iw, dw, cw, log_c, log_scale[b], gram)
+                              iw, dw, cw, log_c, log_scale[b], True)
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
                 return log_c
         if kc > 0 and l % kc == 0 and l < depth:
-            cps[l // kc] = H
+            cps[l // kc].reshape((n, d))[:, :] = Ht
             cpl[l // kc] = log_c
     if kc > 0:
-        Hout[:, :] = H
+        _transpose_into(Ht, Hout)
     return log_c
 
 
@@ -575,20 +716,19 @@ _reduced_forward = _make_reduced_forward(kernel_fingerprint(_fused_grad))
 @njit
 def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
     """Rows of Yt, columns n.. (the lower m rows of the d×n result) <- S R_Y with S the
-    sign-fixed Q factor of the m×k Gaussian G[i, a] = g[i·k + a] (a uniform k-frame of R^m)
-    and R_Y (k, n): CholeskyQR (S R_Y = G (R_G⁻¹ R_Y), one dgemm) when m >= 2k and it is well
-    conditioned, else Householder (P_G [D_G R_Y; 0])."""
+    sign-fixed Q factor of the m×k Gaussian G[i, a] = g[a·m + i] (Gᵀ = g reshaped (k, m); a
+    uniform k-frame of R^m) and R_Y (k, n): CholeskyQR (S R_Y = G (R_G⁻¹ R_Y), one dgemm) when
+    m >= 2k and it is well conditioned, else Householder (P_G [D_G R_Y; 0])."""
     n = Yt.shape[0]
-    G = g[:m * k].reshape((m, k))
-    if m >= 2 * k and _chol_r(G, RG, iw, dw, cw) == 0 and _well_conditioned(RG):
+    Gt = g[:m * k].reshape((k, m))
+    if m >= 2 * k and _chol_r_t(Gt, RG, iw, cw) == 0 and _well_conditioned(RG):
         _upper_solve(RG, RY, T)                                 # k == n here
-        Y2 = y2[:m * n].reshape((m, n))
-        _mul(G, T, Y2, 1.0, 0.0, iw, dw, cw)
-        for i in range(m):
-            for c in range(n):
-                Yt[c, n + i] = Y2[i, c]
+        Y2t = y2[:m * n].reshape((n, m))
+        _mul_tt(Gt, T, Y2t, 1.0, iw, dw, cw)                    # (G T)ᵀ
+        for c in range(n):
+            Yt[c, n:] = Y2t[c]
         return
-    _transpose_into(G, Ct[:k])
+    Ct[:k] = Gt
     _house_qr(Ct[:k], VG, betaG, RG)
     _signed_q_times(VG, betaG, RG, k, RY, Ct)                   # P_G [D_G R_Y; 0]
     for c in range(n):
@@ -600,22 +740,22 @@ def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, g
                            VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
                            betaG, RG, P, T, C, y2, g, zbuf, iw, dw, cw):
     """out <- a draw of W_lᵀ dA (residual: dA + γ W_lᵀ dA) from the law of W_l given the forward
-    pass (module docstring), from layer l's stored reflectors, R_Z and Z (Zs); fresh normals
+    pass (module docstring), from layer l's stored reflectors, R_Z and Zᵀ (Zs); fresh normals
     from stream (l, b, BACKWARD_STREAM)."""
     d, n = dA.shape
     m = d - n
     k = min(n, m)
-    Z = Zs.reshape((d, n))
+    Zt = Zs.reshape((n, d))
     if wcode == 0:
         if zchol:                                               # m >= n
-            _tmul(Z, dA, P, iw, dw, cw)                         # Zᵀ δ
+            _tmul_t(Zt, dA, P, iw, dw, cw)                      # Zᵀ δ
             _upper_t_solve(RZ, P, P)                            # Q_Zᵀ δ = R_Z⁻ᵀ Zᵀ δ
             for c in range(n):
                 for a in range(n):
                     Yt[c, a] = sH[a] * P[a, c]                  # D_H Q_Zᵀ δ
             _upper_solve(RZ, P, T)
             C[:, :] = dA
-            _mul(Z, T, C, -1.0, 1.0, iw, dw, cw)               # C = δ − Q_Z Q_Zᵀ δ
+            _mul_t(Zt, T, C, -1.0, 1.0, iw, dw, cw)            # C = δ − Q_Z Q_Zᵀ δ
             _r_factor(C, RY, Bt, VB, betaB, iw, dw, cw)         # R_C (n×n)
         else:
             _transpose_into(dA, Yt)
@@ -631,18 +771,17 @@ def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, g
             _normals(g[:m * k], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
             _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw)
     else:
-        _tmul(Z, dA, P, iw, dw, cw)                             # Zᵀ δ, then D_H
+        _tmul_t(Zt, dA, P, iw, dw, cw)                          # Zᵀ δ, then D_H
         for c in range(n):
             for a in range(n):
                 Yt[c, a] = sH[a] * P[a, c]
         if m > 0:
             _r_factor(dA, RY, Bt, VB, betaB, iw, dw, cw)        # R_δ (n×n)
             _normals(g[:m * n], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
-            Y2 = y2[:m * n].reshape((m, n))
-            _mul(g[:m * n].reshape((m, n)), RY, Y2, 1.0, 0.0, iw, dw, cw)   # N R_δ
-            for i in range(m):
-                for c in range(n):
-                    Yt[c, n + i] = Y2[i, c]
+            Y2t = y2[:m * n].reshape((n, m))                    # (N R_δ)ᵀ, Nᵀ = g (n, m)
+            _mul_tt(g[:m * n].reshape((n, m)), RY, Y2t, 1.0, iw, dw, cw)
+            for c in range(n):
+                Yt[c, n:] = Y2t[c]
         for c in range(n):
             for i in range(d):
                 Yt[c, i] *= std
@@ -686,7 +825,10 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         err[b, 1] = ERR_BACKWARD
         return
 
-    # one segment's tape: H_{l-1}, A_l, Z and layer l's reflectors / R_Z
+    # one segment's tape: H_{l-1} (and its transpose, the chain's state), A_l, Zᵀ and layer
+    # l's reflectors / R_Z
+    fast = _fast_rows(norm_code, order_code, rescale, ip[I_FLAGS:I_FLAGS + N_FLAGS] != 0)
+    Hts = np.empty((kc, n, d))
     Hs = np.empty((kc, d, n))
     As = np.empty((kc, d, n))
     lcs = np.empty(kc)
@@ -707,6 +849,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     Mn = np.empty((n, n))
     zbuf = np.empty(ZWORK, np.uint64)
     rn = np.empty(d)
+    iv = np.empty(d)
     G1 = np.empty((n, n))
     G2 = np.empty((n, n))
     mm = max(m, 1)
@@ -727,22 +870,22 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     for t in range(ncp - 1, -1, -1):
         s0 = t * kc
         steps = min(kc, depth - s0)
-        Hs[0] = cps[t]
+        Hts[0] = cps[t].reshape((n, d))
         lcs[0] = cpl[t]
+        _gram_t(Hts[0], G1)               # as the forward: the Gram of its state
         for j in range(steps):            # recompute the segment: the forward's own step
             l = s0 + j + 1
             jz = j if haar else 0
-            _gram(Hs[j], G1, True, iw, dw, cw)      # R_H exactly as the forward took it
-            rh_ok = _rh_from_gram(G1, RH, iw, cw)
-            zch[j] = _linear_step(l, b, Hs[j], As[j], k0, k1, method, wcode, std, has_res,
-                                  gamma, Mt, At, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
+            rh_ok = _rh_from_gram(G1, RH, iw, cw)   # R_H exactly as the forward took it
+            zch[j] = _linear_step(l, b, Hts[j], At, k0, k1, method, wcode, std, has_res,
+                                  gamma, Mt, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
                                   RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True)
+            _transpose_into(At, As[j])
+            _transpose_into(Hts[j], Hs[j])
             if j + 1 < steps:
-                A[:, :] = As[j]
-                e = _nonlinear(A, norm_code, act_code, order_code, gains[l - 1], rn)
-                if e == ERR_NONE:
-                    e, lsj = _finish(A, Hs[j + 1], rescale)
-                    lcs[j + 1] = lcs[j] + lsj
+                e, lsj = _rows_and_gram(At, Hts[j + 1], A, H, rn, iv, G1, fast, norm_code,
+                                        act_code, order_code, gains[l - 1], rescale)
+                lcs[j + 1] = lcs[j] + lsj
                 if e != ERR_NONE:         # unreachable: the forward pass did the same
                     err[b, 0] = l
                     err[b, 1] = e
