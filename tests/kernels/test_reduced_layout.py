@@ -10,7 +10,11 @@ exactly what they replace:
 - ``_rows_and_gram``'s two routes (the transposed fast route and the one through the (d, n)
   work arrays and ``trial._nonlinear`` / ``_finish``) give the same H_l, Gram and error, also
   where the Σ H² of the finiteness check overflows or nearly does;
-- ``_gram_t`` and the three products equal numpy's to rounding (every shape, chunk edges).
+- the vector-Jacobian product on the transposed layout (``_nonlinear_vjp_t``) equals the
+  row-at-a-time ``_rowops.nonlinear_vjp_row`` bit for bit, and ``_vjp_t``'s two routes agree;
+- ``_grad_norm_t`` (Gram form from the stored Gram of H) equals ``fused_grad._grad_norm``,
+  also where cancellation sends both to the d×d product (duplicated columns);
+- ``_gram_t`` and the products equal numpy's to rounding (every shape, chunk edges).
 """
 from __future__ import annotations
 
@@ -140,3 +144,69 @@ def test_gram_t_and_products_equal_numpy(k, p, seed):
     P = np.empty((k, 4))
     rd._tmul_t(Mt, D, P, iw, dw, cw)                       # Zᵀ D
     np.testing.assert_allclose(P, Mt @ D, rtol=1e-12, atol=1e-12 * p)
+    Dt = np.ascontiguousarray(D.T)
+    rd._abt(Mt, Dt, P, iw, dw, cw)                         # Zᵀ D from Zᵀ and Dᵀ
+    np.testing.assert_allclose(P, Mt @ D, rtol=1e-12, atol=1e-12 * p)
+    E = rng.standard_normal((3, p))
+    want = E - 2.0 * (Mt.T @ Q).T
+    rd._mul_tt(Mt, Q, E, -2.0, iw, dw, cw, 1.0)            # Eᵀ − 2 Z Q, transposed
+    np.testing.assert_allclose(E, want, rtol=1e-12, atol=1e-12)
+
+
+def _vjp_per_row(A, dH, norm, act, g):
+    dA = np.empty_like(A)
+    y = np.empty(A.shape[1])
+    with np.errstate(all="ignore"):
+        for i in range(A.shape[0]):
+            ro.nonlinear_vjp_row(norm, act, 0, g, A[i], dH[i], dA[i], y)
+    return dA
+
+
+@settings(max_examples=60, deadline=None)
+@given(shape=st.tuples(st.integers(1, 40), st.integers(1, 9)), seed=st.integers(0, 999),
+       norm=st.sampled_from(["rownorm", "bn_nomean"]), act=st.sampled_from(list(ACT_CODES)),
+       g=st.floats(0.1, 3.0), zero_entries=st.booleans())
+def test_transposed_vjp_equals_the_row_at_a_time_definition(shape, seed, norm, act, g,
+                                                             zero_entries):
+    rng = np.random.default_rng(seed)
+    A = rng.standard_normal(shape)
+    dH = rng.standard_normal(shape)
+    if zero_entries and shape[1] > 1:    # signed zeros in y·da (the sums must start from
+        A[:, 0] = -0.0                   # 0.0); rows stay nonzero, as after a forward pass
+        dH[:, -1] = 0.0
+    code, acode = NORM_CODES[norm], ACT_CODES[act]
+    ref = _vjp_per_row(A, dH, code, acode, g)
+    d, n = shape
+    At, dHt = np.ascontiguousarray(A.T), np.ascontiguousarray(dH.T)
+    dAt, Yt = np.empty((n, d)), np.empty((n, d))
+    w = [np.empty(d) for _ in range(3)]
+    rd._nonlinear_vjp_t(At, dHt, dAt, Yt, *w, code, acode, g)
+    assert np.array_equal(_bits(dAt.T), _bits(ref))
+    dAt2 = np.empty((n, d))
+    work = [np.empty((d, n)) for _ in range(4)]
+    rd._vjp_t(At, dHt, dAt2, Yt, *work, *w, False, code, acode, 0, g)   # the generic route
+    assert np.array_equal(_bits(dAt2), _bits(dAt))
+
+
+@pytest.mark.parametrize("duplicated", [False, True])
+def test_grad_norm_t_equals_the_fused_grad_norm(duplicated):
+    from depthcheck.kernels.backends.numba.fused_grad import _grad_norm
+    rng = np.random.default_rng(8)
+    d, n = 200, 6
+    H = rng.standard_normal((d, n))
+    dA = rng.standard_normal((d, n))
+    if duplicated:                       # ‖dA Hᵀ‖ ~ 0 by cancellation: the d×d product decides
+        H[:, 1] = H[:, 0]
+        dA[:, 1] = -dA[:, 0]
+        H[:, 2:] = 0.0
+        dA[:, 2:] = 0.0
+    iw, dw, cw = np.empty(8, np.int32), np.empty(2), np.empty(2, np.uint8)
+    ref = _grad_norm(dA, H, np.empty((n, n)), np.empty((n, n)), iw, dw, cw)
+    Ht, dAt = np.ascontiguousarray(H.T), np.ascontiguousarray(dA.T)
+    GH = np.empty((n, n))
+    rd._gram_t(Ht, GH)
+    got = rd._grad_norm_t(dAt, Ht, GH, np.empty((n, n)), np.empty((d, n)), np.empty((d, n)),
+                          iw, dw, cw)
+    exact = np.linalg.norm(dA @ H.T)
+    assert got == pytest.approx(ref, rel=1e-12, abs=1e-300)
+    assert got == pytest.approx(exact, rel=1e-10, abs=1e-13)

@@ -131,6 +131,21 @@ def gram_trusted(acc, t, d, n):
 
 
 @njit
+def gram_pair_sum(G1, G2):
+    """(Σ_{a,c} G1_ac·G2_ac, Σ_a √(G1_aa·G2_aa)) from the C-order upper triangles of two n×n
+    Grams: ‖dA Hᵀ‖_F² = tr((dAᵀdA)(HᵀH)) and the ``t`` of ``gram_trusted``."""
+    n = G1.shape[0]
+    acc = 0.0
+    t = 0.0
+    for a in range(n):
+        acc += G1[a, a] * G2[a, a]
+        t += math.sqrt(G1[a, a] * G2[a, a])
+        for c in range(a + 1, n):
+            acc += 2.0 * G1[a, c] * G2[a, c]
+    return acc, t
+
+
+@njit
 def _grad_norm(dA, H, G1, G2, iw, dw, cw):
     """‖dA Hᵀ‖_F: n <= d from the n×n Grams (Σ (dAᵀdA)⊙(HᵀH) = tr of a product of two PSD
     matrices) when ``gram_trusted``, else (cancellation, e.g. duplicated columns of H) and for
@@ -140,12 +155,7 @@ def _grad_norm(dA, H, G1, G2, iw, dw, cw):
     if n <= d:
         _gram(dA, G1, True, iw, dw, cw)            # C-order upper triangles
         _gram(H, G2, True, iw, dw, cw)
-        t = 0.0
-        for a in range(n):
-            acc += G1[a, a] * G2[a, a]
-            t += math.sqrt(G1[a, a] * G2[a, a])
-            for c in range(a + 1, n):
-                acc += 2.0 * G1[a, c] * G2[a, c]
+        acc, t = gram_pair_sum(G1, G2)
         if gram_trusted(acc, t, d, n):
             return math.sqrt(acc)
         P = np.empty((d, d))

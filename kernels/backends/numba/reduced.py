@@ -65,8 +65,9 @@ from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends.numba import fused_grad as _fused_grad
 from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _gemm, _gram,
                                                     blas_single_thread)
-from depthcheck.kernels.backends.numba.fused_grad import (_grad_norm, _nonlinear_vjp,
+from depthcheck.kernels.backends.numba.fused_grad import (_nonlinear_vjp, _product_norm_sq,
                                                           _readout_grad, _unit_signal,
+                                                          gram_pair_sum, gram_trusted,
                                                           grad_result, grad_setup)
 from depthcheck.kernels.backends import _rowops
 from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM, _divisor,
@@ -334,12 +335,21 @@ def _transpose_into(M, Mt):
 
 
 @njit
-def _mul_tt(Zt, Q, outt, alpha, iw, dw, cw):
-    """outt (c, p) <- alpha·(Z Q)ᵀ for Z = Ztᵀ given as Zt (k, p) and Q (k, c), all
-    C-contiguous: one dgemm (column-major outt is the p×c matrix Z Q)."""
+def _mul_tt(Zt, Q, outt, alpha, iw, dw, cw, beta=0.0):
+    """outt (c, p) <- alpha·(Z Q)ᵀ + beta·outt for Z = Ztᵀ given as Zt (k, p) and Q (k, c),
+    all C-contiguous: one dgemm (column-major outt is the p×c matrix Z Q)."""
     k, p = Zt.shape
     c = Q.shape[1]
-    _gemm(_N, _T_, p, c, k, alpha, Zt, p, Q, c, 0.0, outt, p, iw, dw, cw)
+    _gemm(_N, _T_, p, c, k, alpha, Zt, p, Q, c, beta, outt, p, iw, dw, cw)
+
+
+@njit
+def _abt(X, Y, out, iw, dw, cw):
+    """out (a, b) <- X Yᵀ for X (a, p), Y (b, p) C-contiguous (row-by-row dot products of
+    two transposed layouts, e.g. Zᵀ δ from Zᵀ and δᵀ): one dgemm."""
+    a, p = X.shape
+    b = Y.shape[0]
+    _gemm(_T_, _N, b, a, p, 1.0, Y, p, X, p, 0.0, out, b, iw, dw, cw)
 
 
 @njit
@@ -452,6 +462,15 @@ def _r_factor(M, R, Mt, V, beta, iw, dw, cw):
     if _chol_r(M, R, iw, dw, cw) != 0:
         _transpose_into(M, Mt)
         _house_qr(Mt, V, beta, R)
+
+
+@njit
+def _r_factor_t(Mt, R, Bt, V, beta, iw, cw):
+    """``_r_factor`` for M = Mtᵀ given as its rows Mt (c, p): the Cholesky factor of the Gram
+    (``_chol_r_t``) when dpotrf succeeds, else the R of a Householder QR of a copy (Bt)."""
+    if _chol_r_t(Mt, R, iw, cw) != 0:
+        Bt[:, :] = Mt
+        _house_qr(Bt, V, beta, R)
 
 
 #: R_H is taken from the Cholesky factor of the Gram HᵀH only when κ(HᵀH) <= RH_KAPPA_MAX is
@@ -584,7 +603,7 @@ def _fast_rows(norm_code, order_code, rescale, want):
 def _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code, order_code, g,
                    rescale):
     """Ht <- H_l = the norm / gain / activation (and rescaling) of the pre-activation At = A_lᵀ
-    (At is destroyed), rn <- the row norms of the normalisation's input, G <- ``_gram_t(Ht)``
+    (left as it is), rn <- the row norms of the normalisation's input, G <- ``_gram_t(Ht)``
     (H_l's Gram, upper triangle). ``fast``: ``_scale_rows_t`` on the transposed layout, H_l
     finite checked from G's trace (< 1e300 proves the sequential Σ H² of ``trial._finish``
     finite; anything else is decided by that sum); otherwise through the (d, n) work arrays
@@ -736,30 +755,31 @@ def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
 
 
 @njit
-def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, gamma, zchol,
+def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res, gamma, zchol,
                            VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
-                           betaG, RG, P, T, C, y2, g, zbuf, iw, dw, cw):
-    """out <- a draw of W_lᵀ dA (residual: dA + γ W_lᵀ dA) from the law of W_l given the forward
-    pass (module docstring), from layer l's stored reflectors, R_Z and Zᵀ (Zs); fresh normals
-    from stream (l, b, BACKWARD_STREAM)."""
-    d, n = dA.shape
+                           betaG, RG, P, T, Cd, y2, g, zbuf, iw, dw, cw):
+    """outt <- (a draw of W_lᵀ δ)ᵀ (residual: δ + γ W_lᵀ δ) from the law of W_l given the
+    forward pass (module docstring), δ = dAtᵀ, both (n, d) (the transposed layout), from layer
+    l's stored reflectors, R_Z and Zᵀ (Zs); fresh normals from stream (l, b, BACKWARD_STREAM);
+    Cd (n, d) work space."""
+    n, d = dAt.shape
     m = d - n
     k = min(n, m)
     Zt = Zs.reshape((n, d))
     if wcode == 0:
         if zchol:                                               # m >= n
-            _tmul_t(Zt, dA, P, iw, dw, cw)                      # Zᵀ δ
+            _abt(Zt, dAt, P, iw, dw, cw)                        # Zᵀ δ
             _upper_t_solve(RZ, P, P)                            # Q_Zᵀ δ = R_Z⁻ᵀ Zᵀ δ
             for c in range(n):
                 for a in range(n):
                     Yt[c, a] = sH[a] * P[a, c]                  # D_H Q_Zᵀ δ
             _upper_solve(RZ, P, T)
-            C[:, :] = dA
-            _mul_t(Zt, T, C, -1.0, 1.0, iw, dw, cw)            # C = δ − Q_Z Q_Zᵀ δ
-            _r_factor(C, RY, Bt, VB, betaB, iw, dw, cw)         # R_C (n×n)
+            Cd[:, :] = dAt
+            _mul_tt(Zt, T, Cd, -1.0, iw, dw, cw, 1.0)           # Cᵀ, C = δ − Q_Z Q_Zᵀ δ
+            _r_factor_t(Cd, RY, Bt, VB, betaB, iw, cw)          # R_C (n×n)
         else:
-            _transpose_into(dA, Yt)
-            _apply_reflectors(VZ, betaZ, n, Yt, True)           # Y = P_Zᵀ dA
+            Yt[:, :] = dAt
+            _apply_reflectors(VZ, betaZ, n, Yt, True)           # Y = P_Zᵀ δ
             for c in range(n):
                 for a in range(n):                              # D_H D_Z Y_1
                     Yt[c, a] *= sH[a] * sZ[a]
@@ -771,24 +791,102 @@ def _conditional_transpose(l, b, dA, out, k0, k1, method, wcode, std, has_res, g
             _normals(g[:m * k], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
             _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw)
     else:
-        _tmul_t(Zt, dA, P, iw, dw, cw)                          # Zᵀ δ, then D_H
+        _abt(Zt, dAt, P, iw, dw, cw)                            # Zᵀ δ, then D_H
         for c in range(n):
             for a in range(n):
                 Yt[c, a] = sH[a] * P[a, c]
         if m > 0:
-            _r_factor(dA, RY, Bt, VB, betaB, iw, dw, cw)        # R_δ (n×n)
+            _r_factor_t(dAt, RY, Bt, VB, betaB, iw, cw)         # R_δ (n×n)
             _normals(g[:m * n], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
             Y2t = y2[:m * n].reshape((n, m))                    # (N R_δ)ᵀ, Nᵀ = g (n, m)
             _mul_tt(g[:m * n].reshape((n, m)), RY, Y2t, 1.0, iw, dw, cw)
             for c in range(n):
                 Yt[c, n:] = Y2t[c]
         for c in range(n):
+            y = Yt[c]
             for i in range(d):
-                Yt[c, i] *= std
+                y[i] *= std
     _apply_reflectors(VH, betaH, n, Yt, False)                  # P_H [·; ·]
+    for c in range(n):
+        o = outt[c]
+        y = Yt[c]
+        if has_res:
+            a = dAt[c]
+            for i in range(d):
+                o[i] = a[i] + gamma * y[i]
+        else:
+            o[:] = y
+
+
+@njit
+def _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g):
+    """``fused_grad._nonlinear_vjp_batched`` on the transposed layout (At = A_lᵀ, dHt, dAt, Yt
+    (n, d); s, iv, t (d) work space): the arithmetic of ``_rowops.nonlinear_vjp_row`` in the
+    same order for every row i (Σ_c a² and Σ_c y·da from 0.0, c = 0 first, no fused
+    multiply-add), so bit for bit the row-at-a-time values, each step along contiguous
+    columns."""
+    n, d = At.shape
     for i in range(d):
-        for c in range(n):
-            out[i, c] = dA[i, c] + gamma * Yt[c, i] if has_res else Yt[c, i]
+        s[i] = 0.0
+        t[i] = 0.0
+    for c in range(n):
+        a = At[c]
+        for i in range(d):
+            s[i] += a[i] * a[i]
+    sq = math.sqrt(n)
+    for i in range(d):
+        s[i] = _divisor(norm_code, math.sqrt(s[i]), sq)
+        iv[i] = 1.0 / s[i]
+    for c in range(n):
+        a = At[c]
+        y = Yt[c]
+        dh = dHt[c]
+        da = dAt[c]
+        for i in range(d):
+            y[i] = a[i] * iv[i]
+        for i in range(d):
+            da[i] = g * (_rowops.activation_derivative(act_code, g * y[i]) * dh[i])
+        for i in range(d):
+            t[i] += y[i] * da[i]
+    if norm_code != _NORM_ROWNORM:
+        for i in range(d):
+            t[i] /= n
+    for c in range(n):
+        y = Yt[c]
+        da = dAt[c]
+        for i in range(d):
+            da[i] = (da[i] - y[i] * t[i]) / s[i]
+
+
+@njit
+def _vjp_t(At, dHt, dAt, Yt, A, dH, dA, Y, s, iv, t, fast, norm_code, act_code, order_code, g):
+    """dAt <- (∂loss/∂A_l)ᵀ from dHt = (∂loss/∂H_l)ᵀ and At = A_lᵀ: ``_nonlinear_vjp_t`` when
+    ``fast`` (as ``_rows_and_gram``), else through the (d, n) work arrays A, dH, dA, Y and
+    ``fused_grad._nonlinear_vjp``."""
+    if fast:
+        _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g)
+        return
+    _transpose_into(At, A)
+    _transpose_into(dHt, dH)
+    _nonlinear_vjp(A, dH, dA, Y, norm_code, act_code, order_code, g)
+    _transpose_into(dA, dAt)
+
+
+@njit
+def _grad_norm_t(dAt, Ht, GH, G1, dA, H, iw, dw, cw):
+    """‖dA Hᵀ‖_F from the transposed dAt, Ht (n, d) as ``fused_grad._grad_norm``: the Gram form
+    from ``_gram_t(dAt)`` and H's Gram GH (upper triangle, as the forward formed it) when
+    ``gram_trusted``, else the d×d product from (d, n) copies dA, H (cancellation)."""
+    n, d = dAt.shape
+    _gram_t(dAt, G1)
+    acc, t = gram_pair_sum(G1, GH)
+    if not gram_trusted(acc, t, d, n):
+        _transpose_into(dAt, dA)
+        _transpose_into(Ht, H)
+        acc = _product_norm_sq(dA, H, np.empty((d, d)), iw, dw, cw)
+    if acc < 0.0:
+        acc = 0.0
+    return math.sqrt(acc)
 
 
 @njit
@@ -816,6 +914,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     dH = np.empty((d, n))
     dA = np.empty((d, n))
     A = np.empty((d, n))
+    Y = np.empty((d, n))
     Zb = np.empty((Wout.shape[1], n))
     fac = math.exp(min(log_c, LOG_SCALE_CAP)) if rescale else 1.0
     _readout_grad(H, Wout[b], labels, fac, Zb, dH, iw, dw, cw)
@@ -824,13 +923,15 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         err[b, 0] = depth
         err[b, 1] = ERR_BACKWARD
         return
+    dHt = np.empty((n, d))              # the backward's state, transposed as the forward's
+    dAt = np.empty((n, d))
+    _transpose_into(dH, dHt)
 
-    # one segment's tape: H_{l-1} (and its transpose, the chain's state), A_l, Zᵀ and layer
-    # l's reflectors / R_Z
+    # one segment's tape: H_{l-1}ᵀ and its Gram, A_lᵀ, Zᵀ and layer l's reflectors / R_Z
     fast = _fast_rows(norm_code, order_code, rescale, ip[I_FLAGS:I_FLAGS + N_FLAGS] != 0)
     Hts = np.empty((kc, n, d))
-    Hs = np.empty((kc, d, n))
-    As = np.empty((kc, d, n))
+    GHs = np.empty((kc, n, n))
+    Ats = np.empty((kc, n, d))
     lcs = np.empty(kc)
     VHs = np.empty((kc, n, d))
     bHs = np.empty((kc, n))
@@ -844,14 +945,13 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     zch = np.zeros(kc, np.bool_)
     Zs = np.empty((kc, d * n))
     Mt = np.empty((n, d))
-    At = np.empty((n, d))
     RH = np.empty((n, n))
     Mn = np.empty((n, n))
     zbuf = np.empty(ZWORK, np.uint64)
     rn = np.empty(d)
     iv = np.empty(d)
+    tw = np.empty(d)
     G1 = np.empty((n, n))
-    G2 = np.empty((n, n))
     mm = max(m, 1)
     Yt = np.empty((n, d))
     Bt = np.empty((n, d))
@@ -864,7 +964,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     RG = np.empty((n, n))
     P = np.empty((n, n))
     T = np.empty((n, n))
-    C = np.empty((d, n))
+    Cd = np.empty((n, d))
     y2 = np.empty(mm * n)
     g = np.empty(mm * n)
     for t in range(ncp - 1, -1, -1):
@@ -872,19 +972,17 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
         steps = min(kc, depth - s0)
         Hts[0] = cps[t].reshape((n, d))
         lcs[0] = cpl[t]
-        _gram_t(Hts[0], G1)               # as the forward: the Gram of its state
+        _gram_t(Hts[0], GHs[0])           # as the forward: the Gram of its state
         for j in range(steps):            # recompute the segment: the forward's own step
             l = s0 + j + 1
             jz = j if haar else 0
-            rh_ok = _rh_from_gram(G1, RH, iw, cw)   # R_H exactly as the forward took it
-            zch[j] = _linear_step(l, b, Hts[j], At, k0, k1, method, wcode, std, has_res,
+            rh_ok = _rh_from_gram(GHs[j], RH, iw, cw)   # R_H exactly as the forward took it
+            zch[j] = _linear_step(l, b, Hts[j], Ats[j], k0, k1, method, wcode, std, has_res,
                                   gamma, Mt, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
                                   RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True)
-            _transpose_into(At, As[j])
-            _transpose_into(Hts[j], Hs[j])
             if j + 1 < steps:
-                e, lsj = _rows_and_gram(At, Hts[j + 1], A, H, rn, iv, G1, fast, norm_code,
-                                        act_code, order_code, gains[l - 1], rescale)
+                e, lsj = _rows_and_gram(Ats[j], Hts[j + 1], A, H, rn, iv, GHs[j + 1], fast,
+                                        norm_code, act_code, order_code, gains[l - 1], rescale)
                 lcs[j + 1] = lcs[j] + lsj
                 if e != ERR_NONE:         # unreachable: the forward pass did the same
                     err[b, 0] = l
@@ -892,20 +990,21 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
                     return
         for j in range(steps - 1, -1, -1):
             l = s0 + j + 1
-            _nonlinear_vjp(As[j], dH, dA, A, norm_code, act_code, order_code, gains[l - 1])
+            _vjp_t(Ats[j], dHt, dAt, Yt, A, dH, dA, Y, rn, iv, tw, fast, norm_code, act_code,
+                   order_code, gains[l - 1])
             col = gcol[l]
             if col >= 0:
-                gn = _grad_norm(dA, Hs[j], G1, G2, iw, dw, cw)
+                gn = _grad_norm_t(dAt, Hts[j], GHs[j], G1, dA, H, iw, dw, cw)
                 lgn = math.log(gn) if gn > 0 else (-np.inf if gn == 0 else gn)
                 log_grad[b, col] = lg + lcs[j] + lgn + log_gamma
             if l == 1:
                 break                     # ∂loss/∂H_0 is not needed
             jz = j if haar else 0
-            _conditional_transpose(l, b, dA, dH, k0, k1, method, wcode, std, has_res, gamma,
+            _conditional_transpose(l, b, dAt, dHt, k0, k1, method, wcode, std, has_res, gamma,
                                    zch[j], VHs[j], bHs[j], sHs[j], RZs[jz], VZs[jz], bZs[jz],
                                    sZs[jz], Zs[j], Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
-                                   T, C, y2, g, zbuf, iw, dw, cw)
-            ls = _unit_signal(dH)
+                                   T, Cd, y2, g, zbuf, iw, dw, cw)
+            ls = _unit_signal(dHt)
             if ls != ls:
                 err[b, 0] = l - 1
                 err[b, 1] = ERR_BACKWARD
