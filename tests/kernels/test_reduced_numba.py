@@ -340,3 +340,22 @@ def test_gradients_exact_invariants(shape):
         np.testing.assert_array_equal(a["log_grad_norm"], b["log_grad_norm"])
     assert np.all(np.isfinite(a["log_grad_norm"]))
     assert not np.allclose(a["log_grad_norm"][0], a["log_grad_norm"][1])
+
+
+@pytest.mark.parametrize("weights,kw", [("haar", {}), ("gaussian", {"residual": 0.5}),
+                                        ("haar", {"norm": "bn", "activation": "relu"})])
+def test_z_tape_changes_nothing(monkeypatch, weights, kw):
+    """The gradient kernel keeps every layer's normals from the forward pass when they fit
+    ZTAPE_MAX_BYTES (instead of drawing them again in each recomputed segment): a pure time /
+    memory trade, so the gradients must be the same bit for bit with the tape switched off."""
+    from depthcheck.kernels.backends.numba import reduced as rd
+    X = np.random.default_rng(6).standard_normal((10, 4))
+    assert rd._tape_rows(6, 10, 4) == 6
+    taped = _log_grad(simulate_reduced_chain_numba, X, weights, 3, 9, checkpoint_every=2, **kw)
+    monkeypatch.setattr(rd, "ZTAPE_MAX_BYTES", 0)
+    assert rd._tape_rows(6, 10, 4) == 1
+    redrawn = _log_grad(simulate_reduced_chain_numba, X, weights, 3, 9, checkpoint_every=2,
+                        **kw)
+    assert np.all(np.isfinite(taped["log_grad_norm"]))
+    np.testing.assert_array_equal(taped["log_grad_norm"], redrawn["log_grad_norm"])
+    np.testing.assert_array_equal(taped["isometry_gap"], redrawn["isometry_gap"])

@@ -39,14 +39,18 @@ C, valid for any rank, otherwise). Householder route: Y = P_Zᵀ δ, Q_Zᵀ δ =
 of Y_2 (the last m rows). S R_C = G (R_G⁻¹ R_C) by CholeskyQR of the fresh Gaussian G when
 m >= 2k, else P_G [D_G R_C; 0]. Gaussian weights: Wᵀ δ ~ σ P_H [D_H Zᵀ δ;  N R_δ] with N an m×n
 standard Gaussian and R_δ the R factor of δ (the projection (I − Q_H Q_Hᵀ) G'' of the numpy
-engine is P_H [0; N] in law). The backward's fresh normals (G or N, columns contiguous as Z's)
-come from Philox stream (l, b, 1), never used elsewhere (the hidden layers use (l >= 1, b, 0), the readout (0, b, 1));
-the readout, the loss and the host-side set-up are those of
-``depthcheck.kernels.backends.numba.fused_grad`` (``_readout_grad``, ``_nonlinear_vjp``,
-``_grad_norm``, ``_unit_signal``, ``grad_setup``, ``grad_result``), checkpoints every k_c
-layers with the segment recomputed by the same layer step (bit-identical), the signal carried
-at unit norm. Per layer and trial the backward costs two Grams, three or four thin dgemms, one
-reflector application and O(n³); memory per thread O((L/k_c + 4 k_c) d n).
+engine is P_H [0; N] in law). The backward's fresh normals (G or N, columns contiguous as
+Z's) come from Philox stream (l, b, 1), never used elsewhere (the hidden layers use
+(l >= 1, b, 0), the readout (0, b, 1)); the readout, the loss and the host-side set-up are
+those of ``depthcheck.kernels.backends.numba.fused_grad`` (``_readout_grad``, ``grad_setup``,
+``grad_result``; ``_nonlinear_vjp``, ``gram_pair_sum`` and ``gram_trusted`` behind this
+module's transposed ``_vjp_t`` and ``_grad_norm_t``), checkpoints every k_c layers with the
+segment recomputed by the same layer step (bit-identical), the signal carried at unit norm.
+Per layer and trial the backward costs two Grams, three or four thin dgemms, one reflector
+application and O(n³); memory per thread O((L/k_c + 6 k_c) d n), plus, when its L·d·n
+doubles are at most ``ZTAPE_MAX_BYTES`` (64 MiB), a tape of every layer's normals Z kept from
+the forward pass so that the recomputed segments do not draw them again (the results are the
+same bit for bit: a time / memory trade only).
 
 Normals: ``normals="ziggurat"`` (default) is the block ziggurat of the section below (the
 ziggurat of ``depthcheck.kernels.random.philox`` restructured so that Philox and the common path
@@ -71,7 +75,7 @@ from depthcheck.kernels.backends.numba.fused_grad import (_nonlinear_vjp, _produ
                                                           grad_result, grad_setup)
 from depthcheck.kernels.backends import _rowops
 from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM, _divisor,
-                                                     _finish, _nonlinear, _begin, _record_layer,
+                                                     _finish, _scaled_copy_sq, _nonlinear, _begin, _record_layer,
                                                      collect, kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINITE,
                                             ERR_NORM_ZERO, FLAG_LOG_SCALE, F_GAMMA,
@@ -92,6 +96,10 @@ __all__ = ["simulate_reduced_chain_numba", "run_reduced_numba", "ReducedNumbaCha
            "reduced_normals"]
 
 REDUCED_WEIGHTS = ("haar", "gaussian")
+#: the gradient kernel keeps every layer's normals Z from the forward pass (a tape of L·d·n
+#: doubles per trial, i.e. per thread at a time) when it is at most this size, instead of
+#: drawing them again in each recomputed segment; the results are the same either way
+ZTAPE_MAX_BYTES = 64 * 2 ** 20
 #: Philox stream word of the backward pass's fresh normals (layer l >= 1, trial b, 1)
 BACKWARD_STREAM = 1
 
@@ -510,14 +518,16 @@ def _rh_from_gram(G, RH, iw, cw):
 
 @njit
 def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn, z,
-                 zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis):
+                 zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis,
+                 z_given=False):
     """At <- the reduced linear part of layer l for trial b (residual included), transposed:
     Ht, At (n, d) hold Hᵀ and Aᵀ. ``rh_given``: RH already holds R_H (``_rh_from_gram``); else
     it is computed from a Householder QR of H. With ``need_basis`` keeps what the backward pass
     needs: H's reflectors (VH, betaH) and sign fix sH (the QR then runs in any case); z holds
     Zᵀ (stream (l, b, 0), Zᵀ = z reshaped (n, d)) on return; for Haar weights RZ, and, on the
-    Householder route, Z's reflectors (VZ, betaZ, sZ). Returns True when Q_Z was taken by
-    CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
+    Householder route, Z's reflectors (VZ, betaZ, sZ). ``z_given``: z already holds those
+    normals (the gradient kernel's Z tape). Returns True when Q_Z was taken by CholeskyQR
+    (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     n, d = Ht.shape
     if need_basis or not rh_given:
         Mt[:, :] = Ht                   # a QR of H (Q_H kept as its reflectors)
@@ -530,7 +540,8 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
                 if not rh_given:
                     for c in range(k, n):
                         RH[k, c] = -RH[k, c]
-    _normals(z, method, k0, k1, l, b, 0, zbuf)
+    if not z_given:
+        _normals(z, method, k0, k1, l, b, 0, zbuf)
     Zt = z.reshape((n, d))
     zchol = False
     if wcode == 1:                      # W H ~ σ Z R_H
@@ -638,12 +649,13 @@ def _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code, order_cod
 
 
 @njit
-def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
+def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztape):
     """One trial of the reduced chain forward; scalars packed in ``ip``/``fp``
     (``depthcheck.kernels.chain.codes.kernel_scalars``; weight code 0 Haar, 1 Gaussian). The
     chain's state is Hᵀ (n, d) (``_linear_step``, ``_rows_and_gram``). With ``ip[I_KC] > 0``
     (the gradient kernel) H_lᵀ (in the (d, n) slot, reshaped (n, d)) and log c_l are stored
-    every kc layers in ``cps``/``cpl`` and H_L in ``Hout``; returns log c_L."""
+    every kc layers in ``cps``/``cpl`` and H_L in ``Hout``, and, when ``ztape`` has a row per
+    layer, layer l's normals Zᵀ in ztape[l − 1]; returns log c_L."""
     depth, record_every, n_sing = ip[I_DEPTH], ip[I_RECORD_EVERY], ip[I_N_SING]
     k0, k1, method = np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
     wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
@@ -686,8 +698,9 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout):
     rh_ok = False
     for l in range(0, depth + 1):
         if l > 0:
+            zl = ztape[l - 1] if ztape.shape[0] >= depth else z
             _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn,
-                         z, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok, False)
+                         zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok, False)
             e, ls = _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code,
                                    order_code, gains[l - 1], rescale)
             log_c += ls
@@ -724,7 +737,7 @@ def _make_reduced_forward(fingerprint):
         no_H = np.empty((1, 1))
         for b in prange(err.shape[0]):
             _trial(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err, no_cps, no_cpl,
-                   no_H)
+                   no_H, no_H)
     return _reduced_forward
 
 
@@ -844,8 +857,12 @@ def _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g):
         da = dAt[c]
         for i in range(d):
             y[i] = a[i] * iv[i]
-        for i in range(d):
-            da[i] = g * (_rowops.activation_derivative(act_code, g * y[i]) * dh[i])
+        if act_code == 0:               # act' = 1: g·(1·dh) is g·dh exactly
+            for i in range(d):
+                da[i] = g * dh[i]
+        else:
+            for i in range(d):
+                da[i] = g * (_rowops.activation_derivative(act_code, g * y[i]) * dh[i])
         for i in range(d):
             t[i] += y[i] * da[i]
     if norm_code != _NORM_ROWNORM:
@@ -873,6 +890,21 @@ def _vjp_t(At, dHt, dAt, Yt, A, dH, dA, Y, s, iv, t, fast, norm_code, act_code, 
 
 
 @njit
+def _unit_signal_t(Mt):
+    """``fused_grad._unit_signal`` with Σ M² from four partial sums (``trial._scaled_copy_sq``;
+    one running sum is bound by the add latency): Mt <- Mt/‖Mt‖_F (left alone if zero);
+    returns log‖Mt‖_F (−inf for 0, NaN when the norm is not finite: the caller's error)."""
+    f = Mt.reshape(Mt.size)
+    s = math.sqrt(_scaled_copy_sq(f, f, 1.0))
+    if not (s < np.inf):
+        return np.nan
+    if s > 0:
+        _scaled_copy_sq(f, f, 1.0 / s)
+        return math.log(s)
+    return -np.inf
+
+
+@njit
 def _grad_norm_t(dAt, Ht, GH, G1, dA, H, iw, dw, cw):
     """‖dA Hᵀ‖_F from the transposed dAt, Ht (n, d) as ``fused_grad._grad_norm``: the Gram form
     from ``_gram_t(dAt)`` and H's Gram GH (upper triangle, as the forward formed it) when
@@ -890,7 +922,8 @@ def _grad_norm_t(dAt, Ht, GH, G1, dA, H, iw, dw, cw):
 
 
 @njit
-def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad, err):
+def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad, err,
+                tape_rows):
     """One trial: the forward trial (statistics, checkpoints), the readout gradient, and the
     backward pass one recomputed segment at a time (as
     ``depthcheck.kernels.backends.numba.fused_grad._trial_grad``, with the conditional Wᵀ)."""
@@ -904,7 +937,12 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     cps = np.empty((ncp, d, n))
     cpl = np.empty(ncp)
     H = np.empty((d, n))
-    log_c = _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H)
+    # the Z tape (tape_rows = depth, ``_tape_rows``): every layer's normals kept from the
+    # forward pass, so that the recomputed segments do not draw them again (the same numbers
+    # either way); else (tape_rows = 1) a dummy and the segments redraw them
+    ztape = np.empty((tape_rows, d * n))
+    log_c = _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H, ztape)
+    taped = ztape.shape[0] >= depth
     if err[b, 1] != ERR_NONE:
         return
 
@@ -977,9 +1015,11 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             l = s0 + j + 1
             jz = j if haar else 0
             rh_ok = _rh_from_gram(GHs[j], RH, iw, cw)   # R_H exactly as the forward took it
+            zl = ztape[l - 1] if taped else Zs[j]
             zch[j] = _linear_step(l, b, Hts[j], Ats[j], k0, k1, method, wcode, std, has_res,
-                                  gamma, Mt, RH, Mn, Zs[j], zbuf, VHs[j], bHs[j], sHs[j],
-                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True)
+                                  gamma, Mt, RH, Mn, zl, zbuf, VHs[j], bHs[j], sHs[j],
+                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True,
+                                  taped)
             if j + 1 < steps:
                 e, lsj = _rows_and_gram(Ats[j], Hts[j + 1], A, H, rn, iv, GHs[j + 1], fast,
                                         norm_code, act_code, order_code, gains[l - 1], rescale)
@@ -1000,11 +1040,12 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             if l == 1:
                 break                     # ∂loss/∂H_0 is not needed
             jz = j if haar else 0
+            zl = ztape[l - 1] if taped else Zs[j]
             _conditional_transpose(l, b, dAt, dHt, k0, k1, method, wcode, std, has_res, gamma,
                                    zch[j], VHs[j], bHs[j], sHs[j], RZs[jz], VZs[jz], bZs[jz],
-                                   sZs[jz], Zs[j], Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
+                                   sZs[jz], zl, Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
                                    T, Cd, y2, g, zbuf, iw, dw, cw)
-            ls = _unit_signal(dHt)
+            ls = _unit_signal_t(dHt)
             if ls != ls:
                 err[b, 0] = l - 1
                 err[b, 1] = ERR_BACKWARD
@@ -1016,16 +1057,22 @@ def _make_reduced_grad(fingerprint):
     """The parallel entry kernel with gradients (disk cache as ``_make_reduced_forward``)."""
     @njit(parallel=True, cache=True)
     def _reduced_grad(X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad,
-                      err):
+                      err, tape_rows):
         if fingerprint < 0:                  # never: ties the disk cache to the dependencies
             return
         for b in prange(err.shape[0]):
             _trial_grad(np.int64(b), X, gains, ip, fp, Wout, labels, gcol, stats, top,
-                        log_scale, log_grad, err)
+                        log_scale, log_grad, err, tape_rows)
     return _reduced_grad
 
 
 _reduced_grad = _make_reduced_grad(kernel_fingerprint(_fused_grad))
+
+
+def _tape_rows(depth, d, n):
+    """Rows of the gradient kernel's Z tape: ``depth`` when its L·d·n doubles fit
+    ``ZTAPE_MAX_BYTES`` (read at each call), else 1 (no tape: the segments redraw Z)."""
+    return depth if depth * d * n * 8 <= ZTAPE_MAX_BYTES else 1
 
 
 # -------------------------------------------------------------------------------- host side
@@ -1097,7 +1144,7 @@ def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
                             kc=int(kc))
     with blas_single_thread():
         _reduced_grad(Xb, gains, ip, fp, Wout, y, gcol, stats, top, log_scale,
-                      grads["log_grad_norm"], err)
+                      grads["log_grad_norm"], err, _tape_rows(spec.depth, d, n))
     return grad_result(spec, record, err, grads,
                        collect_args=(layers, k_sing, stats, top, log_scale))
 
