@@ -566,7 +566,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     return zchol
 
 
-@njit
+@njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
 def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     """``trial._scale_rows_batched`` on the transposed layout: Ht <- H_l from At = A_lᵀ (n, d)
     for norm_act with rownorm / bn_nomean, rn <- the row norms of A_l, iv (d) work space. The
@@ -831,7 +831,7 @@ def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res,
             o[:] = y
 
 
-@njit
+@njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
 def _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g):
     """``fused_grad._nonlinear_vjp_batched`` on the transposed layout (At = A_lᵀ, dHt, dAt, Yt
     (n, d); s, iv, t (d) work space): the arithmetic of ``_rowops.nonlinear_vjp_row`` in the
