@@ -21,40 +21,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
-from hypothesis.extra import numpy as hnp
 
 from depthcheck.kernels.backends import _rowops as ro
 from depthcheck.kernels.backends.numba import reduced as rd
 from depthcheck.kernels.chain.codes import (ACT_CODES, ERR_NONE, ERR_NONFINITE, ERR_NORM_ZERO,
                                             NORM_CODES)
 
-SPECIAL = st.sampled_from([0.0, -0.0, 1e-300, 1e155, -1e160, np.inf, -np.inf, np.nan])
-ELEMENTS = st.one_of(st.floats(-1e3, 1e3, allow_nan=False), SPECIAL)
-
-
-def _bits(x):
-    return np.ascontiguousarray(x).view(np.uint64)
-
-
-def _per_row(A, norm, act, g):
-    """The definition: ``nonlinear_row`` on each row of A (d, n), stopping at the first
-    failing row."""
-    A = A.copy()
-    rn = np.full(A.shape[0], -1.0)
-    with np.errstate(all="ignore"):
-        for i in range(A.shape[0]):
-            e, r = ro.nonlinear_row(norm, act, 0, g, A[i])
-            rn[i] = r
-            if e != ERR_NONE:
-                return e, A, rn
-    return ERR_NONE, A, rn
+# the row-at-a-time definition and the hypothesis cases (zero, huge, infinite, NaN rows) of
+# the (d, n) batched row pass's tests, shared
+from .test_trial_rows import _bits, _per_row, row_pass_cases
 
 
 @settings(max_examples=80, deadline=None)
-@given(A=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=12),
-                    elements=ELEMENTS),
-       norm=st.sampled_from(["rownorm", "bn_nomean"]), act=st.sampled_from(list(ACT_CODES)),
-       g=st.floats(0.1, 3.0))
+@row_pass_cases
 def test_transposed_row_pass_equals_the_row_at_a_time_definition(A, norm, act, g):
     code, acode = NORM_CODES[norm], ACT_CODES[act]
     e_ref, H_ref, rn_ref = _per_row(A, code, acode, g)

@@ -22,6 +22,13 @@ from depthcheck.kernels.chain.codes import (ACT_CODES, ERR_NONE, ERR_NONFINITE, 
 
 SPECIAL = st.sampled_from([0.0, -0.0, 1e-300, 1e155, -1e160, np.inf, -np.inf, np.nan])
 ELEMENTS = st.one_of(st.floats(-1e3, 1e3, allow_nan=False), SPECIAL)
+#: the cases of a row pass (also tests/kernels/test_reduced_layout.py): arrays with zero,
+#: huge, infinite and NaN rows, the two batched norms, every activation, a gain
+row_pass_cases = given(
+    A=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=12),
+                 elements=ELEMENTS),
+    norm=st.sampled_from(["rownorm", "bn_nomean"]), act=st.sampled_from(list(ACT_CODES)),
+    g=st.floats(0.1, 3.0))
 
 
 def _per_row(A, norm, act, g):
@@ -42,10 +49,7 @@ def _bits(x):
 
 
 @settings(max_examples=60, deadline=None)
-@given(A=hnp.arrays(np.float64, hnp.array_shapes(min_dims=2, max_dims=2, max_side=12),
-                    elements=ELEMENTS),
-       norm=st.sampled_from(["rownorm", "bn_nomean"]), act=st.sampled_from(list(ACT_CODES)),
-       g=st.floats(0.1, 3.0))
+@row_pass_cases
 def test_batched_row_pass_equals_the_row_at_a_time_definition(A, norm, act, g):
     code, acode = NORM_CODES[norm], ACT_CODES[act]
     e_ref, H_ref, rn_ref = _per_row(A, code, acode, g)

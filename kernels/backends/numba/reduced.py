@@ -400,10 +400,9 @@ def _gram_t(Mt, G):
 
 
 @njit
-def _chol_r_t(Mt, R, iw, cw):
-    """``_chol_r`` for M = Mtᵀ given as its rows Mt (k, p): R <- the upper Cholesky factor of
-    MᵀM (``_gram_t`` + dpotrf). Returns LAPACK's info."""
-    _gram_t(Mt, R)
+def _factor_gram(R, iw, cw):
+    """R (k, k) holding a Gram's upper triangle <- its upper Cholesky factor (dpotrf), the
+    lower triangle zeroed. Returns LAPACK's info."""
     info = _cholesky_upper(R, iw, cw)
     k = R.shape[0]
     for a in range(k):
@@ -413,17 +412,20 @@ def _chol_r_t(Mt, R, iw, cw):
 
 
 @njit
+def _chol_r_t(Mt, R, iw, cw):
+    """``_chol_r`` for M = Mtᵀ given as its rows Mt (k, p): R <- the upper Cholesky factor of
+    MᵀM (``_gram_t`` + dpotrf). Returns LAPACK's info."""
+    _gram_t(Mt, R)
+    return _factor_gram(R, iw, cw)
+
+
+@njit
 def _chol_r(M, R, iw, dw, cw):
     """R (k, k) <- the upper-triangular Cholesky factor of MᵀM (M (p, k) C-contiguous), so
     RᵀR = MᵀM with a positive diagonal: dsyrk + dpotrf, ~p k² flops. Returns LAPACK's info
     (0: success; the factor is then backward stable, R̂ᵀR̂ = MᵀM + O(k² eps ‖M‖²))."""
     _gram(M, R, True, iw, dw, cw)
-    info = _cholesky_upper(R, iw, cw)
-    k = R.shape[0]
-    for a in range(k):
-        for c in range(a):
-            R[a, c] = 0.0
-    return info
+    return _factor_gram(R, iw, cw)
 
 
 @njit
