@@ -189,3 +189,27 @@ def test_grad_norm_t_equals_the_fused_grad_norm(duplicated):
     exact = np.linalg.norm(dA @ H.T)
     assert got == pytest.approx(ref, rel=1e-12, abs=1e-300)
     assert got == pytest.approx(exact, rel=1e-10, abs=1e-13)
+
+
+@settings(max_examples=40, deadline=None)
+@given(p=st.integers(1, 40), c=st.integers(1, 6), nr=st.integers(0, 7), seed=st.integers(0, 99),
+       transpose=st.booleans())
+def test_reflectors_two_at_a_time_equal_the_explicit_product(p, c, nr, seed, transpose):
+    """``_apply_reflectors`` (pairs of reflectors per pass) against P = P_0 ⋯ P_{nr-1} formed
+    explicitly from ``_house_qr``'s reflectors of a random matrix (an odd count included)."""
+    rng = np.random.default_rng(seed)
+    nr = min(nr, p, c + 3)
+    k = max(nr, 1)
+    Mt = rng.standard_normal((k, p))
+    V, beta, R = np.zeros((k, p)), np.empty(k), np.empty((k, k))
+    if nr > 0:
+        rd._house_qr(Mt[:nr].copy(), V[:nr], beta[:nr], R[:nr, :nr])
+    P = np.eye(p)
+    for j in range(nr):
+        v = np.zeros(p)
+        v[j:] = V[j, j:]
+        P = P @ (np.eye(p) - beta[j] * np.outer(v, v))
+    Yt = rng.standard_normal((c, p))
+    want = (P.T if transpose else P) @ Yt.T
+    rd._apply_reflectors(V, beta, nr, Yt, transpose)
+    np.testing.assert_allclose(Yt.T, want, rtol=1e-12, atol=1e-12)

@@ -305,17 +305,63 @@ def _house_qr(Mt, V, beta, R):
 
 
 @njit(fastmath=FM)
+def _dot2(x1, x2, y):
+    """(Σ x1[i]·y[i], Σ x2[i]·y[i]) over three equal-length 1-d views, in one pass."""
+    s1 = 0.0
+    s2 = 0.0
+    for i in range(y.size):
+        s1 += x1[i] * y[i]
+        s2 += x2[i] * y[i]
+    return s1, s2
+
+
+@njit(fastmath=FM)
+def _axpy2(a1, x1, a2, x2, y):
+    """y += a1·x1 + a2·x2 over three equal-length 1-d views, in one pass."""
+    for i in range(y.size):
+        y[i] += a1 * x1[i] + a2 * x2[i]
+
+
+@njit(fastmath=FM)
 def _apply_reflectors(V, beta, nr, At, transpose):
     """Rows of At (the columns of a p×c matrix Y) <- P Y (``transpose``: Pᵀ Y) for the product
-    P = P_0 ⋯ P_{nr-1} of ``_house_qr``'s first ``nr`` reflectors."""
+    P = P_0 ⋯ P_{nr-1} of ``_house_qr``'s first ``nr`` reflectors. Two at a time (reflectors
+    a < b = a + 1, applied in the order the product asks): with w_f = v_f·y for the first
+    applied, the second's v_s·(y − β_f w_f v_f) = v_s·y − β_f w_f (v_f·v_s), so each row
+    takes one pass for both dot products and one for the update (half the passes of one
+    reflector at a time; equal to rounding)."""
     p = At.shape[1]
-    for t in range(nr):
-        k = t if transpose else nr - 1 - t
-        vk = V[k, k:p]
-        bk = beta[k]
-        for c in range(At.shape[0]):
-            row = At[c, k:]
-            _axpy(-bk * _dot(vk, row), vk, row)
+    t = 0
+    while t < nr:
+        if t + 1 < nr:                  # the pair (a, b), b = a + 1
+            a = t if transpose else nr - 2 - t
+            b = a + 1
+            va = V[a, a:p]
+            vb = V[b, b:p]
+            ba = beta[a]
+            bb = beta[b]
+            sab = _dot(va[1:], vb)
+            for c in range(At.shape[0]):
+                y = At[c, a:p]
+                ya, yb = _dot2(va[1:], vb, y[1:])
+                ya += va[0] * y[0]
+                if transpose:           # P_a first, then P_b
+                    fa = -ba * ya
+                    fb = -bb * (yb + fa * sab)
+                else:                   # P_b first, then P_a
+                    fb = -bb * yb
+                    fa = -ba * (ya + fb * sab)
+                y[0] += fa * va[0]
+                _axpy2(fa, va[1:], fb, vb, y[1:])
+            t += 2
+        else:
+            k = t if transpose else nr - 1 - t
+            vk = V[k, k:p]
+            bk = beta[k]
+            for c in range(At.shape[0]):
+                row = At[c, k:]
+                _axpy(-bk * _dot(vk, row), vk, row)
+            t += 1
 
 
 @njit
