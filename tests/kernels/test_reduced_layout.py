@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from depthcheck.kernels.backends import _rowops as ro
 from depthcheck.kernels.backends.numba import reduced as rd
@@ -213,3 +213,45 @@ def test_reflectors_two_at_a_time_equal_the_explicit_product(p, c, nr, seed, tra
     want = (P.T if transpose else P) @ Yt.T
     rd._apply_reflectors(V, beta, nr, Yt, transpose)
     np.testing.assert_allclose(Yt.T, want, rtol=1e-12, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(d=st.integers(4, 300), n=st.integers(1, 8), inside=st.floats(0.0, 0.999999),
+       seed=st.integers(0, 999))
+@example(d=200, n=8, inside=0.0, seed=1)       # no cancellation: must be taken
+@example(d=200, n=8, inside=0.9, seed=2)       # trace ratio 10: must be refused
+@example(d=60, n=4, inside=0.999999, seed=3)   # near-total cancellation
+def test_rc_from_the_gram_difference_is_certified(d, n, inside, seed):
+    """R_C from δᵀδ − (Q_Zᵀδ)ᵀ(Q_Zᵀδ): taken only when the cancellation test passes, and then
+    RᵀR equals CᵀC of the explicitly formed C = δ − Q_Z Q_Zᵀ δ to ~d·eps relative; δ is given
+    a share ``inside`` of its energy in span(Z), so heavy cancellation (inside near 1) must be
+    refused."""
+    n = min(n, d // 2)
+    if n == 0:
+        return
+    rng = np.random.default_rng(seed)
+    Z = rng.standard_normal((d, n))
+    Q, _ = np.linalg.qr(Z)
+    D = rng.standard_normal((d, n))
+    D_in = Q @ (Q.T @ D)
+    D_out = D - D_in
+    delta = (np.sqrt(inside) * D_in / np.linalg.norm(D_in)
+             + np.sqrt(1 - inside) * D_out / np.linalg.norm(D_out))
+    Y = Q.T @ delta
+    Gd = np.empty((n, n))
+    rd._gram_t(np.ascontiguousarray(delta.T), Gd)
+    RC = np.full((n, n), 7.0)
+    ok = rd._rc_from_gram_difference(Gd, np.ascontiguousarray(Y), RC, np.empty(8, np.int32),
+                                     np.empty(2, np.uint8))
+    C = delta - Q @ Y
+    trace_ratio = np.trace(delta.T @ delta) / np.trace(C.T @ C)
+    if trace_ratio > 1.01 * rd.RC_CANCEL_MAX:
+        assert not ok
+    if inside == 0.0:
+        assert ok
+    if ok:
+        assert trace_ratio <= 1.01 * rd.RC_CANCEL_MAX
+        assert np.all(np.tril(RC, -1) == 0.0) and np.all(np.diag(RC) > 0)
+        CtC = C.T @ C
+        np.testing.assert_allclose(RC.T @ RC, CtC, rtol=0,
+                                   atol=1e-12 * d * np.trace(delta.T @ delta))

@@ -815,14 +815,47 @@ def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
         Yt[c, n:] = Ct[c]
 
 
+#: R_C is taken from the n×n difference δᵀδ − (Q_Zᵀδ)ᵀ(Q_Zᵀδ) only when tr(δᵀδ) <= RC_CANCEL_MAX
+#: · tr(CᵀC) (``_rc_from_gram_difference``), else from C formed explicitly
+RC_CANCEL_MAX = 4.0
+
+
+@njit
+def _rc_from_gram_difference(Gd, Y, RC, iw, cw):
+    """RC <- the upper Cholesky factor of CᵀC = δᵀδ − YᵀY (C = δ − Q_Z Q_Zᵀ δ, Y = Q_Zᵀ δ) from
+    Gd = δᵀδ (upper triangle) and Y (n, n), without forming C; returns whether it is taken:
+    when dpotrf succeeds and tr(δᵀδ) <= RC_CANCEL_MAX · tr(CᵀC). The difference's rounding is
+    ~d·eps·tr(δᵀδ) (dot products of length d), that of the Gram of an explicit C ~d·eps·tr(CᵀC),
+    so the cancellation test keeps the error within a small factor of the route it replaces
+    (backward stable in the same sense); otherwise the caller forms C."""
+    n = Y.shape[0]
+    trd = 0.0
+    trc = 0.0
+    for a in range(n):
+        for c in range(n):
+            if c < a:
+                RC[a, c] = 0.0
+                continue
+            s = 0.0
+            for q in range(n):
+                s += Y[q, a] * Y[q, c]
+            RC[a, c] = Gd[a, c] - s
+        trd += Gd[a, a]
+        trc += RC[a, a]
+    if not (trc > 0 and trd < np.inf and trd <= RC_CANCEL_MAX * trc):
+        return False
+    return _factor_gram(RC, iw, cw) == 0
+
+
 @njit
 def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res, gamma, zchol,
                            VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
-                           betaG, RG, P, T, Cd, y2, g, zbuf, iw, dw, cw):
+                           betaG, RG, P, T, Cd, Gd, gd_ready, y2, g, zbuf, iw, dw, cw):
     """outt <- (a draw of W_lᵀ δ)ᵀ (residual: δ + γ W_lᵀ δ) from the law of W_l given the
     forward pass (module docstring), δ = dAtᵀ, both (n, d) (the transposed layout), from layer
     l's stored reflectors, R_Z and Zᵀ (Zs); fresh normals from stream (l, b, BACKWARD_STREAM);
-    Cd (n, d) work space."""
+    Cd (n, d) work space; Gd holds δᵀδ (``_gram_t(dAt)``) if ``gd_ready``, else is work
+    space."""
     n, d = dAt.shape
     m = d - n
     k = min(n, m)
@@ -834,10 +867,13 @@ def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res,
             for c in range(n):
                 for a in range(n):
                     Yt[c, a] = sH[a] * P[a, c]                  # D_H Q_Zᵀ δ
-            _upper_solve(RZ, P, T)
-            Cd[:, :] = dAt
-            _mul_tt(Zt, T, Cd, -1.0, iw, dw, cw, 1.0)           # Cᵀ, C = δ − Q_Z Q_Zᵀ δ
-            _r_factor_t(Cd, RY, Bt, VB, betaB, iw, cw)          # R_C (n×n)
+            if not gd_ready:
+                _gram_t(dAt, Gd)
+            if not _rc_from_gram_difference(Gd, P, RY, iw, cw):   # R_C (n×n)
+                _upper_solve(RZ, P, T)
+                Cd[:, :] = dAt
+                _mul_tt(Zt, T, Cd, -1.0, iw, dw, cw, 1.0)       # Cᵀ, C = δ − Q_Z Q_Zᵀ δ
+                _r_factor_t(Cd, RY, Bt, VB, betaB, iw, cw)
         else:
             Yt[:, :] = dAt
             _apply_reflectors(VZ, betaZ, n, Yt, True)           # Y = P_Zᵀ δ
@@ -1081,6 +1117,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             _vjp_t(Ats[j], dHt, dAt, Yt, A, dH, dA, Y, rn, iv, tw, fast, norm_code, act_code,
                    order_code, gains[l - 1])
             col = gcol[l]
+            gd_ready = col >= 0               # _grad_norm_t leaves δᵀδ in G1
             if col >= 0:
                 gn = _grad_norm_t(dAt, Hts[j], GHs[j], G1, dA, H, iw, dw, cw)
                 lgn = math.log(gn) if gn > 0 else (-np.inf if gn == 0 else gn)
@@ -1092,7 +1129,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             _conditional_transpose(l, b, dAt, dHt, k0, k1, method, wcode, std, has_res, gamma,
                                    zch[j], VHs[j], bHs[j], sHs[j], RZs[jz], VZs[jz], bZs[jz],
                                    sZs[jz], zl, Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
-                                   T, Cd, y2, g, zbuf, iw, dw, cw)
+                                   T, Cd, G1, gd_ready, y2, g, zbuf, iw, dw, cw)
             ls = _unit_signal_t(dHt)
             if ls != ls:
                 err[b, 0] = l - 1
