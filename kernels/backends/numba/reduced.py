@@ -567,14 +567,15 @@ def _rh_from_gram(G, RH, iw, cw):
 @njit
 def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn, z,
                  zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis,
-                 z_given=False):
+                 z_given=False, zchol_given=-1):
     """At <- the reduced linear part of layer l for trial b (residual included), transposed:
     Ht, At (n, d) hold Hᵀ and Aᵀ. ``rh_given``: RH already holds R_H (``_rh_from_gram``); else
     it is computed from a Householder QR of H. With ``need_basis`` keeps what the backward pass
     needs: H's reflectors (VH, betaH) and sign fix sH (the QR then runs in any case); z holds
     Zᵀ (stream (l, b, 0), Zᵀ = z reshaped (n, d)) on return; for Haar weights RZ, and, on the
     Householder route, Z's reflectors (VZ, betaZ, sZ). ``z_given``: z already holds those
-    normals (the gradient kernel's Z tape). Returns True when Q_Z was taken by CholeskyQR
+    normals (the gradient kernel's Z tape); ``zchol_given`` >= 0: whether the forward pass took
+    the CholeskyQR route (1; RZ then already holds its R_Z) or not (0), from the same tape. Returns True when Q_Z was taken by CholeskyQR
     (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     n, d = Ht.shape
     if need_basis or not rh_given:
@@ -595,7 +596,10 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     if wcode == 1:                      # W H ~ σ Z R_H
         _mul_tt(Zt, RH, At, std, iw, dw, cw)
     else:                               # W H ~ Q_Z R_H
-        zchol = 2 * n <= d and _chol_r_t(Zt, RZ, iw, cw) == 0 and _well_conditioned(RZ)
+        if zchol_given >= 0:
+            zchol = zchol_given == 1
+        else:
+            zchol = 2 * n <= d and _chol_r_t(Zt, RZ, iw, cw) == 0 and _well_conditioned(RZ)
         if zchol:                       # Q_Z R_H = Z (R_Z⁻¹ R_H)
             _upper_solve(RZ, RH, Mn)
             _mul_tt(Zt, Mn, At, 1.0, iw, dw, cw)
@@ -697,13 +701,15 @@ def _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code, order_cod
 
 
 @njit
-def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztape):
+def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztape, rztape,
+           zctape):
     """One trial of the reduced chain forward; scalars packed in ``ip``/``fp``
     (``depthcheck.kernels.chain.codes.kernel_scalars``; weight code 0 Haar, 1 Gaussian). The
     chain's state is Hᵀ (n, d) (``_linear_step``, ``_rows_and_gram``). With ``ip[I_KC] > 0``
     (the gradient kernel) H_lᵀ (in the (d, n) slot, reshaped (n, d)) and log c_l are stored
     every kc layers in ``cps``/``cpl`` and H_L in ``Hout``, and, when ``ztape`` has a row per
-    layer, layer l's normals Zᵀ in ztape[l − 1]; returns log c_L."""
+    layer, layer l's normals Zᵀ in ztape[l − 1], its R_Z in rztape[l − 1] and whether it took
+    the CholeskyQR route in zctape[l − 1]; returns log c_L."""
     depth, record_every, n_sing = ip[I_DEPTH], ip[I_RECORD_EVERY], ip[I_N_SING]
     k0, k1, method = np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
     wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
@@ -746,9 +752,14 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztap
     rh_ok = False
     for l in range(0, depth + 1):
         if l > 0:
-            zl = ztape[l - 1] if ztape.shape[0] >= depth else z
-            _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn,
-                         zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok, False)
+            taped = ztape.shape[0] >= depth
+            zl = ztape[l - 1] if taped else z
+            zc = _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH,
+                              Mn, zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok,
+                              False)
+            if taped:
+                rztape[l - 1] = RZ
+                zctape[l - 1] = 1 if zc else 0
             e, ls = _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code,
                                    order_code, gains[l - 1], rescale)
             log_c += ls
@@ -783,9 +794,11 @@ def _make_reduced_forward(fingerprint):
         no_cps = np.empty((1, 1, 1))
         no_cpl = np.empty(1)
         no_H = np.empty((1, 1))
+        no_rz = np.empty((1, 1, 1))
+        no_zc = np.empty(1, np.int8)
         for b in prange(err.shape[0]):
             _trial(np.int64(b), X, gains, ip, fp, stats, top, log_scale, err, no_cps, no_cpl,
-                   no_H, no_H)
+                   no_H, no_H, no_rz, no_zc)
     return _reduced_forward
 
 
@@ -1025,7 +1038,10 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     # forward pass, so that the recomputed segments do not draw them again (the same numbers
     # either way); else (tape_rows = 1) a dummy and the segments redraw them
     ztape = np.empty((tape_rows, d * n))
-    log_c = _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H, ztape)
+    rztape = np.empty((tape_rows, n, n))        # with each layer's R_Z and route
+    zctape = np.empty(tape_rows, np.int8)
+    log_c = _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H, ztape, rztape,
+                   zctape)
     taped = ztape.shape[0] >= depth
     if err[b, 1] != ERR_NONE:
         return
@@ -1100,10 +1116,12 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             jz = j if haar else 0
             rh_ok = _rh_from_gram(GHs[j], RH, iw, cw)   # R_H exactly as the forward took it
             zl = ztape[l - 1] if taped else Zs[j]
+            rzl = rztape[l - 1] if taped else RZs[jz]
+            zcg = zctape[l - 1] if taped else -1
             zch[j] = _linear_step(l, b, Hts[j], Ats[j], k0, k1, method, wcode, std, has_res,
                                   gamma, Mt, RH, Mn, zl, zbuf, VHs[j], bHs[j], sHs[j],
-                                  RZs[jz], VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True,
-                                  taped)
+                                  rzl, VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True,
+                                  taped, zcg)
             if j + 1 < steps:
                 e, lsj = _rows_and_gram(Ats[j], Hts[j + 1], A, H, rn, iv, GHs[j + 1], fast,
                                         norm_code, act_code, order_code, gains[l - 1], rescale)
@@ -1126,8 +1144,9 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
                 break                     # ∂loss/∂H_0 is not needed
             jz = j if haar else 0
             zl = ztape[l - 1] if taped else Zs[j]
+            rzl = rztape[l - 1] if taped else RZs[jz]
             _conditional_transpose(l, b, dAt, dHt, k0, k1, method, wcode, std, has_res, gamma,
-                                   zch[j], VHs[j], bHs[j], sHs[j], RZs[jz], VZs[jz], bZs[jz],
+                                   zch[j], VHs[j], bHs[j], sHs[j], rzl, VZs[jz], bZs[jz],
                                    sZs[jz], zl, Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
                                    T, Cd, G1, gd_ready, y2, g, zbuf, iw, dw, cw)
             ls = _unit_signal_t(dHt)
