@@ -255,3 +255,35 @@ def test_rc_from_the_gram_difference_is_certified(d, n, inside, seed):
         CtC = C.T @ C
         np.testing.assert_allclose(RC.T @ RC, CtC, rtol=0,
                                    atol=1e-12 * d * np.trace(delta.T @ delta))
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=st.integers(1, 30), c=st.integers(1, 9), seed=st.integers(0, 999),
+       degenerate=st.sampled_from(["none", "zero", "duplicate"]))
+def test_house_qr_reconstructs_its_matrix(p, c, seed, degenerate):
+    """``_house_qr``: M = P_0 ⋯ P_{k-1} [R; 0]
+    with R upper trapezoidal, for any shape (c > p included) and rank (zero or duplicated
+    columns), and for full rank R's rows agree with numpy's QR up to sign."""
+    rng = np.random.default_rng(seed)
+    M = rng.standard_normal((p, c))
+    if degenerate == "zero" and c > 1:
+        M[:, 1] = 0.0
+    if degenerate == "duplicate" and c > 2:
+        M[:, 2] = M[:, 0]
+    k = min(c, p)
+    V, beta, R = np.zeros((k, p)), np.empty(k), np.full((k, c), 9.0)
+    rd._house_qr(M.T.copy(), V, beta, R)            # a copy: Mt is destroyed
+    assert np.all(R[np.tril_indices(k, -1, c)] == 0.0)
+    P = np.eye(p)
+    for j in range(k):
+        v = np.zeros(p)
+        v[j:] = V[j, j:]
+        P = P @ (np.eye(p) - beta[j] * np.outer(v, v))
+    Rfull = np.zeros((p, c))
+    Rfull[:k] = R
+    scale = max(1.0, np.abs(M).max())
+    np.testing.assert_allclose(P @ Rfull, M, rtol=0, atol=1e-12 * scale * p)
+    np.testing.assert_allclose(P.T @ P, np.eye(p), rtol=0, atol=1e-12 * p)
+    if degenerate == "none":             # full rank: R is unique up to the rows' signs
+        Rnp = np.linalg.qr(M, mode="r")[:k]
+        np.testing.assert_allclose(np.abs(R), np.abs(Rnp), rtol=0, atol=1e-10 * scale * p)
