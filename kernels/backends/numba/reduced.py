@@ -637,11 +637,13 @@ def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     for i in range(d):
         rn[i] = math.sqrt(rn[i])
     sq = math.sqrt(n)
+    bad = 0                             # counted, not returned early: the loop vectorises
     for i in range(d):
         sc = _divisor(norm_code, rn[i], sq)
-        if not (sc > 0 and sc < math.inf):
-            return ERR_NORM_ZERO
+        bad += 0 if (sc > 0.0) & (sc < math.inf) else 1
         iv[i] = 1.0 / sc
+    if bad > 0:
+        return ERR_NORM_ZERO
     for c in range(n):
         a = At[c]
         h = Ht[c]
@@ -807,7 +809,7 @@ _reduced_forward = _make_reduced_forward(kernel_fingerprint(_fused_grad))
 
 # -------------------------------------------------------------------------------- backward
 @njit
-def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
+def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw):
     """Rows of Yt, columns n.. (the lower m rows of the d×n result) <- S R_Y with S the
     sign-fixed Q factor of the m×k Gaussian G[i, a] = g[a·m + i] (Gᵀ = g reshaped (k, m); a
     uniform k-frame of R^m) and R_Y (k, n): CholeskyQR (S R_Y = G (R_G⁻¹ R_Y), one dgemm) when
@@ -816,10 +818,8 @@ def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw):
     Gt = g[:m * k].reshape((k, m))
     if m >= 2 * k and _chol_r_t(Gt, RG, iw, cw) == 0 and _well_conditioned(RG):
         _upper_solve(RG, RY, T)                                 # k == n here
-        Y2t = y2[:m * n].reshape((n, m))
-        _mul_tt(Gt, T, Y2t, 1.0, iw, dw, cw)                    # (G T)ᵀ
-        for c in range(n):
-            Yt[c, n:] = Y2t[c]
+        d = Yt.shape[1]                 # (G T)ᵀ straight into the rows' tails Yt[:, n:]
+        _gemm(_N, _T_, m, n, k, 1.0, Gt, m, T, n, 0.0, Yt[:, n:], d, iw, dw, cw)
         return
     Ct[:k] = Gt
     _house_qr(Ct[:k], VG, betaG, RG)
@@ -861,10 +861,10 @@ def _rc_from_gram_difference(Gd, Y, RC, iw, cw):
 
 
 @njit
-def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res, gamma, zchol,
+def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma, zchol,
                            VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
                            betaG, RG, P, T, Cd, Gd, gd_ready, y2, g, zbuf, iw, dw, cw):
-    """outt <- (a draw of W_lᵀ δ)ᵀ (residual: δ + γ W_lᵀ δ) from the law of W_l given the
+    """Yt <- (a draw of W_lᵀ δ)ᵀ (residual: δ + γ W_lᵀ δ) from the law of W_l given the
     forward pass (module docstring), δ = dAtᵀ, both (n, d) (the transposed layout), from layer
     l's stored reflectors, R_Z and Zᵀ (Zs); fresh normals from stream (l, b, BACKWARD_STREAM);
     Cd (n, d) work space; Gd holds δᵀδ (``_gram_t(dAt)``) if ``gd_ready``, else is work
@@ -899,7 +899,7 @@ def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res,
                 _house_qr(Bt[:, :m], VB, betaB, RY)
         if k > 0:
             _normals(g[:m * k], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
-            _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, y2, iw, dw, cw)
+            _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw)
     else:
         _abt(Zt, dAt, P, iw, dw, cw)                            # Zᵀ δ, then D_H
         for c in range(n):
@@ -917,15 +917,12 @@ def _conditional_transpose(l, b, dAt, outt, k0, k1, method, wcode, std, has_res,
             for i in range(d):
                 y[i] *= std
     _apply_reflectors(VH, betaH, n, Yt, False)                  # P_H [·; ·]
-    for c in range(n):
-        o = outt[c]
-        y = Yt[c]
-        if has_res:
+    if has_res:
+        for c in range(n):
             a = dAt[c]
+            y = Yt[c]
             for i in range(d):
-                o[i] = a[i] + gamma * y[i]
-        else:
-            o[:] = y
+                y[i] = a[i] + gamma * y[i]
 
 
 @njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
@@ -1145,10 +1142,11 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             jz = j if haar else 0
             zl = ztape[l - 1] if taped else Zs[j]
             rzl = rztape[l - 1] if taped else RZs[jz]
-            _conditional_transpose(l, b, dAt, dHt, k0, k1, method, wcode, std, has_res, gamma,
+            _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma,
                                    zch[j], VHs[j], bHs[j], sHs[j], rzl, VZs[jz], bZs[jz],
                                    sZs[jz], zl, Yt, Bt, Ct, VB, betaB, RY, VG, betaG, RG, P,
                                    T, Cd, G1, gd_ready, y2, g, zbuf, iw, dw, cw)
+            dHt, Yt = Yt, dHt               # the draw is the next layer's signal
             ls = _unit_signal_t(dHt)
             if ls != ls:
                 err[b, 0] = l - 1
