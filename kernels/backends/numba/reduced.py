@@ -33,9 +33,11 @@ P_H [R^n; 0] and span(Q_H)⊥ = P_H [0; R^m], m = d − n, so the Haar draw read
 R_C any k×n matrix (k = min(n, m)) with R_CᵀR_C = CᵀC for C = (I − Q_Z Q_Zᵀ) δ, S the sign-fixed
 Q factor of a fresh m×k Gaussian (a uniform k-frame of R^m, as the Haar O(m) acting on an
 orthonormal basis of span(Q_Z)⊥ maps C's frame; this covers n <= m, m < n and m = 0,
-W = Q_Z Q_Hᵀ). CholeskyQR route (d >= 2n): Q_Zᵀ δ = R_Z⁻ᵀ (Zᵀ δ), C = δ − Z R_Z⁻¹ (Q_Zᵀ δ) (two
-dgemms), R_C by Cholesky of CᵀC (backward stable whenever dpotrf succeeds; the Householder R of
-C, valid for any rank, otherwise). Householder route: Y = P_Zᵀ δ, Q_Zᵀ δ = D_Z Y_1 and R_C the R
+W = Q_Z Q_Hᵀ). CholeskyQR route (d >= 2n): Q_Zᵀ δ = R_Z⁻ᵀ (Zᵀ δ) and R_C the Cholesky factor
+of CᵀC = δᵀδ − (Q_Zᵀ δ)ᵀ(Q_Zᵀ δ) when tr(δᵀδ) <= ``RC_CANCEL_MAX``·tr(CᵀC) (mild cancellation,
+``_rc_from_gram_difference``), else of the Gram of C = δ − Z R_Z⁻¹ (Q_Zᵀ δ) formed explicitly
+(backward stable whenever dpotrf succeeds; the Householder R of C, valid for any rank,
+otherwise). Householder route: Y = P_Zᵀ δ, Q_Zᵀ δ = D_Z Y_1 and R_C the R
 of Y_2 (the last m rows). S R_C = G (R_G⁻¹ R_C) by CholeskyQR of the fresh Gaussian G when
 m >= 2k, else P_G [D_G R_C; 0]. Gaussian weights: Wᵀ δ ~ σ P_H [D_H Zᵀ δ;  N R_δ] with N an m×n
 standard Gaussian and R_δ the R factor of δ (the projection (I − Q_H Q_Hᵀ) G'' of the numpy
