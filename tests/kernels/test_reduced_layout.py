@@ -191,6 +191,17 @@ def test_grad_norm_t_equals_the_fused_grad_norm(duplicated):
     assert got == pytest.approx(exact, rel=1e-10, abs=1e-13)
 
 
+def _explicit_product(V, beta, nr):
+    """P_0 ⋯ P_{nr-1}, P_j = I − beta_j v_j v_jᵀ with v_j = V[j, j:] (zeros before j)."""
+    p = V.shape[1]
+    P = np.eye(p)
+    for j in range(nr):
+        v = np.zeros(p)
+        v[j:] = V[j, j:]
+        P = P @ (np.eye(p) - beta[j] * np.outer(v, v))
+    return P
+
+
 @settings(max_examples=40, deadline=None)
 @given(p=st.integers(1, 40), c=st.integers(1, 6), nr=st.integers(0, 7), seed=st.integers(0, 99),
        transpose=st.booleans())
@@ -204,11 +215,7 @@ def test_reflectors_two_at_a_time_equal_the_explicit_product(p, c, nr, seed, tra
     V, beta, R = np.zeros((k, p)), np.empty(k), np.empty((k, k))
     if nr > 0:
         rd._house_qr(Mt[:nr].copy(), V[:nr], beta[:nr], R[:nr, :nr])
-    P = np.eye(p)
-    for j in range(nr):
-        v = np.zeros(p)
-        v[j:] = V[j, j:]
-        P = P @ (np.eye(p) - beta[j] * np.outer(v, v))
+    P = _explicit_product(V, beta, nr)
     Yt = rng.standard_normal((c, p))
     want = (P.T if transpose else P) @ Yt.T
     rd._apply_reflectors(V, beta, nr, Yt, transpose)
@@ -274,11 +281,7 @@ def test_house_qr_reconstructs_its_matrix(p, c, seed, degenerate):
     V, beta, R = np.zeros((k, p)), np.empty(k), np.full((k, c), 9.0)
     rd._house_qr(M.T.copy(), V, beta, R)            # a copy: Mt is destroyed
     assert np.all(R[np.tril_indices(k, -1, c)] == 0.0)
-    P = np.eye(p)
-    for j in range(k):
-        v = np.zeros(p)
-        v[j:] = V[j, j:]
-        P = P @ (np.eye(p) - beta[j] * np.outer(v, v))
+    P = _explicit_product(V, beta, k)
     Rfull = np.zeros((p, c))
     Rfull[:k] = R
     scale = max(1.0, np.abs(M).max())
