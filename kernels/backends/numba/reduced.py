@@ -69,16 +69,17 @@ from numba import njit, prange
 
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends.numba import fused_grad as _fused_grad
-from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _gemm, _gram,
+from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _gemm,
                                                     blas_single_thread)
 from depthcheck.kernels.backends.numba.fused_grad import (_nonlinear_vjp, _product_norm_sq,
                                                           _readout_grad, _unit_signal,
                                                           gram_pair_sum, gram_trusted,
                                                           grad_result, grad_setup)
 from depthcheck.kernels.backends import _rowops
-from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM, _divisor,
-                                                     _finish, _scaled_copy_sq, _nonlinear, _begin, _record_layer,
-                                                     collect, kernel_fingerprint, stat_buffers)
+from depthcheck.kernels.backends.numba.trial import (_NORM_BN_NOMEAN, _NORM_ROWNORM, _begin,
+                                                     _divisor, _finish, _nonlinear,
+                                                     _record_layer, _scaled_copy_sq, collect,
+                                                     kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINITE,
                                             ERR_NORM_ZERO, FLAG_LOG_SCALE, F_GAMMA,
                                             F_LOG_GAMMA, F_STD,
@@ -408,23 +409,6 @@ def _abt(X, Y, out, iw, dw, cw):
     _gemm(_T_, _N, b, a, p, 1.0, Y, p, X, p, 0.0, out, b, iw, dw, cw)
 
 
-@njit
-def _mul_t(Zt, Q, out, alpha, beta, iw, dw, cw):
-    """out (p, c) <- alpha·Z Q + beta·out for Z = Ztᵀ given as Zt (k, p), Q (k, c): one dgemm
-    (column-major outᵀ = Qᵀ Zt)."""
-    k, p = Zt.shape
-    c = Q.shape[1]
-    _gemm(_N, _T_, c, p, k, alpha, Q, c, Zt, p, beta, out, c, iw, dw, cw)
-
-
-@njit
-def _tmul_t(Zt, Q, out, iw, dw, cw):
-    """out (k, c) <- Zᵀ Q = Zt Q for Zt (k, p), Q (p, c) C-contiguous: one dgemm."""
-    k, p = Zt.shape
-    c = Q.shape[1]
-    _gemm(_N, _N, c, k, p, 1.0, Q, c, Zt, p, 0.0, out, c, iw, dw, cw)
-
-
 #: columns per chunk of ``_gram_t`` (n rows of GRAM_CHUNK doubles stay in L1)
 GRAM_CHUNK = 128
 
@@ -461,18 +445,11 @@ def _factor_gram(R, iw, cw):
 
 @njit
 def _chol_r_t(Mt, R, iw, cw):
-    """``_chol_r`` for M = Mtᵀ given as its rows Mt (k, p): R <- the upper Cholesky factor of
-    MᵀM (``_gram_t`` + dpotrf). Returns LAPACK's info."""
+    """R (k, k) <- the upper-triangular Cholesky factor of MᵀM for M = Mtᵀ given as its rows
+    Mt (k, p), so RᵀR = MᵀM with a positive diagonal (``_gram_t`` + dpotrf, ~p k² flops).
+    Returns LAPACK's info (0: success; the factor is then backward stable,
+    R̂ᵀR̂ = MᵀM + O(k² eps ‖M‖²))."""
     _gram_t(Mt, R)
-    return _factor_gram(R, iw, cw)
-
-
-@njit
-def _chol_r(M, R, iw, dw, cw):
-    """R (k, k) <- the upper-triangular Cholesky factor of MᵀM (M (p, k) C-contiguous), so
-    RᵀR = MᵀM with a positive diagonal: dsyrk + dpotrf, ~p k² flops. Returns LAPACK's info
-    (0: success; the factor is then backward stable, R̂ᵀR̂ = MᵀM + O(k² eps ‖M‖²))."""
-    _gram(M, R, True, iw, dw, cw)
     return _factor_gram(R, iw, cw)
 
 
@@ -513,19 +490,10 @@ def _upper_t_solve(U, B, X):
 
 
 @njit
-def _r_factor(M, R, Mt, V, beta, iw, dw, cw):
-    """R (c, c) <- an upper-triangular R with RᵀR = MᵀM for M (p, c), p >= c, any rank: the
-    Cholesky factor of the Gram when dpotrf succeeds (backward stable), else the R of a
-    Householder QR (Mt (c, p), V, beta: work space)."""
-    if _chol_r(M, R, iw, dw, cw) != 0:
-        _transpose_into(M, Mt)
-        _house_qr(Mt, V, beta, R)
-
-
-@njit
 def _r_factor_t(Mt, R, Bt, V, beta, iw, cw):
-    """``_r_factor`` for M = Mtᵀ given as its rows Mt (c, p): the Cholesky factor of the Gram
-    (``_chol_r_t``) when dpotrf succeeds, else the R of a Householder QR of a copy (Bt)."""
+    """R (c, c) <- an upper-triangular R with RᵀR = MᵀM for M = Mtᵀ given as its rows Mt (c, p),
+    p >= c, any rank: the Cholesky factor of the Gram (``_chol_r_t``) when dpotrf succeeds
+    (backward stable), else the R of a Householder QR of a copy (Bt, V, beta: work space)."""
     if _chol_r_t(Mt, R, iw, cw) != 0:
         Bt[:, :] = Mt
         _house_qr(Bt, V, beta, R)
@@ -577,8 +545,8 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     Zᵀ (stream (l, b, 0), Zᵀ = z reshaped (n, d)) on return; for Haar weights RZ, and, on the
     Householder route, Z's reflectors (VZ, betaZ, sZ). ``z_given``: z already holds those
     normals (the gradient kernel's Z tape); ``zchol_given`` >= 0: whether the forward pass took
-    the CholeskyQR route (1; RZ then already holds its R_Z) or not (0), from the same tape. Returns True when Q_Z was taken by CholeskyQR
-    (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
+    the CholeskyQR route (1; RZ then already holds its R_Z) or not (0), from the same tape.
+    Returns True when Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     n, d = Ht.shape
     if need_basis or not rh_given:
         Mt[:, :] = Ht                   # a QR of H (Q_H kept as its reflectors)
