@@ -588,6 +588,22 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     return zchol
 
 
+@njit(error_model="numpy")
+def _row_norms_t(At, rn):
+    """rn[i] <- ‖A_i‖ for A = Atᵀ given as At (n, d): ``trial._row_norms`` on the transposed
+    layout (Σ_c A_ic² from 0.0, c = 0 first, no fused multiply-add, so bit for bit), each
+    step along the d contiguous entries of a column."""
+    n, d = At.shape
+    for i in range(d):
+        rn[i] = 0.0
+    for c in range(n):
+        a = At[c]
+        for i in range(d):
+            rn[i] += a[i] * a[i]
+    for i in range(d):
+        rn[i] = math.sqrt(rn[i])
+
+
 @njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
 def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     """``trial._scale_rows_batched`` on the transposed layout: Ht <- H_l from At = A_lᵀ (n, d)
@@ -597,15 +613,7 @@ def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     are those of the row-at-a-time definition bit for bit, each step now running along the d
     contiguous entries of a column of A (vectorised). Returns the error of ``_nonlinear``."""
     n, d = At.shape
-    a = At[0]
-    for i in range(d):
-        rn[i] = a[i] * a[i]
-    for c in range(1, n):
-        a = At[c]
-        for i in range(d):
-            rn[i] += a[i] * a[i]
-    for i in range(d):
-        rn[i] = math.sqrt(rn[i])
+    _row_norms_t(At, rn)
     sq = math.sqrt(n)
     bad = 0                             # counted, not returned early: the loop vectorises
     for i in range(d):
@@ -722,9 +730,9 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztap
     _transpose_into(H, Ht)
     _gram_t(Ht, G)
     rh_ok = False
+    taped = ztape.shape[0] >= depth
     for l in range(0, depth + 1):
         if l > 0:
-            taped = ztape.shape[0] >= depth
             zl = ztape[l - 1] if taped else z
             zc = _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH,
                               Mn, zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok,
@@ -903,17 +911,12 @@ def _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g):
     multiply-add), so bit for bit the row-at-a-time values, each step along contiguous
     columns."""
     n, d = At.shape
-    for i in range(d):
-        s[i] = 0.0
-        t[i] = 0.0
-    for c in range(n):
-        a = At[c]
-        for i in range(d):
-            s[i] += a[i] * a[i]
+    _row_norms_t(At, s)
     sq = math.sqrt(n)
     for i in range(d):
-        s[i] = _divisor(norm_code, math.sqrt(s[i]), sq)
+        s[i] = _divisor(norm_code, s[i], sq)
         iv[i] = 1.0 / s[i]
+        t[i] = 0.0
     for c in range(n):
         a = At[c]
         y = Yt[c]
@@ -1048,7 +1051,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     bZs = np.empty((kz, n))
     sZs = np.empty((kz, n))
     zch = np.zeros(kc, np.bool_)
-    Zs = np.empty((kc, d * n))
+    Zs = np.empty((1 if taped else kc, d * n))   # the segment's Z when there is no tape
     Mt = np.empty((n, d))
     RH = np.empty((n, n))
     Mn = np.empty((n, n))
