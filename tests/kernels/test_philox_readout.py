@@ -34,3 +34,23 @@ def test_readout_moments_match_the_stiefel_law():
 def test_readout_rejects_n_out_above_d():
     with pytest.raises(ValueError, match="n_out"):
         readout_philox((1, 2), 1, 6, 5)
+
+
+@pytest.mark.parametrize("B,n_out,d", [(3, 10, 1024), (4, 10, 200), (2, 64, 64), (2, 100, 256)])
+def test_readout_blas_threads(B, n_out, d):
+    """The gradient kernels' host set-up (numba.fused_grad.grad_setup) computes the readout with
+    one BLAS thread (a threaded call leaves OpenBLAS's workers spinning, taking a core from the
+    kernel that follows); the readout must be the same bits as with the default threads, which
+    the tests' oracles use."""
+    from depthcheck.kernels.backends.numba.blas import blas_single_thread
+    from depthcheck.kernels.backends.numba.fused_grad import grad_setup
+    from depthcheck.kernels.chain.spec import ChainSpec
+    key = (77, 88)
+    W = readout_philox(key, B, n_out, d)
+    with blas_single_thread():
+        np.testing.assert_array_equal(readout_philox(key, B, n_out, d), W)
+    X = np.random.default_rng(0).standard_normal((d, 3))
+    spec = ChainSpec.from_arguments(X, 2, trials=B, rng=np.random.default_rng(1), n_out=n_out,
+                                    gradients=True)
+    Wout = grad_setup(spec, key, "ziggurat", np.arange(3) % n_out, None, [1, 2])[3]
+    np.testing.assert_array_equal(Wout, W)

@@ -13,6 +13,7 @@ unconditional Wᵀ), and exact invariants (orthogonal linear chains, checkpoint 
 """
 from __future__ import annotations
 
+import numba
 import numpy as np
 from depthcheck.kernels.chain.errors import UnsupportedEngineError
 import pytest
@@ -121,6 +122,25 @@ def test_block_ziggurat_normals():
     assert np.array_equal(reduced_normals((9, 10), 1, 0, 0, 1000), big[:1000])
     with pytest.raises(ValueError, match="method"):
         reduced_normals(key, 1, 0, 0, 4, method="mersenne")
+
+
+def test_side_stream_words():
+    """The words that resolve rejected candidates: in order, the two 64-bit words (c0<<32|c1),
+    (c2<<32|c3) of Philox counters SIDE_COUNTER, SIDE_COUNTER + 1, ... (section comment of
+    numba.reduced), as depthcheck.kernels.random.philox._refill lays them out; read across
+    several refills of the side buffer."""
+    from depthcheck.kernels.backends.numba import reduced as rd
+    from depthcheck.kernels.random.philox import _ZBUF, _refill
+    k = [np.uint64(v) for v in (12345, 678, 4, 2, 1)]
+    sb = np.empty(2 * _ZBUF, np.uint64)
+    st = np.array([_ZBUF, 0], dtype=np.int64)
+    got = np.array([rd._side_word(sb, st, *k) for _ in range(3 * _ZBUF + 5)], dtype=np.uint64)
+    buf = np.empty(_ZBUF, np.uint64)
+    want = []
+    for r in range(4):
+        _refill(buf, rd.SIDE_COUNTER + r * _ZBUF // 2, *k)
+        want.append(buf.copy())
+    np.testing.assert_array_equal(got, np.concatenate(want)[:got.size])
 
 
 def test_record_every_and_batched_input():
@@ -359,3 +379,27 @@ def test_z_tape_changes_nothing(monkeypatch, weights, kw):
     assert np.all(np.isfinite(taped["log_grad_norm"]))
     np.testing.assert_array_equal(taped["log_grad_norm"], redrawn["log_grad_norm"])
     np.testing.assert_array_equal(taped["isometry_gap"], redrawn["isometry_gap"])
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 numba threads")
+@pytest.mark.parametrize("tape", [True, False])
+def test_gradients_independent_of_threads(monkeypatch, tape):
+    """Each thread keeps one Z tape for all its trials (trials t, t + T, ... of thread t): the
+    gradients must not depend on the thread count T, so no trial reads another's tape. 5 trials
+    (an odd split); with and without the tape."""
+    from depthcheck.kernels.backends.numba import reduced as rd
+    if not tape:
+        monkeypatch.setattr(rd, "ZTAPE_MAX_BYTES", 0)
+    X = np.random.default_rng(6).standard_normal((12, 4))
+    before = numba.get_num_threads()
+    try:
+        out = {}
+        for t in (1, 2):
+            numba.set_num_threads(t)
+            out[t] = _log_grad(simulate_reduced_chain_numba, X, "haar", 5, 21,
+                               checkpoint_every=2)
+    finally:
+        numba.set_num_threads(before)
+    assert np.all(np.isfinite(out[1]["log_grad_norm"]))
+    np.testing.assert_array_equal(out[1]["log_grad_norm"], out[2]["log_grad_norm"])
+    np.testing.assert_array_equal(out[1]["isometry_gap"], out[2]["isometry_gap"])

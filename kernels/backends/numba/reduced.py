@@ -52,7 +52,9 @@ Per layer and trial the backward costs two Grams, three or four thin dgemms, one
 application and O(n³); memory per thread O((L/k_c + 6 k_c) d n), plus, when its L·d·n
 doubles are at most ``ZTAPE_MAX_BYTES`` (64 MiB), a tape of every layer's normals Z kept from
 the forward pass so that the recomputed segments do not draw them again (the results are the
-same bit for bit: a time / memory trade only).
+same bit for bit: a time / memory trade only). The tape is one per thread, reused by the
+thread's trials (b = t, t + T, ...: a fresh 64 MiB per trial cost its page faults, ~10 µs per
+layer and trial).
 
 Normals: ``normals="ziggurat"`` (default) is the block ziggurat of the section below (the
 ziggurat of ``depthcheck.kernels.random.philox`` restructured so that Philox and the common path
@@ -64,6 +66,7 @@ from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -90,7 +93,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINIT
                                             raise_breakdown)
 from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _M0, _M1, _MASK, _S11, _S32,
                                               _W0, _W1, _WI, _ZBUF, _ZIG_INV_R, _ZIG_R, METHODS,
-                                              _fill_normals, _refill, key_from_root,
+                                              _fill_normals, key_from_root,
                                               philox_key)
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
@@ -126,8 +129,9 @@ _TWO52 = 4503599627370496.0
 ZB = 256
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
 SIDE_COUNTER = 2 ** 31
-#: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer)
-ZWORK = 2 * ZB + _ZBUF
+#: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer and
+#: its refill's two word halves)
+ZWORK = 2 * ZB + 2 * _ZBUF
 
 @njit
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
@@ -173,14 +177,25 @@ def _zig_candidates(w, x):
 
 @njit
 def _side_word(sb, st, k0, k1, c1, c2, c3):
-    """The next word of the side stream (buffer sb, st = [position, counters used])."""
-    if st[0] >= sb.size:
-        _refill(sb, SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
-        st[1] += sb.size // 2
+    """The next word of the side stream (buffer sb: its first half the words, the second two
+    halves of work; st = [position, counters used])."""
+    h = sb.size // 2
+    if st[0] >= h:
+        # word 2j, 2j + 1 of a refill: the two words of counter SIDE_COUNTER + st[1] + j, as
+        # philox._refill, from the vectorised _philox_pairs (~10x faster than the scalar loop)
+        q = h // 2
+        w0 = sb[h:h + q]
+        w1 = sb[h + q:]
+        _philox_pairs(w0, w1, SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
+        for j in range(q):
+            sb[2 * j] = w0[j]
+            sb[2 * j + 1] = w1[j]
+        st[1] += q
         st[0] = 0
     r = sb[st[0]]
     st[0] += 1
     return r
+
 
 @njit
 def _zig_resolve(r, sb, st, k0, k1, c1, c2, c3):
@@ -206,27 +221,40 @@ def _zig_resolve(r, sb, st, k0, k1, c1, c2, c3):
         r = _side_word(sb, st, k0, k1, c1, c2, c3)
 
 @njit
+def _block(x, w0, w1, sb, st, start, k0, k1, c1, c2, c3):
+    """x[:ZB] <- one block of candidates (counters start .. start + ZB/2 − 1), the failing ones
+    resolved in order from the side stream."""
+    h = w0.size
+    _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3)
+    nr = _zig_candidates(w0, x[:h]) + _zig_candidates(w1, x[h:2 * h])
+    j = 0
+    while nr > 0:
+        if x[j] != x[j]:
+            x[j] = _zig_resolve(w0[j] if j < h else w1[j - h], sb, st, k0, k1, c1, c2, c3)
+            nr -= 1
+        j += 1
+
+
+@njit
 def _block_normals(out, k0, k1, c1, c2, c3, zw):
     """out[:] <- the block-ziggurat normals of stream (·, c1, c2, c3) (section comment);
-    zw: ZWORK uint64 words of work space."""
+    zw: ZWORK uint64 words of work space. Whole blocks are written in place; a last partial
+    block goes through work space."""
     h = ZB // 2
     w0 = zw[:h]
     w1 = zw[h:2 * h]
     xs = zw[2 * h:4 * h].view(np.float64)
-    sb = zw[4 * h:4 * h + _ZBUF]
+    sb = zw[4 * h:4 * h + 2 * _ZBUF]
     st = np.empty(2, np.int64)
     st[0] = _ZBUF
     st[1] = 0
     m = out.size
-    for s in range(0, m, ZB):
-        _philox_pairs(w0, w1, s // 2, k0, k1, c1, c2, c3)
-        nr = _zig_candidates(w0, xs[:h]) + _zig_candidates(w1, xs[h:])
-        if nr > 0:
-            for j in range(ZB):
-                if xs[j] != xs[j]:
-                    xs[j] = _zig_resolve(w0[j] if j < h else w1[j - h], sb, st, k0, k1, c1, c2, c3)
-        q = min(ZB, m - s)
-        for j in range(q):
+    for s in range(0, m - ZB + 1, ZB):
+        _block(out[s:s + ZB], w0, w1, sb, st, s // 2, k0, k1, c1, c2, c3)
+    s = m - m % ZB
+    if s < m:
+        _block(xs, w0, w1, sb, st, s // 2, k0, k1, c1, c2, c3)
+        for j in range(m - s):
             out[s + j] = xs[j]
 
 
@@ -990,10 +1018,14 @@ def _grad_norm_t(dAt, Ht, GH, G1, dA, H, iw, dw, cw):
 
 @njit
 def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad, err,
-                tape_rows):
+                ztape, rztape, zctape):
     """One trial: the forward trial (statistics, checkpoints), the readout gradient, and the
     backward pass one recomputed segment at a time (as
-    ``depthcheck.kernels.backends.numba.fused_grad._trial_grad``, with the conditional Wᵀ)."""
+    ``depthcheck.kernels.backends.numba.fused_grad._trial_grad``, with the conditional Wᵀ).
+    ``ztape``, ``rztape``, ``zctape``: the calling thread's Z tape (a row per layer when it is
+    on, ``_tape_rows``: every layer's normals, R_Z and route kept from the forward pass, so
+    that the recomputed segments do not draw them again; else 1-row dummies and the segments
+    redraw them), overwritten by this trial's forward pass before the backward reads it."""
     depth, k0, k1, method = ip[I_DEPTH], np.uint64(ip[I_K0]), np.uint64(ip[I_K1]), ip[I_METHOD]
     wcode, norm_code, act_code, order_code = ip[I_WEIGHT], ip[I_NORM], ip[I_ACT], ip[I_ORDER]
     has_res, rescale, kc = ip[I_RESIDUAL] != 0, ip[I_RESCALE] != 0, ip[I_KC]
@@ -1004,12 +1036,6 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     cps = np.empty((ncp, d, n))
     cpl = np.empty(ncp)
     H = np.empty((d, n))
-    # the Z tape (tape_rows = depth, ``_tape_rows``): every layer's normals kept from the
-    # forward pass, so that the recomputed segments do not draw them again (the same numbers
-    # either way); else (tape_rows = 1) a dummy and the segments redraw them
-    ztape = np.empty((tape_rows, d * n))
-    rztape = np.empty((tape_rows, n, n))        # with each layer's R_Z and route
-    zctape = np.empty(tape_rows, np.int8)
     log_c = _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, H, ztape, rztape,
                    zctape)
     taped = ztape.shape[0] >= depth
@@ -1132,12 +1158,20 @@ def _make_reduced_grad(fingerprint):
     """The parallel entry kernel with gradients (disk cache as ``_make_reduced_forward``)."""
     @njit(parallel=True, cache=True)
     def _reduced_grad(X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, log_grad,
-                      err, tape_rows):
+                      err, tape_rows, nt):
         if fingerprint < 0:                  # never: ties the disk cache to the dependencies
             return
-        for b in prange(err.shape[0]):
-            _trial_grad(np.int64(b), X, gains, ip, fp, Wout, labels, gcol, stats, top,
-                        log_scale, log_grad, err, tape_rows)
+        B = err.shape[0]
+        d, n = X.shape[1], X.shape[2]
+        for t in prange(nt):
+            # one tape per thread, reused by its trials (a fresh one per trial costs its page
+            # faults: ~10 us per layer at d·n = 8192)
+            ztape = np.empty((tape_rows, d * n))
+            rztape = np.empty((tape_rows, n, n))
+            zctape = np.empty(tape_rows, np.int8)
+            for b in range(t, B, nt):
+                _trial_grad(np.int64(b), X, gains, ip, fp, Wout, labels, gcol, stats, top,
+                            log_scale, log_grad, err, ztape, rztape, zctape)
     return _reduced_grad
 
 
@@ -1219,7 +1253,8 @@ def run_reduced_numba(spec, X, key, *, record, record_every, tau, n_singular,
                             kc=int(kc))
     with blas_single_thread():
         _reduced_grad(Xb, gains, ip, fp, Wout, y, gcol, stats, top, log_scale,
-                      grads["log_grad_norm"], err, _tape_rows(spec.depth, d, n))
+                      grads["log_grad_norm"], err, _tape_rows(spec.depth, d, n),
+                      min(B, numba.get_num_threads()))
     return grad_result(spec, record, err, grads,
                        collect_args=(layers, k_sing, stats, top, log_scale))
 
