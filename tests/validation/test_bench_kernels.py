@@ -73,3 +73,15 @@ def test_every_row_of_the_bench_runs_against_todays_code(module, monkeypatch):
         for k, v in r.items():      # no NaN anywhere in a row
             if isinstance(v, float):
                 assert v == v, (r["workload"], k)
+
+
+@pytest.mark.parametrize("measured,expected", [(46e9, 90e9), (95e9, 95e9)])
+def test_floor_rate_is_not_lowered_by_a_slow_threaded_matmul(monkeypatch, measured, expected):
+    """The floors' rate R = max(measured threaded matmul, T x one-core rate): a threaded dgemm
+    that ran at one core's speed must not halve every floor (and flatter every ratio)."""
+    import numba
+    monkeypatch.setattr(kb, "_matmul_rate", lambda quick: measured)
+    monkeypatch.setattr(kb, "_one_core_rate", lambda: 45e9)
+    monkeypatch.setattr(numba, "get_num_threads", lambda: 2)
+    rate, got_measured, r1, threads = kb._machine_rate(True)
+    assert (rate, got_measured, r1, threads) == (expected, measured, 45e9, 2)
