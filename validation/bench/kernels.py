@@ -11,12 +11,14 @@ floor_s = flop count / R, with R the machine's matmul rate for the kernels' thre
 of the best numpy matmul measured in this run (1000×1000 or 600×600 in quick mode, 1 or 2 BLAS
 threads) and T·R1, numba's T threads each at the one-core rate R1 (process CPU time, steady):
 on this 2-core VM the 2-thread dgemm sometimes runs at one core's rate for minutes (46 where it
-is otherwise 86–91 GFLOP/s), which would halve every floor and ratio with it. Flop counts: a Householder Haar layer applies d−1
-reflections, Σ_k 4(d−k)n ≈ 2d²n flops per trial (the issue's "4d²n" counts twice that; its
-target "within 2x of 4d²n/R" is "ours_s <= 4·floor_s" here); the Gram HᵀH n²d (syrk) and its
-Cholesky n³/3. The reduced rows add ``rng_floor_s`` (the normals the workload needs at our
-generator's measured rate) and ``floor_ratio_with_rng`` = ours_s / (floor_s + rng_floor_s),
-next to (not instead of) ``floor_ratio``.
+is otherwise 86–91 GFLOP/s), which would halve every floor and ratio with it.
+
+Flop counts: a Householder Haar layer applies d−1 reflections, Σ_k 4(d−k)n ≈ 2d²n flops per
+trial (the issue's "4d²n" counts twice that; its target "within 2x of 4d²n/R" is
+"ours_s <= 4·floor_s" here); the Gram HᵀH n²d (syrk) and its Cholesky n³/3. The reduced
+rows add ``rng_floor_s`` (the normals the workload needs at our generator's measured rate) and
+``floor_ratio_with_rng`` = ours_s / (floor_s + rng_floor_s), next to (not instead of)
+``floor_ratio``.
 """
 from __future__ import annotations
 

@@ -414,8 +414,8 @@ def grad_setup(spec, key, method, labels, checkpoint_every, layers):
     grads = {"grad_layers": grad_layers, "log_grad_norm": np.full((B, grad_layers.size), np.nan),
              "labels": np.asarray(y, dtype=np.intp).copy()}
     # one BLAS thread for the readout's small QRs (the same bits; test_readout_blas_threads):
-    # a multi-threaded call leaves OpenBLAS's workers spinning for ~0.1 s, which took a core
-    # from the kernel that follows (~60 us per layer and trial of the reduced chain at L = 400)
+    # a multi-threaded call leaves OpenBLAS's workers spinning for ~0.1 s, a core taken from
+    # the kernel that follows (0.1 s of CPU per call, measured with the reduced chain)
     with blas_single_thread():
         Wout = readout_philox(key, B, n_out, d, method)
     return y, kc, gcol, Wout, grads
