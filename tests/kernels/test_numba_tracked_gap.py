@@ -100,5 +100,5 @@ def test_pair_apply_equals_householder_haar(d):
     _unit_rows(R, tau, D)
     H = rng.standard_normal((d, n))
     Y = H.copy()
-    _pair_apply(Y, R, tau, D, np.empty((2, n)))
+    _pair_apply(Y, R, tau, D, np.empty(5 * d))
     np.testing.assert_allclose(Y, apply_householder_haar(V[None], H[None])[0], atol=1e-13)

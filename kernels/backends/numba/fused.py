@@ -49,12 +49,14 @@ from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
+from depthcheck.kernels.backends.numba.simd import sumsq4
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
 from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
                                                      _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
-from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pair_apply,
+from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pairs,
+                                                  pair_work_size,
                                                   apply_haar_philox,
                                                   haar_apply_batch, householder_vectors_philox)
 from depthcheck.kernels.chain.codes import (ACT_CODES, FUSED_STATISTICS, NORM_CODES, WEIGHT_CODES,
@@ -125,23 +127,10 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
 
 @njit
 def _row_sq(A, out):
-    """out[i] <- ‖A_i‖² (four partial sums per row)."""
+    """out[i] <- ‖A_i‖² (four partial sums per row, ``simd.sumsq4``)."""
     d, n = A.shape
-    n4 = n - n % 4
     for i in range(d):
-        row = A[i]
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        s3 = 0.0
-        for c in range(0, n4, 4):
-            s0 += row[c] * row[c]
-            s1 += row[c + 1] * row[c + 1]
-            s2 += row[c + 2] * row[c + 2]
-            s3 += row[c + 3] * row[c + 3]
-        for c in range(n4, n):
-            s0 += row[c] * row[c]
-        out[i] = (s0 + s1) + (s2 + s3)
+        out[i] = sumsq4(A[i], 0, n)
 
 
 @njit
@@ -151,10 +140,11 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     H_i = (g·A_i)/s_i, s_i = ‖input of the norm‖ (rownorm) or that/√n (bn_nomean), as
     ``_rowops.nonlinear_row`` + ``trial._finish`` compute them (to rounding; the same errors:
     ERR_NORM_ZERO for a zero or non-finite divisor, ERR_NONFINITE for a non-finite H).
-    rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2)."""
+    rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2).
+    Two passes: every row's divisor first (the square roots and divisions of different rows
+    overlap), then the scaled copies; h2 holds the factors g/s_i in between."""
     d, n = A.shape
     rootn = math.sqrt(n)
-    tr = 0.0
     for i in range(d):
         r = math.sqrt(a2[i])
         rin = r if order_code == 0 else abs(g) * r
@@ -162,7 +152,10 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
         sc = rin if norm_code == 3 else rin / rootn
         if not (sc > 0 and sc < np.inf):
             return ERR_NORM_ZERO, 0.0
-        h2[i] = _scaled_copy_sq(A[i], H[i], g / sc)
+        h2[i] = g / sc
+    tr = 0.0
+    for i in range(d):
+        h2[i] = _scaled_copy_sq(A[i], H[i], h2[i])
         tr += h2[i]
     if not (tr < np.inf):
         return ERR_NONFINITE, tr
@@ -172,7 +165,7 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
 @njit
 def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     """One trial of the forward chain for ``tracked_gap_eligible`` configurations: the same
-    layers and random numbers as ``_trial_forward`` (the Haar layer by ``wy._pair_apply`` for
+    layers and random numbers as ``_trial_forward`` (the Haar layer by ``wy._pairs`` for
     d <= ``wy.PAIR_APPLY_MAX_D``, equal to ``_wy_apply`` to rounding); the isometry gap
     φ_l = log(tr G_l/n) − log det(G_l)/n with log det G_l carried from layer to layer by the
     row-norm ratios (d logs per layer instead of the n²d + n³/3 flops of Gram and Cholesky).
@@ -192,8 +185,9 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     want_cv[0] = False
     std, gamma, tau = fp[F_STD], fp[F_GAMMA], fp[F_TAU]
     d, n = X.shape[1], X.shape[2]
-    kbmax = max(2, min(nb, d - 1))           # W1 (kbmax, n) is also _pair_apply's work space
+    kbmax = max(1, min(nb, d - 1))
     pair = d <= PAIR_APPLY_MAX_D
+    pw = np.empty(pair_work_size(d) if pair else 1)
     nz = d * (d + 1) // 2
     xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
     H = np.empty((d, n))
@@ -229,10 +223,11 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
         if l > 0:
             _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
             if pair:
-                for i in range(d):
+                for i in range(d):                # A <- D H, then the reflectors
+                    di = D[i]
                     for c in range(n):
-                        A[i, c] = H[i, c]
-                _pair_apply(A, R, tau_v, D, W1)
+                        A[i, c] = H[i, c] * di
+                _pairs(A, R, tau_v, pw)
             else:
                 _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)
             _row_sq(A, a2)

@@ -28,9 +28,11 @@ from numba import njit
 from depthcheck.kernels.backends import _rowops
 from depthcheck.kernels.backends._rowops import nonlinear_row
 from depthcheck.kernels.backends.numba import blas as _blas
+from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba import wy as _wy
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _cholesky_upper, _gemm, _gram
+from depthcheck.kernels.backends.numba.simd import scaled_copy_sumsq4
 from depthcheck.kernels.backends.numba.wy import _unit_rows, _wy_apply
 from depthcheck.kernels.chain import codes as _codes
 from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NORM_ZERO, ERR_RESCALE, ERR_STAT,
@@ -50,7 +52,8 @@ __all__ = ["KERNEL_SOURCES", "kernel_fingerprint", "stat_buffers", "collect"]
 
 #: every file whose code or constants the entry kernels compile in (their own file aside): the
 #: kernels' disk cache closes over a hash of these (``kernel_fingerprint``)
-KERNEL_SOURCES = (_philox, _codes, _rowops, _activations, _norms, _isometry, _blas, _wy)
+KERNEL_SOURCES = (_philox, _codes, _rowops, _activations, _norms, _isometry, _blas, _simd,
+                  _wy)
 
 
 def kernel_fingerprint(*modules) -> int:
@@ -266,32 +269,8 @@ def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw,
 @njit
 def _scaled_copy_sq(a, h, f):
     """h <- a·f for 1-d views of one length; returns Σ h² from four partial sums,
-    (s0 + s1) + (s2 + s3) (one running sum is bound by the add latency). f = 1.0 copies a
-    exactly."""
-    m = a.size
-    m4 = m - m % 4
-    s0 = 0.0
-    s1 = 0.0
-    s2 = 0.0
-    s3 = 0.0
-    for t in range(0, m4, 4):
-        v0 = a[t] * f
-        v1 = a[t + 1] * f
-        v2 = a[t + 2] * f
-        v3 = a[t + 3] * f
-        h[t] = v0
-        h[t + 1] = v1
-        h[t + 2] = v2
-        h[t + 3] = v3
-        s0 += v0 * v0
-        s1 += v1 * v1
-        s2 += v2 * v2
-        s3 += v3 * v3
-    for t in range(m4, m):
-        v0 = a[t] * f
-        h[t] = v0
-        s0 += v0 * v0
-    return (s0 + s1) + (s2 + s3)
+    (s0 + s1) + (s2 + s3) (``simd.scaled_copy_sumsq4``). f = 1.0 copies a exactly."""
+    return scaled_copy_sumsq4(a, h, f)
 
 
 @njit

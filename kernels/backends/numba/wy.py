@@ -17,57 +17,54 @@ from numba import njit, prange
 from depthcheck.theory._checks import as_float_array, check_positive_int
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
+from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba.blas import _L, _N, _T_, _dsyrk, _gemm, blas_single_thread
+from depthcheck.kernels.backends.numba.simd import sumsq4, vadd, vload, vmul, vsplat, vstore, vsub
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, _fill_normals
 
-__all__ = ["haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "WY_BLOCK"]
+__all__ = ["haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "WY_BLOCK",
+           "pair_work_size"]
 
 
 @njit
 def _unit_rows(R, tau, D):
     """Rows R[k, k:] hold the Gaussian x_k (zeros before column k): turn them in place into the
-    unit reflector vectors u_k, with τ_k and the sign matrix D (depthcheck.kernels.random.householder)."""
+    unit reflector vectors u_k, with τ_k and the sign matrix D (depthcheck.kernels.random.householder).
+
+    Three passes over the rows, each row's arithmetic as if done alone: the squared norms
+    (``simd.sumsq4``), then the square roots and divisions (independent across rows, so they
+    overlap instead of forming one chain per row), then the scaling; tau holds each row's
+    1/v_n (NaN for a zero reflector) between the passes."""
     d = R.shape[0]
     for k in range(d):
         row = R[k]
-        for i in range(k):
-            row[i] = 0.0
-        # ‖x_k‖² in four independent partial sums: one running sum is bound by the add latency
-        a0 = 0.0
-        a1 = 0.0
-        a2 = 0.0
-        a3 = 0.0
-        L = d - k
-        L4 = L - L % 4
-        for t in range(0, L4, 4):
-            x0 = row[k + t]
-            x1 = row[k + t + 1]
-            x2 = row[k + t + 2]
-            x3 = row[k + t + 3]
-            a0 += x0 * x0
-            a1 += x1 * x1
-            a2 += x2 * x2
-            a3 += x3 * x3
-        for t in range(L4, L):
-            x0 = row[k + t]
-            a0 += x0 * x0
-        nrm = math.sqrt((a0 + a1) + (a2 + a3))
+        row[:k] = 0.0
+        tau[k] = sumsq4(row, k, d - k)
+    for k in range(d):
+        row = R[k]
+        nrm = math.sqrt(tau[k])
         x0 = row[k]
         s = 1.0 if x0 >= 0 else -1.0
         vn = math.sqrt(2.0 * nrm * (nrm + abs(x0)))
+        D[k] = -s if k < d - 1 else s
         if k < d - 1 and vn > 0:
             inv = 1.0 / vn
             row[k] = (x0 + s * nrm) * inv
-            for i in range(k + 1, d):
-                row[i] *= inv
+            tau[k] = inv
+        else:
+            tau[k] = np.nan
+    for k in range(d):
+        inv = tau[k]
+        if inv == inv:
+            tail = R[k, k + 1:]
+            for i in range(tail.size):
+                tail[i] *= inv
             tau[k] = 2.0
         else:
-            for i in range(k, d):
-                row[i] = 0.0
+            R[k, k:] = 0.0
             tau[k] = 0.0
-        D[k] = -s if k < d - 1 else s
 
 
 @njit
@@ -180,80 +177,208 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
 
 
 #: widths up to which ``_pair_apply`` (no BLAS) beats the blocked ``_wy_apply`` at n = d on
-#: one core (measured: 1.9x faster at d = 32, 1.3x at d = 50, slower at d = 100)
+#: one core (measured before its register tiles: 1.9x faster at d = 32, 1.3x at d = 50, slower
+#: at d = 100)
 PAIR_APPLY_MAX_D = 64
 
 
 @njit
-def _pair_apply(Y, R, tau, D, Wb):
+def pair_work_size(d):
+    """Length of ``_pair_apply``'s work space for width d: the pairs' coefficients (d) and a
+    d×4 tile for the last n mod 4 columns."""
+    return 5 * d
+
+
+@njit
+def _pair_coefs(R, tau, cf):
+    """cf[k] <- t01 = −τ_{k−1} τ_k (u_{k−1}·u_k) of each pair (k − 1, k), k = d − 2, d − 4, ...
+    >= 1 of ``_pair_apply`` (the dot product summed over i = k .. d − 1 in order)."""
+    d = R.shape[0]
+    k = d - 2
+    while k >= 1:
+        ua = R[k - 1]
+        ub = R[k]
+        s = 0.0
+        for i in range(k, d):
+            s += ua[i] * ub[i]
+        cf[k] = -tau[k - 1] * tau[k] * s
+        k -= 2
+
+
+@njit
+def _pairs_tile16(Yf, n, c, R, tau, cf):
+    """``_pairs`` on the 16 columns c .. c + 15 of Y (flat C-order ``Yf``, row length n): the
+    tile's accumulators stay in registers across the loop over rows (``simd``); each lane does
+    the arithmetic of ``_pairs``'s scalar description, in its order."""
+    d = R.shape[0]
+    zero = vsplat(0.0)
+    k = d - 2
+    while k >= 1:
+        a = k - 1
+        ua = R[a]
+        ub = R[k]
+        xa = vsplat(ua[a])
+        oa = a * n + c
+        p0 = vmul(xa, vload(Yf, oa))
+        p1 = vmul(xa, vload(Yf, oa + 4))
+        p2 = vmul(xa, vload(Yf, oa + 8))
+        p3 = vmul(xa, vload(Yf, oa + 12))
+        q0 = zero
+        q1 = zero
+        q2 = zero
+        q3 = zero
+        for i in range(k, d):
+            x0 = vsplat(ua[i])
+            x1 = vsplat(ub[i])
+            o = i * n + c
+            v = vload(Yf, o)
+            p0 = vadd(p0, vmul(x0, v))
+            q0 = vadd(q0, vmul(x1, v))
+            v = vload(Yf, o + 4)
+            p1 = vadd(p1, vmul(x0, v))
+            q1 = vadd(q1, vmul(x1, v))
+            v = vload(Yf, o + 8)
+            p2 = vadd(p2, vmul(x0, v))
+            q2 = vadd(q2, vmul(x1, v))
+            v = vload(Yf, o + 12)
+            p3 = vadd(p3, vmul(x0, v))
+            q3 = vadd(q3, vmul(x1, v))
+        ta = vsplat(tau[a])
+        tb = vsplat(tau[k])
+        t01 = vsplat(cf[k])
+        p0 = vadd(vmul(ta, p0), vmul(t01, q0))
+        p1 = vadd(vmul(ta, p1), vmul(t01, q1))
+        p2 = vadd(vmul(ta, p2), vmul(t01, q2))
+        p3 = vadd(vmul(ta, p3), vmul(t01, q3))
+        q0 = vmul(tb, q0)
+        q1 = vmul(tb, q1)
+        q2 = vmul(tb, q2)
+        q3 = vmul(tb, q3)
+        vstore(Yf, oa, vsub(vload(Yf, oa), vmul(xa, p0)))
+        vstore(Yf, oa + 4, vsub(vload(Yf, oa + 4), vmul(xa, p1)))
+        vstore(Yf, oa + 8, vsub(vload(Yf, oa + 8), vmul(xa, p2)))
+        vstore(Yf, oa + 12, vsub(vload(Yf, oa + 12), vmul(xa, p3)))
+        for i in range(k, d):
+            x0 = vsplat(ua[i])
+            x1 = vsplat(ub[i])
+            o = i * n + c
+            vstore(Yf, o, vsub(vload(Yf, o), vadd(vmul(x0, p0), vmul(x1, q0))))
+            vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vadd(vmul(x0, p1), vmul(x1, q1))))
+            vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vadd(vmul(x0, p2), vmul(x1, q2))))
+            vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vadd(vmul(x0, p3), vmul(x1, q3))))
+        k -= 2
+    if k == 0:
+        u = R[0]
+        p0 = zero
+        p1 = zero
+        p2 = zero
+        p3 = zero
+        for i in range(d):
+            x = vsplat(u[i])
+            o = i * n + c
+            p0 = vadd(p0, vmul(x, vload(Yf, o)))
+            p1 = vadd(p1, vmul(x, vload(Yf, o + 4)))
+            p2 = vadd(p2, vmul(x, vload(Yf, o + 8)))
+            p3 = vadd(p3, vmul(x, vload(Yf, o + 12)))
+        t = tau[0]
+        for i in range(d):
+            x = vsplat(t * u[i])
+            o = i * n + c
+            vstore(Yf, o, vsub(vload(Yf, o), vmul(x, p0)))
+            vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vmul(x, p1)))
+            vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vmul(x, p2)))
+            vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vmul(x, p3)))
+
+
+@njit
+def _pairs_tile4(Yf, n, c, R, tau, cf):
+    """``_pairs_tile16`` on the 4 columns c .. c + 3."""
+    d = R.shape[0]
+    zero = vsplat(0.0)
+    k = d - 2
+    while k >= 1:
+        a = k - 1
+        ua = R[a]
+        ub = R[k]
+        xa = vsplat(ua[a])
+        oa = a * n + c
+        p0 = vmul(xa, vload(Yf, oa))
+        q0 = zero
+        for i in range(k, d):
+            v = vload(Yf, i * n + c)
+            p0 = vadd(p0, vmul(vsplat(ua[i]), v))
+            q0 = vadd(q0, vmul(vsplat(ub[i]), v))
+        p0 = vadd(vmul(vsplat(tau[a]), p0), vmul(vsplat(cf[k]), q0))
+        q0 = vmul(vsplat(tau[k]), q0)
+        vstore(Yf, oa, vsub(vload(Yf, oa), vmul(xa, p0)))
+        for i in range(k, d):
+            o = i * n + c
+            vstore(Yf, o, vsub(vload(Yf, o), vadd(vmul(vsplat(ua[i]), p0),
+                                                 vmul(vsplat(ub[i]), q0))))
+        k -= 2
+    if k == 0:
+        u = R[0]
+        p0 = zero
+        for i in range(d):
+            p0 = vadd(p0, vmul(vsplat(u[i]), vload(Yf, i * n + c)))
+        t = tau[0]
+        for i in range(d):
+            o = i * n + c
+            vstore(Yf, o, vsub(vload(Yf, o), vmul(vsplat(t * u[i]), p0)))
+
+
+@njit
+def _pairs(Y, R, tau, work):
+    """In place Y <- P_0 ⋯ P_{d-2} Y for the unit reflector rows of R (``_unit_rows``): the
+    reflectors two at a time, last pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with
+    T = [[τ_a, t01], [0, τ_b]], t01 = −τ_a τ_b u_a·u_b (forward dlarft of two vectors), the
+    first reflector alone when d is even. Per pair and column c (u_a, u_b vanish before their
+    index; sums over i = b .. d − 1 in order):
+
+        w0 = u_a[a]·Y[a, c] + Σ_i u_a[i]·Y[i, c],   w1 = 0 + Σ_i u_b[i]·Y[i, c],
+        z0 = τ_a·w0 + t01·w1,   z1 = τ_b·w1,
+        Y[a, c] −= u_a[a]·z0,   Y[i, c] −= u_a[i]·z0 + u_b[i]·z1;
+
+    alone: w = 0 + Σ_i u[i]·Y[i, c], Y[i, c] −= (τ u[i])·w. Columns are independent: they go
+    in register tiles of 16 and 4 columns (``_pairs_tile16``, ``_pairs_tile4``), the last
+    n mod 4 through a zero-padded d×4 tile. ``work``: ``pair_work_size(d)`` floats."""
+    d, n = Y.shape
+    if work.size < 5 * d:
+        raise ValueError("_pairs: work space smaller than pair_work_size(d)")
+    cf = work[:d]
+    _pair_coefs(R, tau, cf)
+    Yf = Y.reshape(d * n)
+    n16 = n - n % 16
+    n4 = n - n % 4
+    for c in range(0, n16, 16):
+        _pairs_tile16(Yf, n, c, R, tau, cf)
+    for c in range(n16, n4, 4):
+        _pairs_tile4(Yf, n, c, R, tau, cf)
+    r = n - n4
+    if r > 0:
+        S = work[d:5 * d]
+        for i in range(d):
+            for j in range(4):
+                S[4 * i + j] = Y[i, n4 + j] if j < r else 0.0
+        _pairs_tile4(S, 4, 0, R, tau, cf)
+        for i in range(d):
+            for j in range(r):
+                Y[i, n4 + j] = S[4 * i + j]
+
+
+@njit
+def _pair_apply(Y, R, tau, D, work):
     """In place Y <- W Y, W = P_0 ⋯ P_{d-2} D from the unit rows of R (as ``_wy_apply`` with
-    ``transpose=False``, equal to rounding), without BLAS: the reflectors two at a time, last
-    pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with T = [[τ_a, −τ_a τ_b u_a·u_b], [0, τ_b]]
-    (forward dlarft of two vectors), i.e. two passes over rows a..d-1 of Y per pair, each row
-    update a vectorisable loop over the n columns. Faster than the BLAS calls of ``_wy_apply``
-    for small d (``PAIR_APPLY_MAX_D``). ``Wb``: work space (2, n)."""
+    ``transpose=False``, equal to rounding), without BLAS: the rows scaled by D, then
+    ``_pairs``. Faster than the BLAS calls of ``_wy_apply`` for small d
+    (``PAIR_APPLY_MAX_D``). ``work``: ``pair_work_size(d)`` floats."""
     d, n = Y.shape
     for i in range(d):
         di = D[i]
         yi = Y[i]
         for c in range(n):
             yi[c] *= di
-    w0 = Wb[0]
-    w1 = Wb[1]
-    k = d - 2
-    while k >= 0:
-        if k >= 1:
-            a = k - 1
-            ua = R[a]
-            ub = R[k]
-            ta = tau[a]
-            tb = tau[k]
-            s = 0.0
-            for i in range(k, d):
-                s += ua[i] * ub[i]
-            ya = Y[a]
-            uaa = ua[a]
-            for c in range(n):
-                w0[c] = uaa * ya[c]
-                w1[c] = 0.0
-            for i in range(k, d):
-                yi = Y[i]
-                x0 = ua[i]
-                x1 = ub[i]
-                for c in range(n):
-                    v = yi[c]
-                    w0[c] += x0 * v
-                    w1[c] += x1 * v
-            t01 = -ta * tb * s
-            for c in range(n):
-                z0 = ta * w0[c] + t01 * w1[c]
-                w1[c] = tb * w1[c]
-                w0[c] = z0
-            for c in range(n):
-                ya[c] -= uaa * w0[c]
-            for i in range(k, d):
-                yi = Y[i]
-                x0 = ua[i]
-                x1 = ub[i]
-                for c in range(n):
-                    yi[c] -= x0 * w0[c] + x1 * w1[c]
-            k -= 2
-        else:
-            u = R[k]
-            for c in range(n):
-                w0[c] = 0.0
-            for i in range(k, d):
-                yi = Y[i]
-                x = u[i]
-                for c in range(n):
-                    w0[c] += x * yi[c]
-            t = tau[k]
-            for i in range(k, d):
-                yi = Y[i]
-                x = t * u[i]
-                for c in range(n):
-                    yi[c] -= x * w0[c]
-            k -= 1
+    _pairs(Y, R, tau, work)
 
 
 @njit
@@ -299,7 +424,7 @@ def _make_haar_apply_batch(fingerprint):
 
 
 #: the files compiled into this module's entry kernels
-KERNEL_SOURCES = (_blas, _philox)
+KERNEL_SOURCES = (_blas, _philox, _simd)
 
 _haar_apply_batch = _make_haar_apply_batch(source_fingerprint(*KERNEL_SOURCES))
 

@@ -1,0 +1,219 @@
+"""The four-lane vectors of ``depthcheck.kernels.backends.numba.simd`` and the register-tiled
+kernels built on them (``wy._pairs``, ``wy._unit_rows``, the sums of squares): each lane must do
+exactly the arithmetic of the scalar description, so these kernels are compared bit for bit
+with plain scalar loops written here (the form the kernels had before their register tiles),
+and the Haar layer also against the numpy reference to rounding."""
+import math
+
+import numpy as np
+import pytest
+from numba import njit
+from numba.core.errors import TypingError
+
+from depthcheck.kernels.backends.numba import wy
+from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, vadd, vlane,
+                                                    vload, vmul, vsplat, vstore, vsub)
+from depthcheck.kernels.random.haar import apply_householder_haar
+
+
+@njit
+def _lanes(a, b, c, out):
+    """out[t:t+4] <- (a − b·c) + c at every multiple of 4, and the lanes of the last one."""
+    for t in range(0, a.size - 3, 4):
+        va = vload(a, t)
+        vc = vload(c, t)
+        vstore(out, t, vadd(vsub(va, vmul(vload(b, t), vc)), vc))
+    v = vmul(vload(a, 0), vsplat(3))
+    return vlane(v, 0), vlane(v, 1), vlane(v, 2), vlane(v, 3)
+
+
+def test_lanewise_arithmetic_is_the_scalar_arithmetic():
+    rng = np.random.default_rng(0)
+    a, b, c = rng.standard_normal((3, 4 * 7)) * np.logspace(-8, 8, 28)
+    out = np.full(28, np.nan)
+    lanes = _lanes(a, b, c, out)
+    np.testing.assert_array_equal(out, (a - b * c) + c)           # no fused multiply-add
+    assert lanes == tuple(3.0 * a[:4])
+    A2 = np.arange(12.0).reshape(3, 4)                            # 2-d C arrays: flat index
+    out2 = np.zeros((3, 4))
+    _lanes(A2, np.zeros((3, 4)), np.ones((3, 4)), out2)
+    np.testing.assert_array_equal(out2, A2 + 1.0)
+
+
+def test_lanes_refuse_non_contiguous_and_non_float64_arrays():
+    @njit
+    def load(x):
+        return vlane(vload(x, 0), 0)
+
+    assert load(np.arange(8.0)) == 0.0
+    with pytest.raises(TypingError):
+        load(np.arange(16.0)[::2])
+    with pytest.raises(TypingError):
+        load(np.arange(8, dtype=np.float32))
+
+
+def _partial_sums(x):
+    """Σ x² as four partial sums over x[j::4] (the tail x[4⌊L/4⌋:] into the first), combined
+    (s0 + s1) + (s2 + s3)."""
+    L = x.size
+    L4 = L - L % 4
+    s = [0.0, 0.0, 0.0, 0.0]
+    for t in range(0, L4, 4):
+        for j in range(4):
+            s[j] += x[t + j] * x[t + j]
+    for t in range(L4, L):
+        s[0] += x[t] * x[t]
+    return (s[0] + s[1]) + (s[2] + s[3])
+
+
+@pytest.mark.parametrize("L", [0, 1, 3, 4, 5, 11, 16, 37])
+def test_sums_of_squares_are_the_four_partial_sums(L):
+    x = np.random.default_rng(L).standard_normal(L + 3) * np.logspace(-5, 5, L + 3)
+    assert sumsq4(x, 3, L) == _partial_sums(x[3:3 + L])
+    h = np.empty(L)
+    f = 0.37
+    got = scaled_copy_sumsq4(x[:L].copy(), h, f)
+    np.testing.assert_array_equal(h, x[:L] * f)
+    assert got == _partial_sums(x[:L] * f)
+
+
+# -------------------------------------------------------------- scalar descriptions (reference)
+@njit
+def _unit_rows_scalar(R, tau, D):
+    d = R.shape[0]
+    for k in range(d):
+        row = R[k]
+        for i in range(k):
+            row[i] = 0.0
+        a0 = 0.0
+        a1 = 0.0
+        a2 = 0.0
+        a3 = 0.0
+        L = d - k
+        L4 = L - L % 4
+        for t in range(0, L4, 4):
+            a0 += row[k + t] * row[k + t]
+            a1 += row[k + t + 1] * row[k + t + 1]
+            a2 += row[k + t + 2] * row[k + t + 2]
+            a3 += row[k + t + 3] * row[k + t + 3]
+        for t in range(L4, L):
+            a0 += row[k + t] * row[k + t]
+        nrm = math.sqrt((a0 + a1) + (a2 + a3))
+        x0 = row[k]
+        s = 1.0 if x0 >= 0 else -1.0
+        vn = math.sqrt(2.0 * nrm * (nrm + abs(x0)))
+        if k < d - 1 and vn > 0:
+            inv = 1.0 / vn
+            row[k] = (x0 + s * nrm) * inv
+            for i in range(k + 1, d):
+                row[i] *= inv
+            tau[k] = 2.0
+        else:
+            for i in range(k, d):
+                row[i] = 0.0
+            tau[k] = 0.0
+        D[k] = -s if k < d - 1 else s
+
+
+@njit
+def _pair_apply_scalar(Y, R, tau, D):
+    d, n = Y.shape
+    for i in range(d):
+        for c in range(n):
+            Y[i, c] *= D[i]
+    w0 = np.empty(n)
+    w1 = np.empty(n)
+    k = d - 2
+    while k >= 0:
+        if k >= 1:
+            a = k - 1
+            ua, ub, ta, tb = R[a], R[k], tau[a], tau[k]
+            s = 0.0
+            for i in range(k, d):
+                s += ua[i] * ub[i]
+            for c in range(n):
+                w0[c] = ua[a] * Y[a, c]
+                w1[c] = 0.0
+            for i in range(k, d):
+                for c in range(n):
+                    w0[c] += ua[i] * Y[i, c]
+                    w1[c] += ub[i] * Y[i, c]
+            t01 = -ta * tb * s
+            for c in range(n):
+                z0 = ta * w0[c] + t01 * w1[c]
+                w1[c] = tb * w1[c]
+                w0[c] = z0
+            for c in range(n):
+                Y[a, c] -= ua[a] * w0[c]
+            for i in range(k, d):
+                for c in range(n):
+                    Y[i, c] -= ua[i] * w0[c] + ub[i] * w1[c]
+            k -= 2
+        else:
+            u = R[k]
+            for c in range(n):
+                w0[c] = 0.0
+            for i in range(k, d):
+                for c in range(n):
+                    w0[c] += u[i] * Y[i, c]
+            for i in range(k, d):
+                x = tau[k] * u[i]
+                for c in range(n):
+                    Y[i, c] -= x * w0[c]
+            k -= 1
+
+
+def _reflectors(d, rng, zero_rows=()):
+    V = np.tril(rng.standard_normal((d, d)))
+    for k in zero_rows:
+        V[:, k] = 0.0                                  # a zero Householder vector (τ = 0)
+    R = np.ascontiguousarray(V.T)
+    tau, D = np.empty(d), np.empty(d)
+    return V, R, tau, D
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 6, 9, 17, 33])
+def test_unit_rows_are_the_scalar_description(d):
+    rng = np.random.default_rng(d)
+    _, R, tau, D = _reflectors(d, rng, zero_rows=(d // 2,))
+    R[0, :] *= 1e-200                                  # norms far from 1 take the same path
+    R2, tau2, D2 = R.copy(), np.empty(d), np.empty(d)
+    R[1:, 0] = np.nan                                   # below the diagonal: must be zeroed
+    wy._unit_rows(R, tau, D)
+    _unit_rows_scalar(R2, tau2, D2)
+    np.testing.assert_array_equal(R, R2)
+    np.testing.assert_array_equal(tau, tau2)
+    np.testing.assert_array_equal(D, D2)
+    if d > 2:
+        assert tau[d // 2] == 0.0 and not R[d // 2].any()
+
+
+@pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (8, 21), (12, 35), (17, 17),
+                                 (32, 32), (33, 50)])
+def test_pairs_are_the_scalar_description_bit_for_bit(d, n):
+    """Tiles of 16 and 4 columns and the padded tail of n mod 4 (n = 5, 21, 35, 50), odd and
+    even d (the first reflector alone), a zero reflector among them."""
+    rng = np.random.default_rng(100 * d + n)
+    V, R, tau, D = _reflectors(d, rng, zero_rows=(d // 3,) if d > 3 else ())
+    wy._unit_rows(R, tau, D)
+    H = rng.standard_normal((d, n)) * np.logspace(-3, 3, n)
+    Y = H.copy()
+    wy._pair_apply(Y, R, tau, D, np.full(wy.pair_work_size(d), np.nan))
+    Y0 = H.copy()
+    _pair_apply_scalar(Y0, R, tau, D)
+    np.testing.assert_array_equal(Y, Y0)
+    V, R, tau, D = _reflectors(d, rng)                 # and W·H itself, to rounding
+    wy._unit_rows(R, tau, D)
+    Y = H.copy()
+    wy._pair_apply(Y, R, tau, D, np.empty(wy.pair_work_size(d)))
+    ref = apply_householder_haar(V[None], H[None])[0]
+    err = np.abs(Y - ref).max(axis=0) / np.abs(H).max(axis=0)      # per column: scales differ
+    assert err.max() < 1e-14 * (d + 4), err.max()
+
+
+def test_pairs_refuse_a_short_work_space():
+    d, n = 4, 4
+    _, R, tau, D = _reflectors(d, np.random.default_rng(0))
+    wy._unit_rows(R, tau, D)
+    with pytest.raises(ValueError, match="work space"):
+        wy._pairs(np.ones((d, n)), R, tau, np.empty(5 * d - 1))
