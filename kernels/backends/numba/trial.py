@@ -33,7 +33,7 @@ from depthcheck.kernels.backends.numba import wy as _wy
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _cholesky_upper, _gemm, _gram
 from depthcheck.kernels.backends.numba.simd import scaled_copy_sumsq4
-from depthcheck.kernels.backends.numba.wy import _unit_rows, _wy_apply
+from depthcheck.kernels.backends.numba.wy import _unit_rows_packed, _wy_apply
 from depthcheck.kernels.chain import codes as _codes
 from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NORM_ZERO, ERR_RESCALE, ERR_STAT,
                                             F_GAMMA, F_STD, F_TAU, I_ACT, I_BLOCK,
@@ -214,12 +214,7 @@ def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
     d = R.shape[0]
     _fill_normals(z, method, k0, k1, np.uint64(l), np.uint64(b), np.uint64(0), zbuf)
     if wcode == 0:
-        p = 0
-        for kk in range(d):
-            for i in range(kk, d):
-                R[kk, i] = z[p]
-                p += 1
-        _unit_rows(R, tau_v, D)
+        _unit_rows_packed(z, R, tau_v, D)
     else:
         for i in range(d):
             for kk in range(d):

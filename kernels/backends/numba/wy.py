@@ -19,7 +19,8 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
 from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba.blas import _L, _N, _T_, _dsyrk, _gemm, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import sumsq4, vadd, vload, vmul, vsplat, vstore, vsub
+from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, vadd, vload, vmul,
+                                                    vsplat, vstore, vsub)
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, _fill_normals
@@ -35,13 +36,34 @@ def _unit_rows(R, tau, D):
 
     Three passes over the rows, each row's arithmetic as if done alone: the squared norms
     (``simd.sumsq4``), then the square roots and divisions (independent across rows, so they
-    overlap instead of forming one chain per row), then the scaling; tau holds each row's
-    1/v_n (NaN for a zero reflector) between the passes."""
+    overlap instead of forming one chain per row), then the scaling (``_unit_finish``); tau
+    holds the squared norms, then each row's 1/v_n, between the passes."""
     d = R.shape[0]
     for k in range(d):
         row = R[k]
         row[:k] = 0.0
         tau[k] = sumsq4(row, k, d - k)
+    _unit_finish(R, tau, D)
+
+
+@njit
+def _unit_rows_packed(z, R, tau, D):
+    """``_unit_rows`` on x_0, x_1, ... packed in z (x_k: d − k entries, in order), written into
+    the rows of R by the first pass (the copy and the squared norm in one, the same values)."""
+    d = R.shape[0]
+    p = 0
+    for k in range(d):
+        row = R[k]
+        row[:k] = 0.0
+        tau[k] = scaled_copy_sumsq4(z[p:p + d - k], row[k:], 1.0)
+        p += d - k
+    _unit_finish(R, tau, D)
+
+
+@njit
+def _unit_finish(R, tau, D):
+    """Passes two and three of ``_unit_rows`` from tau[k] = ‖x_k‖²."""
+    d = R.shape[0]
     for k in range(d):
         row = R[k]
         nrm = math.sqrt(tau[k])
@@ -227,10 +249,12 @@ def _pairs_tile16(Yf, n, c, R, tau, cf):
         q1 = zero
         q2 = zero
         q3 = zero
-        for i in range(k, d):
-            x0 = vsplat(ua[i])
-            x1 = vsplat(ub[i])
-            o = i * n + c
+        uk = ua[k:]                           # loops from 0 over views: no wrap-around
+        vk = ub[k:]                           # test on the index (numba), see reduced._dot
+        for t in range(d - k):
+            x0 = vsplat(uk[t])
+            x1 = vsplat(vk[t])
+            o = (k + t) * n + c
             v = vload(Yf, o)
             p0 = vadd(p0, vmul(x0, v))
             q0 = vadd(q0, vmul(x1, v))
@@ -258,10 +282,10 @@ def _pairs_tile16(Yf, n, c, R, tau, cf):
         vstore(Yf, oa + 4, vsub(vload(Yf, oa + 4), vmul(xa, p1)))
         vstore(Yf, oa + 8, vsub(vload(Yf, oa + 8), vmul(xa, p2)))
         vstore(Yf, oa + 12, vsub(vload(Yf, oa + 12), vmul(xa, p3)))
-        for i in range(k, d):
-            x0 = vsplat(ua[i])
-            x1 = vsplat(ub[i])
-            o = i * n + c
+        for t in range(d - k):
+            x0 = vsplat(uk[t])
+            x1 = vsplat(vk[t])
+            o = (k + t) * n + c
             vstore(Yf, o, vsub(vload(Yf, o), vadd(vmul(x0, p0), vmul(x1, q0))))
             vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vadd(vmul(x0, p1), vmul(x1, q1))))
             vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vadd(vmul(x0, p2), vmul(x1, q2))))
@@ -446,11 +470,7 @@ def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     dw = np.empty(2)
     cw = np.empty(2, np.uint8)
     _fill_normals(z, method, k0, k1, np.uint64(layer), np.uint64(b), np.uint64(0), zbuf)
-    p = 0
-    for k in range(d):
-        R[k, k:] = z[p:p + d - k]
-        p += d - k
-    _unit_rows(R, tau, D)
+    _unit_rows_packed(z, R, tau, D)
     _wy_apply(Y, R, tau, D, False, nb, T, S, W1, W2, iw, dw, cw)
 
 
