@@ -42,6 +42,22 @@ def test_tracked_gap_equals_cholesky_gap(kw, rec, every):
     assert not np.array_equal(a["isometry_gap"][:, 1:], b["isometry_gap"][:, 1:])
 
 
+@pytest.mark.parametrize("d", [72, 121])
+def test_wide_tracked_chains_equal_the_blas_chain(d):
+    """Either side of ``wy.PAIR_APPLY_MAX_D`` (d = 72: the register-tiled pairs; d = 121: the
+    BLAS compact WY) the tracked chain equals the untracked one (compact WY and a Cholesky at
+    every layer) to rounding."""
+    from depthcheck.kernels.backends.numba.wy import PAIR_APPLY_MAX_D
+    assert 72 <= PAIR_APPLY_MAX_D < 121
+    L, B = 12, 2
+    X = np.eye(d) + 0.05 * np.random.default_rng(d).standard_normal((d, d))
+    spec = _spec(X, L, B)
+    a = _run(spec, X, ("isometry_gap", "row_norm_cv"))
+    b = _run(spec, X, ("isometry_gap", "row_norm_cv"), track=False)
+    for k in ("isometry_gap", "row_norm_cv"):
+        np.testing.assert_allclose(a[k], b[k], rtol=1e-9, atol=1e-13, err_msg=k)
+
+
 def test_tracked_gap_matches_definition_on_recomputed_layers():
     d, L, B, key = 10, 40, 2, (3, 4)
     X = np.eye(d) + 0.2 * np.random.default_rng(2).standard_normal((d, d))

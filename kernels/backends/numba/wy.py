@@ -199,9 +199,10 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
 
 
 #: widths up to which ``_pair_apply`` (no BLAS) beats the blocked ``_wy_apply`` at n = d on
-#: one core (measured before its register tiles: 1.9x faster at d = 32, 1.3x at d = 50, slower
-#: at d = 100)
-PAIR_APPLY_MAX_D = 64
+#: one core. Measured in the Fig. 1 chain (µs per layer and trial, one thread, pair vs
+#: compact WY): d = 80: 58 vs 83, 100: 102–104 vs 139–143, 112: 133 vs 181, 120: 169 vs 215,
+#: 128: 261 vs 250 (rows 1 KiB apart: a tile's rows fall in few L1 sets), 200: 743 vs 784.
+PAIR_APPLY_MAX_D = 120
 
 
 @njit
