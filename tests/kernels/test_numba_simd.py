@@ -189,7 +189,7 @@ def test_unit_rows_are_the_scalar_description(d):
 
 
 @pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (8, 21), (12, 35), (17, 17),
-                                 (32, 32), (33, 50), (101, 100)])
+                                 (32, 32), (33, 50), (101, 100), (200, 36)])
 def test_pairs_are_the_scalar_description_bit_for_bit(d, n):
     """Tiles of 16 and 4 columns and the padded tail of n mod 4 (n = 5, 21, 35, 50), odd and
     even d (the first reflector alone), a zero reflector among them."""

@@ -42,14 +42,14 @@ def test_tracked_gap_equals_cholesky_gap(kw, rec, every):
     assert not np.array_equal(a["isometry_gap"][:, 1:], b["isometry_gap"][:, 1:])
 
 
-@pytest.mark.parametrize("d", [72, 121])
+@pytest.mark.parametrize("d", [72, 128])
 def test_wide_tracked_chains_equal_the_blas_chain(d):
-    """Either side of ``wy.PAIR_APPLY_MAX_D`` (d = 72: the register-tiled pairs; d = 121: the
+    """Both ways of ``wy.pair_apply_wins`` (d = 72: the register-tiled pairs; d = 128: the
     BLAS compact WY) the tracked chain equals the untracked one (compact WY and a Cholesky at
     every layer) to rounding."""
-    from depthcheck.kernels.backends.numba.wy import PAIR_APPLY_MAX_D
-    assert 72 <= PAIR_APPLY_MAX_D < 121
-    L, B = 12, 2
+    from depthcheck.kernels.backends.numba.wy import pair_apply_wins
+    assert pair_apply_wins(72) and not pair_apply_wins(128) and not pair_apply_wins(241)
+    L, B = 8, 2
     X = np.eye(d) + 0.05 * np.random.default_rng(d).standard_normal((d, d))
     spec = _spec(X, L, B)
     a = _run(spec, X, ("isometry_gap", "row_norm_cv"))

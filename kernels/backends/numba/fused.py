@@ -16,7 +16,8 @@ Two ways in:
   residual, the isometry gap the only Gram statistic: the Fig. 1 chain of Meterez et al. 2024,
   arXiv:2310.02012) carry log det HᵀH from layer to layer instead of factorising the Gram
   (``_trial_tracked``; Cholesky re-anchoring keeps the +inf rule and bounds rounding drift) and,
-  for d <= ``wy.PAIR_APPLY_MAX_D``, apply the reflectors two at a time without BLAS.
+  where ``wy.pair_apply_wins(d)`` (d <= 240 but 128), apply the reflectors two at a time in
+  register tiles without BLAS.
 * ``NumbaChainBackend`` per-layer methods for ``depthcheck.kernels.simulate_chain``'s driver: the same
   random numbers as the numpy reference (the Householder vectors come from the layer's numpy
   generator), the Haar weights kept as their Householder vectors and applied (and transposed,
@@ -55,7 +56,7 @@ from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _re
                                                      _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
-from depthcheck.kernels.backends.numba.wy import (PAIR_APPLY_MAX_D, _haar_apply_batch, _pairs,
+from depthcheck.kernels.backends.numba.wy import (_haar_apply_batch, _pairs, pair_apply_wins,
                                                   pair_work_size,
                                                   apply_haar_philox,
                                                   haar_apply_batch, householder_vectors_philox)
@@ -166,7 +167,7 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
 def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     """One trial of the forward chain for ``tracked_gap_eligible`` configurations: the same
     layers and random numbers as ``_trial_forward`` (the Haar layer by ``wy._pairs`` for
-    d <= ``wy.PAIR_APPLY_MAX_D``, equal to ``_wy_apply`` to rounding); the isometry gap
+    ``wy.pair_apply_wins(d)``, equal to ``_wy_apply`` to rounding); the isometry gap
     φ_l = log(tr G_l/n) − log det(G_l)/n with log det G_l carried from layer to layer by the
     row-norm ratios (d logs per layer instead of the n²d + n³/3 flops of Gram and Cholesky).
 
@@ -186,7 +187,7 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     std, gamma, tau = fp[F_STD], fp[F_GAMMA], fp[F_TAU]
     d, n = X.shape[1], X.shape[2]
     kbmax = max(1, min(nb, d - 1))
-    pair = d <= PAIR_APPLY_MAX_D
+    pair = pair_apply_wins(d)
     pw = np.empty(pair_work_size(d) if pair else 1)
     nz = d * (d + 1) // 2
     xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)

@@ -26,7 +26,7 @@ from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, _fill_normals
 
 __all__ = ["haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "WY_BLOCK",
-           "pair_work_size"]
+           "pair_work_size", "pair_apply_wins", "PAIR_APPLY_MAX_D"]
 
 
 @njit
@@ -198,11 +198,20 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
                 Y[i, c] *= D[i]
 
 
-#: widths up to which ``_pair_apply`` (no BLAS) beats the blocked ``_wy_apply`` at n = d on
-#: one core. Measured in the Fig. 1 chain (µs per layer and trial, one thread, pair vs
-#: compact WY): d = 80: 58 vs 83, 100: 102–104 vs 139–143, 112: 133 vs 181, 120: 169 vs 215,
-#: 128: 261 vs 250 (rows 1 KiB apart: a tile's rows fall in few L1 sets), 200: 743 vs 784.
-PAIR_APPLY_MAX_D = 120
+#: widths up to which the tracked Fig. 1 chain applies its Haar layers by ``_pairs`` (no
+#: BLAS) rather than the blocked ``_wy_apply`` (n = d; ``pair_apply_wins``). Measured, µs per
+#: layer and trial, one thread, pairs vs compact WY: d = 100: 108–110 vs 149, 160: 397 vs 443,
+#: 192: 635 vs 701, 200: 649 vs 789, 240: 1065 vs 1331; the pairs lose at d = 128 (273 vs 260),
+#: 256 (1717 vs 1584) and 320 (3561 vs 3052: R and Y no longer fit the 512 KiB L2).
+PAIR_APPLY_MAX_D = 240
+
+
+@njit
+def pair_apply_wins(d):
+    """Whether the tracked chain uses ``_pairs`` at width d: d <= ``PAIR_APPLY_MAX_D`` and d
+    not a multiple of 128 (rows 8·128 bytes apart fall into few L1 sets: a 16-column tile
+    no longer stays in L1; measured at d = 128)."""
+    return d <= PAIR_APPLY_MAX_D and d % 128 != 0
 
 
 @njit
@@ -396,7 +405,7 @@ def _pair_apply(Y, R, tau, D, work):
     """In place Y <- W Y, W = P_0 ⋯ P_{d-2} D from the unit rows of R (as ``_wy_apply`` with
     ``transpose=False``, equal to rounding), without BLAS: the rows scaled by D, then
     ``_pairs``. Faster than the BLAS calls of ``_wy_apply`` for small d
-    (``PAIR_APPLY_MAX_D``). ``work``: ``pair_work_size(d)`` floats."""
+    (``pair_apply_wins``). ``work``: ``pair_work_size(d)`` floats."""
     d, n = Y.shape
     for i in range(d):
         di = D[i]
