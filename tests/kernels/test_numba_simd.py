@@ -188,6 +188,26 @@ def test_unit_rows_are_the_scalar_description(d):
         assert tau[d // 2] == 0.0 and not R[d // 2].any()
 
 
+@pytest.mark.parametrize("d", [1, 4, 13, 32])
+def test_unit_rows_from_packed_normals(d):
+    """``_unit_rows_packed`` (the fused kernels' draw: x_k packed in z) = the rows filled from z
+    then ``_unit_rows_scalar``, bit for bit."""
+    z = np.random.default_rng(d).standard_normal(d * (d + 1) // 2)
+    R = np.full((d, d), np.nan)
+    tau, D = np.empty(d), np.empty(d)
+    wy._unit_rows_packed(z, R, tau, D)
+    R2 = np.zeros((d, d))
+    p = 0
+    for k in range(d):
+        R2[k, k:] = z[p:p + d - k]
+        p += d - k
+    tau2, D2 = np.empty(d), np.empty(d)
+    _unit_rows_scalar(R2, tau2, D2)
+    np.testing.assert_array_equal(R, R2)
+    np.testing.assert_array_equal(tau, tau2)
+    np.testing.assert_array_equal(D, D2)
+
+
 @pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (8, 21), (12, 35), (17, 17),
                                  (32, 32), (33, 50), (101, 100), (200, 36)])
 def test_pairs_are_the_scalar_description_bit_for_bit(d, n):
