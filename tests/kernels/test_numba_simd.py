@@ -208,11 +208,14 @@ def test_unit_rows_from_packed_normals(d):
     np.testing.assert_array_equal(D, D2)
 
 
-@pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (8, 21), (12, 35), (17, 17),
-                                 (32, 32), (33, 50), (101, 100), (200, 36)])
+@pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (6, 8), (9, 12), (8, 21),
+                                 (7, 24), (10, 28), (12, 35), (17, 17), (32, 32), (33, 50),
+                                 (20, 52), (101, 100), (200, 36)])
 def test_pairs_are_the_scalar_description_bit_for_bit(d, n):
-    """Tiles of 16 and 4 columns and the padded tail of n mod 4 (n = 5, 21, 35, 50), odd and
-    even d (the first reflector alone), a zero reflector among them."""
+    """Every tiling of m = n // 4 vectors (``wy._pairs_vectors``: m = 1, 2, 3, 4, 5, 6, 7, 8, 9,
+    12, 13, 25 — tiles of 4, 3 and 1 vectors) and the padded tail of n mod 4 (n = 5, 21, 35,
+    50), odd and even d (the first reflector alone), four pairs' coefficients at a time
+    (d >= 9) and a zero reflector among them."""
     rng = np.random.default_rng(100 * d + n)
     V, R, tau, D = _reflectors(d, rng, zero_rows=(d // 3,) if d > 3 else ())
     wy._unit_rows(R, tau, D)

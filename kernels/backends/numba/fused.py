@@ -127,9 +127,9 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
 
 
 @njit
-def _row_sq(A, out):
-    """out[i] <- ‖A_i‖² (four partial sums per row, ``simd.sumsq4``)."""
-    d, n = A.shape
+def _row_sq(A, n, out):
+    """out[i] <- ‖A[i, :n]‖² (four partial sums per row, ``simd.sumsq4``)."""
+    d = A.shape[0]
     for i in range(d):
         out[i] = sumsq4(A[i], 0, n)
 
@@ -137,14 +137,15 @@ def _row_sq(A, out):
 @njit
 def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     """H <- the layer's rows for identity activation and a row-scaling norm (rownorm,
-    bn_nomean), from A and a2 = its squared row norms: norm_act H_i = g·A_i/s_i, act_norm
-    H_i = (g·A_i)/s_i, s_i = ‖input of the norm‖ (rownorm) or that/√n (bn_nomean), as
-    ``_rowops.nonlinear_row`` + ``trial._finish`` compute them (to rounding; the same errors:
-    ERR_NORM_ZERO for a zero or non-finite divisor, ERR_NONFINITE for a non-finite H).
+    bn_nomean), from A[:, :n] (n = H's columns; A may carry padding columns) and a2 = its
+    squared row norms: norm_act H_i = g·A_i/s_i, act_norm H_i = (g·A_i)/s_i,
+    s_i = ‖input of the norm‖ (rownorm) or that/√n (bn_nomean), as ``_rowops.nonlinear_row``
+    + ``trial._finish`` compute them (to rounding; the same errors: ERR_NORM_ZERO for a zero or
+    non-finite divisor, ERR_NONFINITE for a non-finite H).
     rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2).
     Two passes: every row's divisor first (the square roots and divisions of different rows
     overlap), then the scaled copies; h2 holds the factors g/s_i in between."""
-    d, n = A.shape
+    d, n = H.shape
     rootn = math.sqrt(n)
     for i in range(d):
         r = math.sqrt(a2[i])
@@ -193,6 +194,9 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     xb = np.int64(b) if X.shape[0] > 1 else np.int64(0)
     H = np.empty((d, n))
     A = np.empty((d, n))
+    # the pairs' input D·H, its rows padded with zeros to whole four-lane vectors (they stay
+    # zero: the layer is linear) so that every column goes through a full register tile
+    Ap = np.zeros((d, n + (-n) % 4 if pair else 1))
     R = np.zeros((d, d))
     z = np.empty(nz)
     zbuf = np.empty(_ZBUF, np.uint64)
@@ -224,15 +228,17 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
         if l > 0:
             _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf)
             if pair:
-                for i in range(d):                # A <- D H, then the reflectors
+                for i in range(d):                # Ap <- D H, then the reflectors
                     di = D[i]
                     for c in range(n):
-                        A[i, c] = H[i, c] * di
-                _pairs(A, R, tau_v, pw)
+                        Ap[i, c] = H[i, c] * di
+                _pairs(Ap, R, tau_v, pw)
+                Aw = Ap
             else:
                 _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)
-            _row_sq(A, a2)
-            e, tr = _scale_rows(A, H, a2, h2, gains[l - 1], norm_code, order_code, rn)
+                Aw = A
+            _row_sq(Aw, n, a2)
+            e, tr = _scale_rows(Aw, H, a2, h2, gains[l - 1], norm_code, order_code, rn)
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e

@@ -138,9 +138,10 @@ def sumsq4(x, o, L):
 
 @njit
 def scaled_copy_sumsq4(a, h, f):
-    """h <- a·f for C-contiguous 1-d arrays of one length; returns Σ h² in four partial sums
-    (section comment). f = 1.0 copies a exactly."""
-    m = a.size
+    """h <- a[:h.size]·f for C-contiguous 1-d arrays; returns Σ h² in four partial sums (section
+    comment). f = 1.0 copies a exactly. Unchecked (as ``vload``): the caller guarantees that a
+    is at least as long as h (a raise here cost ~5 % of a d = 32 chain layer)."""
+    m = h.size
     m4 = m - m % 4
     acc = vsplat(0.0)
     sf = vsplat(f)

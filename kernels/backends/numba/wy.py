@@ -224,9 +224,28 @@ def pair_work_size(d):
 @njit
 def _pair_coefs(R, tau, cf):
     """cf[k] <- t01 = −τ_{k−1} τ_k (u_{k−1}·u_k) of each pair (k − 1, k), k = d − 2, d − 4, ...
-    >= 1 of ``_pair_apply`` (the dot product summed over i = k .. d − 1 in order)."""
+    >= 1 of ``_pair_apply`` (the dot product summed over i = k .. d − 1 in order). Four pairs
+    at a time, their sums in four running scalars (one sum waits on the add latency): their
+    loop starts at the fourth pair's index, and a lane whose sum starts later first adds
+    products with a zero factor (u_k vanishes before k), which leave its +0.0 start unchanged."""
     d = R.shape[0]
     k = d - 2
+    while k >= 7:
+        a0, b0 = R[k - 1], R[k]
+        a1, b1 = R[k - 3], R[k - 2]
+        a2, b2 = R[k - 5], R[k - 4]
+        a3, b3 = R[k - 7], R[k - 6]
+        s0 = s1 = s2 = s3 = 0.0
+        for i in range(k - 6, d):
+            s0 += a0[i] * b0[i]
+            s1 += a1[i] * b1[i]
+            s2 += a2[i] * b2[i]
+            s3 += a3[i] * b3[i]
+        cf[k] = -tau[k - 1] * tau[k] * s0
+        cf[k - 2] = -tau[k - 3] * tau[k - 2] * s1
+        cf[k - 4] = -tau[k - 5] * tau[k - 4] * s2
+        cf[k - 6] = -tau[k - 7] * tau[k - 6] * s3
+        k -= 8
     while k >= 1:
         ua = R[k - 1]
         ub = R[k]
@@ -237,13 +256,16 @@ def _pair_coefs(R, tau, cf):
         k -= 2
 
 
-@njit
-def _pairs_tile16(Yf, n, c, R, tau, cf):
-    """``_pairs`` on the 16 columns c .. c + 15 of Y (flat C-order ``Yf``, row length n): the
-    tile's accumulators stay in registers across the loop over rows (``simd``); each lane does
-    the arithmetic of ``_pairs``'s scalar description, in its order."""
+@njit(inline="always")
+def _pairs_tile(Yf, n, c, R, tau, cf, w):
+    """``_pairs`` on the 4w columns c .. c + 4w − 1 of Y (flat C-order ``Yf``, row length n),
+    w = 1 .. 4 four-lane vectors (a constant at each call site: inlined, the unused vectors
+    vanish). The tile's 2w accumulators stay in registers across the loop over rows
+    (``simd``); each lane does the arithmetic of ``_pairs``'s scalar description, in its
+    order."""
     d = R.shape[0]
     zero = vsplat(0.0)
+    p0 = p1 = p2 = p3 = q0 = q1 = q2 = q3 = zero
     k = d - 2
     while k >= 1:
         a = k - 1
@@ -252,13 +274,16 @@ def _pairs_tile16(Yf, n, c, R, tau, cf):
         xa = vsplat(ua[a])
         oa = a * n + c
         p0 = vmul(xa, vload(Yf, oa))
-        p1 = vmul(xa, vload(Yf, oa + 4))
-        p2 = vmul(xa, vload(Yf, oa + 8))
-        p3 = vmul(xa, vload(Yf, oa + 12))
         q0 = zero
-        q1 = zero
-        q2 = zero
-        q3 = zero
+        if w > 1:
+            p1 = vmul(xa, vload(Yf, oa + 4))
+            q1 = zero
+        if w > 2:
+            p2 = vmul(xa, vload(Yf, oa + 8))
+            q2 = zero
+        if w > 3:
+            p3 = vmul(xa, vload(Yf, oa + 12))
+            q3 = zero
         uk = ua[k:]                           # loops from 0 over views: no wrap-around
         vk = ub[k:]                           # test on the index (numba), see reduced._dot
         for t in range(d - k):
@@ -268,97 +293,98 @@ def _pairs_tile16(Yf, n, c, R, tau, cf):
             v = vload(Yf, o)
             p0 = vadd(p0, vmul(x0, v))
             q0 = vadd(q0, vmul(x1, v))
-            v = vload(Yf, o + 4)
-            p1 = vadd(p1, vmul(x0, v))
-            q1 = vadd(q1, vmul(x1, v))
-            v = vload(Yf, o + 8)
-            p2 = vadd(p2, vmul(x0, v))
-            q2 = vadd(q2, vmul(x1, v))
-            v = vload(Yf, o + 12)
-            p3 = vadd(p3, vmul(x0, v))
-            q3 = vadd(q3, vmul(x1, v))
+            if w > 1:
+                v = vload(Yf, o + 4)
+                p1 = vadd(p1, vmul(x0, v))
+                q1 = vadd(q1, vmul(x1, v))
+            if w > 2:
+                v = vload(Yf, o + 8)
+                p2 = vadd(p2, vmul(x0, v))
+                q2 = vadd(q2, vmul(x1, v))
+            if w > 3:
+                v = vload(Yf, o + 12)
+                p3 = vadd(p3, vmul(x0, v))
+                q3 = vadd(q3, vmul(x1, v))
         ta = vsplat(tau[a])
         tb = vsplat(tau[k])
         t01 = vsplat(cf[k])
         p0 = vadd(vmul(ta, p0), vmul(t01, q0))
-        p1 = vadd(vmul(ta, p1), vmul(t01, q1))
-        p2 = vadd(vmul(ta, p2), vmul(t01, q2))
-        p3 = vadd(vmul(ta, p3), vmul(t01, q3))
         q0 = vmul(tb, q0)
-        q1 = vmul(tb, q1)
-        q2 = vmul(tb, q2)
-        q3 = vmul(tb, q3)
         vstore(Yf, oa, vsub(vload(Yf, oa), vmul(xa, p0)))
-        vstore(Yf, oa + 4, vsub(vload(Yf, oa + 4), vmul(xa, p1)))
-        vstore(Yf, oa + 8, vsub(vload(Yf, oa + 8), vmul(xa, p2)))
-        vstore(Yf, oa + 12, vsub(vload(Yf, oa + 12), vmul(xa, p3)))
+        if w > 1:
+            p1 = vadd(vmul(ta, p1), vmul(t01, q1))
+            q1 = vmul(tb, q1)
+            vstore(Yf, oa + 4, vsub(vload(Yf, oa + 4), vmul(xa, p1)))
+        if w > 2:
+            p2 = vadd(vmul(ta, p2), vmul(t01, q2))
+            q2 = vmul(tb, q2)
+            vstore(Yf, oa + 8, vsub(vload(Yf, oa + 8), vmul(xa, p2)))
+        if w > 3:
+            p3 = vadd(vmul(ta, p3), vmul(t01, q3))
+            q3 = vmul(tb, q3)
+            vstore(Yf, oa + 12, vsub(vload(Yf, oa + 12), vmul(xa, p3)))
         for t in range(d - k):
             x0 = vsplat(uk[t])
             x1 = vsplat(vk[t])
             o = (k + t) * n + c
             vstore(Yf, o, vsub(vload(Yf, o), vadd(vmul(x0, p0), vmul(x1, q0))))
-            vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vadd(vmul(x0, p1), vmul(x1, q1))))
-            vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vadd(vmul(x0, p2), vmul(x1, q2))))
-            vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vadd(vmul(x0, p3), vmul(x1, q3))))
+            if w > 1:
+                vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vadd(vmul(x0, p1), vmul(x1, q1))))
+            if w > 2:
+                vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vadd(vmul(x0, p2), vmul(x1, q2))))
+            if w > 3:
+                vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vadd(vmul(x0, p3), vmul(x1, q3))))
         k -= 2
     if k == 0:
         u = R[0]
-        p0 = zero
-        p1 = zero
-        p2 = zero
-        p3 = zero
+        p0 = p1 = p2 = p3 = zero
         for i in range(d):
             x = vsplat(u[i])
             o = i * n + c
             p0 = vadd(p0, vmul(x, vload(Yf, o)))
-            p1 = vadd(p1, vmul(x, vload(Yf, o + 4)))
-            p2 = vadd(p2, vmul(x, vload(Yf, o + 8)))
-            p3 = vadd(p3, vmul(x, vload(Yf, o + 12)))
+            if w > 1:
+                p1 = vadd(p1, vmul(x, vload(Yf, o + 4)))
+            if w > 2:
+                p2 = vadd(p2, vmul(x, vload(Yf, o + 8)))
+            if w > 3:
+                p3 = vadd(p3, vmul(x, vload(Yf, o + 12)))
         t = tau[0]
         for i in range(d):
             x = vsplat(t * u[i])
             o = i * n + c
             vstore(Yf, o, vsub(vload(Yf, o), vmul(x, p0)))
-            vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vmul(x, p1)))
-            vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vmul(x, p2)))
-            vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vmul(x, p3)))
+            if w > 1:
+                vstore(Yf, o + 4, vsub(vload(Yf, o + 4), vmul(x, p1)))
+            if w > 2:
+                vstore(Yf, o + 8, vsub(vload(Yf, o + 8), vmul(x, p2)))
+            if w > 3:
+                vstore(Yf, o + 12, vsub(vload(Yf, o + 12), vmul(x, p3)))
 
 
 @njit
-def _pairs_tile4(Yf, n, c, R, tau, cf):
-    """``_pairs_tile16`` on the 4 columns c .. c + 3."""
-    d = R.shape[0]
-    zero = vsplat(0.0)
-    k = d - 2
-    while k >= 1:
-        a = k - 1
-        ua = R[a]
-        ub = R[k]
-        xa = vsplat(ua[a])
-        oa = a * n + c
-        p0 = vmul(xa, vload(Yf, oa))
-        q0 = zero
-        for i in range(k, d):
-            v = vload(Yf, i * n + c)
-            p0 = vadd(p0, vmul(vsplat(ua[i]), v))
-            q0 = vadd(q0, vmul(vsplat(ub[i]), v))
-        p0 = vadd(vmul(vsplat(tau[a]), p0), vmul(vsplat(cf[k]), q0))
-        q0 = vmul(vsplat(tau[k]), q0)
-        vstore(Yf, oa, vsub(vload(Yf, oa), vmul(xa, p0)))
-        for i in range(k, d):
-            o = i * n + c
-            vstore(Yf, o, vsub(vload(Yf, o), vadd(vmul(vsplat(ua[i]), p0),
-                                                 vmul(vsplat(ub[i]), q0))))
-        k -= 2
-    if k == 0:
-        u = R[0]
-        p0 = zero
-        for i in range(d):
-            p0 = vadd(p0, vmul(vsplat(u[i]), vload(Yf, i * n + c)))
-        t = tau[0]
-        for i in range(d):
-            o = i * n + c
-            vstore(Yf, o, vsub(vload(Yf, o), vmul(vsplat(t * u[i]), p0)))
+def _pairs_vectors(Yf, n, c, m, R, tau, cf):
+    """``_pairs`` on the m four-lane vectors (4m columns) from column c: tiles of 4 vectors and,
+    for m mod 4 != 0, of 3 (a 3-vector tile's 6 accumulators still cover the 3-cycle add
+    latency; a 1- or 2-vector tile waits on it), of 1 for m = 1, 2, 5."""
+    q, r = divmod(m, 4)
+    n3 = 0
+    if r == 3:
+        n3 = 1
+    elif r == 2 and q >= 1:
+        q -= 1
+        n3 = 2
+    elif r == 1 and q >= 2:
+        q -= 2
+        n3 = 3
+    for j in range(q):
+        _pairs_tile(Yf, n, c, R, tau, cf, 4)
+        c += 16
+    for j in range(n3):
+        _pairs_tile(Yf, n, c, R, tau, cf, 3)
+        c += 12
+    for j in range(m - 4 * q - 3 * n3):
+        _pairs_tile(Yf, n, c, R, tau, cf, 1)
+        c += 4
 
 
 @njit
@@ -374,27 +400,22 @@ def _pairs(Y, R, tau, work):
         Y[a, c] −= u_a[a]·z0,   Y[i, c] −= u_a[i]·z0 + u_b[i]·z1;
 
     alone: w = 0 + Σ_i u[i]·Y[i, c], Y[i, c] −= (τ u[i])·w. Columns are independent: they go
-    in register tiles of 16 and 4 columns (``_pairs_tile16``, ``_pairs_tile4``), the last
+    in register tiles of 4, 3 or 1 four-lane vectors (``_pairs_vectors``), the last
     n mod 4 through a zero-padded d×4 tile. ``work``: ``pair_work_size(d)`` floats."""
     d, n = Y.shape
     if work.size < 5 * d:
         raise ValueError("_pairs: work space smaller than pair_work_size(d)")
     cf = work[:d]
     _pair_coefs(R, tau, cf)
-    Yf = Y.reshape(d * n)
-    n16 = n - n % 16
     n4 = n - n % 4
-    for c in range(0, n16, 16):
-        _pairs_tile16(Yf, n, c, R, tau, cf)
-    for c in range(n16, n4, 4):
-        _pairs_tile4(Yf, n, c, R, tau, cf)
+    _pairs_vectors(Y.reshape(d * n), n, 0, n4 // 4, R, tau, cf)
     r = n - n4
     if r > 0:
         S = work[d:5 * d]
         for i in range(d):
             for j in range(4):
                 S[4 * i + j] = Y[i, n4 + j] if j < r else 0.0
-        _pairs_tile4(S, 4, 0, R, tau, cf)
+        _pairs_vectors(S, 4, 0, 1, R, tau, cf)
         for i in range(d):
             for j in range(r):
                 Y[i, n4 + j] = S[4 * i + j]
