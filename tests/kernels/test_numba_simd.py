@@ -11,8 +11,9 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from depthcheck.kernels.backends.numba import wy
-from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, vadd, vlane,
-                                                    vload, vmul, vsplat, vstore, vsub)
+from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, sumsq4_rows,
+                                                    vadd, vlane, vload, vmul, vsplat, vstore,
+                                                    vsub)
 from depthcheck.kernels.random.haar import apply_householder_haar
 
 
@@ -75,6 +76,18 @@ def test_sums_of_squares_are_the_four_partial_sums(L):
     got = scaled_copy_sumsq4(x[:L].copy(), h, f)
     np.testing.assert_array_equal(h, x[:L] * f)
     assert got == _partial_sums(x[:L] * f)
+
+
+@pytest.mark.parametrize("d,n,m", [(1, 0, 4), (3, 5, 8), (4, 4, 4), (5, 7, 8), (9, 50, 52),
+                                   (8, 13, 16), (11, 37, 40)])
+def test_row_sums_of_squares_are_the_four_partial_sums_of_each_row(d, n, m):
+    """``sumsq4_rows`` (four rows interleaved; padding columns n .. m − 1 ignored) = the scalar
+    four partial sums of every row, bit for bit."""
+    A = np.random.default_rng(100 * d + n).standard_normal((d, m)) * np.logspace(-5, 5, m)
+    out = np.full(d, np.nan)
+    sumsq4_rows(A, n, out)
+    for i in range(d):
+        assert out[i] == _partial_sums(A[i, :n]), i
 
 
 # -------------------------------------------------------------- scalar descriptions (reference)

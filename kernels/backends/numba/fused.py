@@ -50,7 +50,7 @@ from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import sumsq4
+from depthcheck.kernels.backends.numba.simd import sumsq4_rows
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
 from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
                                                      _scaled_copy_sq,
@@ -128,10 +128,8 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
 
 @njit
 def _row_sq(A, n, out):
-    """out[i] <- ‖A[i, :n]‖² (four partial sums per row, ``simd.sumsq4``)."""
-    d = A.shape[0]
-    for i in range(d):
-        out[i] = sumsq4(A[i], 0, n)
+    """out[i] <- ‖A[i, :n]‖² (``simd.sumsq4_rows``: as ``simd.sumsq4`` row by row)."""
+    sumsq4_rows(A, n, out)
 
 
 @njit

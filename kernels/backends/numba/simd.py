@@ -18,7 +18,7 @@ from numba import njit, types
 from numba.extending import intrinsic, models, register_model
 
 __all__ = ["float64x4", "vload", "vstore", "vsplat", "vlane", "vadd", "vsub", "vmul",
-           "sumsq4", "scaled_copy_sumsq4"]
+           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4"]
 
 
 class Float64x4(types.Type):
@@ -129,11 +129,45 @@ def sumsq4(x, o, L):
     for t in range(0, L4, 4):
         v = vload(x, o + t)
         acc = vadd(acc, vmul(v, v))
+    return _finish4(acc, x, o + L4, L - L4)
+
+
+@njit(inline="always")
+def _finish4(acc, x, o, r):
+    """The sum of the partial sums in acc and the tail x[o:o + r] (section comment)."""
     s0 = vlane(acc, 0)
-    for t in range(L4, L):
+    for t in range(r):
         v0 = x[o + t]
         s0 += v0 * v0
     return (s0 + vlane(acc, 1)) + (vlane(acc, 2) + vlane(acc, 3))
+
+
+@njit
+def sumsq4_rows(A, n, out):
+    """out[i] <- ``sumsq4(A[i], 0, n)`` for a C-contiguous 2-d A (n <= its columns), four rows
+    at a time: their four independent sums hide the add latency that bounds one row's loop."""
+    d, m = A.shape
+    Af = A.reshape(d * m)
+    n4 = n - n % 4
+    d4 = d - d % 4
+    for i in range(0, d4, 4):
+        o = i * m
+        a0 = a1 = a2 = a3 = vsplat(0.0)
+        for t in range(0, n4, 4):
+            v = vload(Af, o + t)
+            a0 = vadd(a0, vmul(v, v))
+            v = vload(Af, o + m + t)
+            a1 = vadd(a1, vmul(v, v))
+            v = vload(Af, o + 2 * m + t)
+            a2 = vadd(a2, vmul(v, v))
+            v = vload(Af, o + 3 * m + t)
+            a3 = vadd(a3, vmul(v, v))
+        out[i] = _finish4(a0, Af, o + n4, n - n4)
+        out[i + 1] = _finish4(a1, Af, o + m + n4, n - n4)
+        out[i + 2] = _finish4(a2, Af, o + 2 * m + n4, n - n4)
+        out[i + 3] = _finish4(a3, Af, o + 3 * m + n4, n - n4)
+    for i in range(d4, d):
+        out[i] = sumsq4(A[i], 0, n)
 
 
 @njit
