@@ -264,8 +264,9 @@ LCW_BN_ACCURACY = Claim(
     full=dict(_FULL, steps=800, eval_every=100, record=["test_acc"], delta=0.05,
               arms=[_LCW_BN, _STD_BN]),
     # full: the paired differences' sd (~0.03) and t(α = 1e-5, 23 df) ≈ 6.1 give a half-width
-    # of ≈ 0.037 at 24 trials (~8 CPU-min for claim and control); resolving 0.01 needs ~160
-    # trials (~50 CPU-min, over the full run's hour): `--until-decided` is that path
+    # of ≈ 0.037 at 24 trials (463 + 473 CPU-s for claim and control in results/reference-full,
+    # the full run's longest claim); resolving 0.01 needs ~160 trials (~50 CPU-min for the
+    # claim alone, most of the full run's hour): `--until-decided` is that path
     trials={"quick": 8, "full": 24}, chunk={"quick": 4, "full": 4},
     predict=lambda cfg: 0.0, simulate=_pair_simulate, judge=_acc_judge,
     control={"data": "mean_coded"},
