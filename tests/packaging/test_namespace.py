@@ -40,6 +40,14 @@ def test_impostor_packages_first_on_sys_path_change_nothing(tmp_path):
         sys.path.insert(0, {str(tmp_path / "impostors")!r})
         import kernels, theory, validation
         assert kernels.IMPOSTOR == "kernels"
+        # the suite's hypothesis profile (tests/conftest.py): no timing health checks, which a
+        # loaded 2-core box can fail while another test process compiles kernels (seen in CI:
+        # one draw of a README example's strategy took 1.03 s)
+        from hypothesis import HealthCheck, settings
+        settings.register_profile("subprocess", max_examples=40, deadline=None,
+                                  derandomize=True,
+                                  suppress_health_check=[HealthCheck.too_slow])
+        settings.load_profile("subprocess")
         ns = {{}}
         exec(compile({examples!r}, "README.md", "exec"), ns)
         for name, f in list(ns.items()):
