@@ -127,12 +127,6 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
 
 
 @njit
-def _row_sq(A, n, out):
-    """out[i] <- ‖A[i, :n]‖² (``simd.sumsq4_rows``: as ``simd.sumsq4`` row by row)."""
-    sumsq4_rows(A, n, out)
-
-
-@njit
 def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     """H <- the layer's rows for identity activation and a row-scaling norm (rownorm,
     bn_nomean), from A[:, :n] (n = H's columns; A may carry padding columns) and a2 = its
@@ -235,7 +229,7 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
             else:
                 _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)
                 Aw = A
-            _row_sq(Aw, n, a2)
+            sumsq4_rows(Aw, n, a2)            # a2[i] <- ‖Aw[i, :n]‖²
             e, tr = _scale_rows(Aw, H, a2, h2, gains[l - 1], norm_code, order_code, rn)
             if e != ERR_NONE:
                 err[b, 0] = l
