@@ -1,4 +1,4 @@
-"""The four-lane vectors of ``depthcheck.kernels.backends.numba.simd`` and the register-tiled
+"""The four- and eight-lane vectors of ``depthcheck.kernels.backends.numba.simd`` and the register-tiled
 kernels built on them (``wy._pairs``, ``wy._unit_rows``, the sums of squares): each lane must do
 exactly the arithmetic of the scalar description, so these kernels are compared bit for bit
 with plain scalar loops written here (the form the kernels had before their register tiles),
@@ -12,8 +12,8 @@ from numba.core.errors import TypingError
 
 from depthcheck.kernels.backends.numba import wy
 from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, sumsq4_rows,
-                                                    vadd, vlane, vload, vmul, vsplat, vstore,
-                                                    vsub)
+                                                    vadd, vlane, vload, vload8, vmul, vsplat,
+                                                    vsplat8, vstore, vsub)
 from depthcheck.kernels.random.haar import apply_householder_haar
 
 
@@ -39,6 +39,37 @@ def test_lanewise_arithmetic_is_the_scalar_arithmetic():
     out2 = np.zeros((3, 4))
     _lanes(A2, np.zeros((3, 4)), np.ones((3, 4)), out2)
     np.testing.assert_array_equal(out2, A2 + 1.0)
+
+
+@njit
+def _lanes8(a, b, c, out):
+    """``_lanes`` with eight-lane vectors (every multiple of 8; the lanes of the last one)."""
+    for t in range(0, a.size - 7, 8):
+        va = vload8(a, t)
+        vc = vload8(c, t)
+        vstore(out, t, vadd(vsub(va, vmul(vload8(b, t), vc)), vc))
+    v = vmul(vload8(a, 0), vsplat8(3))
+    return (vlane(v, 0), vlane(v, 1), vlane(v, 2), vlane(v, 3), vlane(v, 4), vlane(v, 5),
+            vlane(v, 6), vlane(v, 7))
+
+
+def test_eight_lane_arithmetic_is_the_scalar_arithmetic():
+    """Eight lanes (one AVX-512 register, two AVX2 halves elsewhere): the same values."""
+    rng = np.random.default_rng(1)
+    a, b, c = rng.standard_normal((3, 8 * 5)) * np.logspace(-8, 8, 40)
+    out = np.full(40, np.nan)
+    lanes = _lanes8(a, b, c, out)
+    np.testing.assert_array_equal(out, (a - b * c) + c)           # no fused multiply-add
+    assert lanes == tuple(3.0 * a[:8])
+
+
+def test_lanes_of_two_widths_do_not_mix():
+    @njit
+    def mix(x):
+        return vlane(vadd(vload(x, 0), vload8(x, 0)), 0)
+
+    with pytest.raises(TypingError):
+        mix(np.arange(8.0))
 
 
 def test_lanes_refuse_non_contiguous_and_non_float64_arrays():
@@ -221,27 +252,30 @@ def test_unit_rows_from_packed_normals(d):
     np.testing.assert_array_equal(D, D2)
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["4-lane", "8-lane"])
 @pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (6, 8), (9, 12), (8, 21),
                                  (7, 24), (10, 28), (12, 35), (17, 17), (32, 32), (33, 50),
-                                 (20, 52), (101, 100), (200, 36)])
-def test_pairs_are_the_scalar_description_bit_for_bit(d, n):
-    """Every tiling of m = n // 4 vectors (``wy._pairs_vectors``: m = 1, 2, 3, 4, 5, 6, 7, 8, 9,
-    12, 13, 25 — tiles of 4, 3 and 1 vectors) and the padded tail of n mod 4 (n = 5, 21, 35,
-    50), odd and even d (the first reflector alone), four pairs' coefficients at a time
-    (d >= 9) and a zero reflector among them."""
+                                 (20, 52), (11, 40), (9, 56), (13, 72), (101, 100), (200, 36)])
+def test_pairs_are_the_scalar_description_bit_for_bit(d, n, wide):
+    """Every tiling of m = n // 4 four-lane vectors (``wy._pairs_vectors``: m = 1, 2, 3, 4, 5,
+    6, 7, 8, 9, 10, 12, 13, 14, 18, 25 — tiles of 4, 3 and 1 vectors) and, ``wide``, of m // 2
+    eight-lane vectors (``wy._pairs_vectors8``: 1, 2, 3, 4, 5, 6, 7, 9, 12 — tiles of 4, 3, 2)
+    before the odd four-lane one, on every machine (the default is ``wy.WIDE_TILES``), the
+    padded tail of n mod 4 (n = 5, 21, 35, 50), odd and even d (the first reflector alone),
+    four pairs' coefficients at a time (d >= 9) and a zero reflector among them."""
     rng = np.random.default_rng(100 * d + n)
     V, R, tau, D = _reflectors(d, rng, zero_rows=(d // 3,) if d > 3 else ())
     wy._unit_rows(R, tau, D)
     H = rng.standard_normal((d, n)) * np.logspace(-3, 3, n)
     Y = H.copy()
-    wy._pair_apply(Y, R, tau, D, np.full(wy.pair_work_size(d), np.nan))
+    wy._pair_apply(Y, R, tau, D, np.full(wy.pair_work_size(d), np.nan), wide)
     Y0 = H.copy()
     _pair_apply_scalar(Y0, R, tau, D)
     np.testing.assert_array_equal(Y, Y0)
     V, R, tau, D = _reflectors(d, rng)                 # and W·H itself, to rounding
     wy._unit_rows(R, tau, D)
     Y = H.copy()
-    wy._pair_apply(Y, R, tau, D, np.empty(wy.pair_work_size(d)))
+    wy._pair_apply(Y, R, tau, D, np.empty(wy.pair_work_size(d)), wide)
     ref = apply_householder_haar(V[None], H[None])[0]
     err = np.abs(Y - ref).max(axis=0) / np.abs(H).max(axis=0)      # per column: scales differ
     assert err.max() < 1e-14 * (d + 4), err.max()
@@ -253,3 +287,49 @@ def test_pairs_refuse_a_short_work_space():
     wy._unit_rows(R, tau, D)
     with pytest.raises(ValueError, match="work space"):
         wy._pairs(np.ones((d, n)), R, tau, np.empty(5 * d - 1))
+
+
+def test_eight_lane_default_follows_numbas_target(monkeypatch):
+    """``simd.HAS_AVX512`` (the default of ``wy._pairs``'s ``wide``) reads numba's target: the
+    features of ``NUMBA_CPU_FEATURES`` when set, False for another named CPU."""
+    from numba.core import config
+    from depthcheck.kernels.backends.numba import simd
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2,+fma,-avx512f")
+    assert simd._target_has_avx512() is False
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2,+avx512f")
+    assert simd._target_has_avx512() is True
+    monkeypatch.setattr(config, "CPU_FEATURES", None)
+    monkeypatch.setattr(config, "CPU_NAME", "generic")
+    assert simd._target_has_avx512() is False
+    assert wy.WIDE_TILES == simd.HAS_AVX512
+
+
+def test_zeros_aligned_starts_every_row_on_64_bytes():
+    from depthcheck.kernels.backends.numba.simd import zeros_aligned
+    for rows, cols in [(1, 8), (3, 16), (50, 56), (7, 8)]:
+        A = zeros_aligned(rows, cols)
+        assert A.shape == (rows, cols) and A.flags.c_contiguous
+        assert A.ctypes.data % 64 == 0 and not A.any()
+        A[-1, -1] = 1.0                                  # its own memory, writable
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["4-lane", "8-lane"])
+@pytest.mark.parametrize("d,n", [(5, 5), (32, 32), (50, 50), (13, 100)])
+def test_pairs_on_padded_rows_equal_pairs_on_the_columns(d, n, wide):
+    """``wy.pairs_padded`` (the fused chain's call: n rounded up to 4 columns of rows padded to
+    a multiple of 8) gives ``_pairs``'s values on the n columns, bit for bit, and leaves the
+    padding zero."""
+    from depthcheck.kernels.backends.numba.simd import zeros_aligned
+    rng = np.random.default_rng(d + n)
+    _, R, tau, D = _reflectors(d, rng)
+    wy._unit_rows(R, tau, D)
+    H = rng.standard_normal((d, n))
+    Y = H.copy()
+    wy._pairs(Y, R, tau, np.empty(wy.pair_work_size(d)), wide)
+    P = zeros_aligned(d, n + (-n) % 8)
+    P[:, :n] = H
+    wy.pairs_padded(P, (n + 3) // 4, R, tau, np.empty(wy.pair_work_size(d)), wide)
+    np.testing.assert_array_equal(P[:, :n], Y)
+    assert not P[:, n:].any()
+    with pytest.raises(ValueError, match="columns beyond Y"):
+        wy.pairs_padded(P, P.shape[1] // 4 + 1, R, tau, np.empty(wy.pair_work_size(d)), wide)

@@ -50,13 +50,13 @@ from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import sumsq4_rows
+from depthcheck.kernels.backends.numba.simd import sumsq4_rows, zeros_aligned
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
 from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
                                                      _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
-from depthcheck.kernels.backends.numba.wy import (_haar_apply_batch, _pairs, pair_apply_wins,
+from depthcheck.kernels.backends.numba.wy import (_haar_apply_batch, pairs_padded, pair_apply_wins,
                                                   pair_work_size,
                                                   apply_haar_philox,
                                                   haar_apply_batch, householder_vectors_philox)
@@ -187,8 +187,10 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     H = np.empty((d, n))
     A = np.empty((d, n))
     # the pairs' input D·H, its rows padded with zeros to whole four-lane vectors (they stay
-    # zero: the layer is linear) so that every column goes through a full register tile
-    Ap = np.zeros((d, n + (-n) % 4 if pair else 1))
+    # zero: the layer is linear) so that every column goes through a full register tile, and
+    # to a 64-byte row length on a 64-byte boundary (aligned eight-lane loads)
+    m4 = (n + 3) // 4
+    Ap = zeros_aligned(d, n + (-n) % 8 if pair else 1)
     R = np.zeros((d, d))
     z = np.empty(nz)
     zbuf = np.empty(_ZBUF, np.uint64)
@@ -224,7 +226,7 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
                     di = D[i]
                     for c in range(n):
                         Ap[i, c] = H[i, c] * di
-                _pairs(Ap, R, tau_v, pw)
+                pairs_padded(Ap, m4, R, tau_v, pw)
                 Aw = Ap
             else:
                 _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)

@@ -1,95 +1,142 @@
-"""Four-lane float64 vectors for register-tiled numba kernels.
+"""Four- and eight-lane float64 vectors for register-tiled numba kernels.
 
 numba runs LLVM without its SLP vectoriser (``NUMBA_SLP_VECTORIZE`` is off by default, and a
 library must not flip a process-wide setting), and LLVM's loop vectoriser only vectorises an
 innermost loop: a tile of accumulators that lives across a loop over rows (the Householder
 kernels of ``depthcheck.kernels.backends.numba.wy``) then goes through memory on every row.
-``float64x4`` is an LLVM ``<4 x double>`` value that numba code can hold in a local variable
-(so in a register), with loads and stores at an element index of a C-contiguous float64 array
-and the lane-wise ``+ − ×`` as separate instructions: a multiply and an add are never fused,
-so each lane computes exactly what the same scalar expression computes (same rounding).
+``float64x4`` (``float64x8``) is an LLVM ``<4 x double>`` (``<8 x double>``) value that numba
+code can hold in a local variable (so in a register), with loads and stores at an element index
+of a C-contiguous float64 array and the lane-wise ``+ − ×`` as separate instructions: a
+multiply and an add are never fused, so each lane computes exactly what the same scalar
+expression computes (same rounding), whatever the lane count.
 
-No bounds checks: the caller guarantees that ``idx .. idx + 3`` lie in the array.
+Eight lanes are one AVX-512 register (``HAS_AVX512``); on a CPU without AVX-512 LLVM splits
+them into two four-lane halves, with the same values. ``vadd``, ``vsub``, ``vmul`` and
+``vlane`` take either type; loads and splats name their width (``vload``/``vload8``,
+``vsplat``/``vsplat8``).
+
+No bounds checks: the caller guarantees that ``idx .. idx + lanes − 1`` lie in the array.
 """
 from __future__ import annotations
 
+import llvmlite.binding as _llvm
+import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, models, register_model
 
-__all__ = ["float64x4", "vload", "vstore", "vsplat", "vlane", "vadd", "vsub", "vmul",
-           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4"]
+__all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", "vsplat",
+           "vsplat8", "vlane", "vadd", "vsub", "vmul", "zeros_aligned", "sumsq4", "sumsq4_rows",
+           "scaled_copy_sumsq4"]
+
+def _target_has_avx512() -> bool:
+    """Whether numba's compilation target has AVX-512F: the host CPU, or the features set by
+    ``NUMBA_CPU_FEATURES``; False for another ``NUMBA_CPU_NAME`` (a portable target)."""
+    from numba.core import config
+    if config.CPU_FEATURES is not None:
+        features = config.CPU_FEATURES
+    elif config.CPU_NAME not in (None, "host"):
+        return False
+    else:
+        features = _llvm.get_host_cpu_features().flatten()
+    return "+avx512f" in features.split(",")
 
 
-class Float64x4(types.Type):
-    """numba type of four float64 lanes (LLVM ``<4 x double>``)."""
-
-    def __init__(self):
-        super().__init__(name="float64x4")
-
-
-float64x4 = Float64x4()
-_V = ir.VectorType(ir.DoubleType(), 4)
+#: Whether numba's target has AVX-512F (``_target_has_avx512``): the register-tiled kernels
+#: then use eight-lane tiles by default (``depthcheck.kernels.backends.numba.wy._pairs``),
+#: whose inner loop ran 1.45x faster than four-lane tiles on an AVX-512 Xeon.
+HAS_AVX512 = _target_has_avx512()
 
 
-@register_model(Float64x4)
-class _Float64x4Model(models.PrimitiveModel):
+class _Float64Vector(types.Type):
+    """numba type of ``lanes`` float64 lanes (LLVM ``<lanes x double>``)."""
+
+    def __init__(self, lanes: int):
+        self.lanes = lanes
+        super().__init__(name=f"float64x{lanes}")
+
+
+float64x4 = _Float64Vector(4)
+float64x8 = _Float64Vector(8)
+_IR = {4: ir.VectorType(ir.DoubleType(), 4), 8: ir.VectorType(ir.DoubleType(), 8)}
+
+
+@register_model(_Float64Vector)
+class _Float64VectorModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _V)
+        super().__init__(dmm, fe_type, _IR[fe_type.lanes])
+
+
+def _is_vector(v) -> bool:
+    return isinstance(v, _Float64Vector)
 
 
 def _is_c_float64(arr) -> bool:
     return isinstance(arr, types.Array) and arr.dtype == types.float64 and arr.layout == "C"
 
 
-def _lane_pointer(context, builder, arrty, arr, idx):
+def _lane_pointer(context, builder, arrty, arr, idx, lanes):
     data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _V.as_pointer())
+    return builder.bitcast(builder.gep(data, [idx]), _IR[lanes].as_pointer())
 
 
-@intrinsic
-def vload(typingctx, arr, idx):
-    """The lanes ``arr.flat[idx:idx + 4]`` of a C-contiguous float64 array."""
-    if not (_is_c_float64(arr) and isinstance(idx, types.Integer)):
-        return None
+def _make_load(vt):
+    @intrinsic
+    def load(typingctx, arr, idx):
+        if not (_is_c_float64(arr) and isinstance(idx, types.Integer)):
+            return None
 
-    def codegen(context, builder, sig, args):
-        i = context.cast(builder, args[1], sig.args[1], types.intp)
-        return builder.load(_lane_pointer(context, builder, sig.args[0], args[0], i), align=8)
-    return float64x4(arr, idx), codegen
+        def codegen(context, builder, sig, args):
+            i = context.cast(builder, args[1], sig.args[1], types.intp)
+            return builder.load(_lane_pointer(context, builder, sig.args[0], args[0], i,
+                                              vt.lanes), align=8)
+        return vt(arr, idx), codegen
+    load.__doc__ = f"The lanes ``arr.flat[idx:idx + {vt.lanes}]`` of a C-contiguous float64 array."
+    return load
+
+
+def _make_splat(vt):
+    @intrinsic
+    def splat(typingctx, x):
+        if not isinstance(x, (types.Float, types.Integer)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            s = context.cast(builder, args[0], sig.args[0], types.float64)
+            v_ir = _IR[vt.lanes]
+            v = builder.insert_element(ir.Constant(v_ir, ir.Undefined), s,
+                                       ir.Constant(ir.IntType(32), 0))
+            zeros = ir.Constant(ir.VectorType(ir.IntType(32), vt.lanes), [0] * vt.lanes)
+            return builder.shuffle_vector(v, ir.Constant(v_ir, ir.Undefined), zeros)
+        return vt(x), codegen
+    splat.__doc__ = f"{vt.lanes} lanes equal to the float ``x``."
+    return splat
+
+
+vload = _make_load(float64x4)
+vload8 = _make_load(float64x8)
+vsplat = _make_splat(float64x4)
+vsplat8 = _make_splat(float64x8)
 
 
 @intrinsic
 def vstore(typingctx, arr, idx, v):
-    """``arr.flat[idx:idx + 4] = v`` for a C-contiguous float64 array."""
-    if not (_is_c_float64(arr) and isinstance(idx, types.Integer) and v == float64x4):
+    """``arr.flat[idx:idx + lanes] = v`` for a C-contiguous float64 array (either width)."""
+    if not (_is_c_float64(arr) and isinstance(idx, types.Integer) and _is_vector(v)):
         return None
 
     def codegen(context, builder, sig, args):
         i = context.cast(builder, args[1], sig.args[1], types.intp)
-        builder.store(args[2], _lane_pointer(context, builder, sig.args[0], args[0], i), align=8)
+        builder.store(args[2], _lane_pointer(context, builder, sig.args[0], args[0], i,
+                                             sig.args[2].lanes), align=8)
         return context.get_dummy_value()
     return types.void(arr, idx, v), codegen
 
 
 @intrinsic
-def vsplat(typingctx, x):
-    """Four lanes equal to the float ``x``."""
-    if not isinstance(x, (types.Float, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        s = context.cast(builder, args[0], sig.args[0], types.float64)
-        v = builder.insert_element(ir.Constant(_V, ir.Undefined), s, ir.Constant(ir.IntType(32), 0))
-        zero4 = ir.Constant(ir.VectorType(ir.IntType(32), 4), [0, 0, 0, 0])
-        return builder.shuffle_vector(v, ir.Constant(_V, ir.Undefined), zero4)
-    return float64x4(x), codegen
-
-
-@intrinsic
 def vlane(typingctx, v, j):
-    """Lane j (0 .. 3) of v, a float."""
-    if v != float64x4 or not isinstance(j, types.Integer):
+    """Lane j (0 .. lanes − 1) of v, a float."""
+    if not _is_vector(v) or not isinstance(j, types.Integer):
         return None
 
     def codegen(context, builder, sig, args):
@@ -101,19 +148,30 @@ def vlane(typingctx, v, j):
 def _lanewise(instruction: str, doc: str):
     @intrinsic
     def op(typingctx, a, b):
-        if a != float64x4 or b != float64x4:
+        if not _is_vector(a) or a != b:
             return None
 
         def codegen(context, builder, sig, args):
             return getattr(builder, instruction)(args[0], args[1])
-        return float64x4(a, b), codegen
+        return a(a, b), codegen
     op.__doc__ = doc
     return op
 
 
-vadd = _lanewise("fadd", "Lane-wise a + b.")
-vsub = _lanewise("fsub", "Lane-wise a − b.")
-vmul = _lanewise("fmul", "Lane-wise a × b.")
+vadd = _lanewise("fadd", "Lane-wise a + b (two vectors of one width).")
+vsub = _lanewise("fsub", "Lane-wise a − b (two vectors of one width).")
+vmul = _lanewise("fmul", "Lane-wise a × b (two vectors of one width).")
+
+
+@njit
+def zeros_aligned(rows, cols):
+    """A C-contiguous float64 (rows, cols) array of zeros starting on a 64-byte boundary (numba
+    allocates on 32): with cols a multiple of 8 every row is one, and no eight-lane load splits
+    across two cache lines (on an AVX-512 Xeon such split loads made the d = 200 Fig. 1 chain
+    1.33x slower in the trials whose buffers happened to start off the boundary)."""
+    buf = np.zeros(rows * cols + 7)
+    off = ((-buf.ctypes.data) % 64) // 8
+    return buf[off:off + rows * cols].reshape(rows, cols)
 
 
 # ---------------------------------------------------------------------------- reductions

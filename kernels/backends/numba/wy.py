@@ -19,14 +19,15 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
 from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba.blas import _L, _N, _T_, _dsyrk, _gemm, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, vadd, vload, vmul,
-                                                    vsplat, vstore, vsub)
+from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, scaled_copy_sumsq4, sumsq4, vadd,
+                                                    vload, vload8, vmul, vsplat, vsplat8, vstore,
+                                                    vsub)
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import _ZBUF, METHODS, _fill_normals
 
 __all__ = ["haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "WY_BLOCK",
-           "pair_work_size", "pair_apply_wins", "PAIR_APPLY_MAX_D"]
+           "pair_work_size", "pair_apply_wins", "pairs_padded", "PAIR_APPLY_MAX_D", "WIDE_TILES"]
 
 
 @njit
@@ -198,6 +199,10 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
                 Y[i, c] *= D[i]
 
 
+#: Whether ``_pairs`` runs its columns in eight-lane tiles by default: on AVX-512 CPUs
+#: (``simd.HAS_AVX512``), where they ran 1.3-1.5x faster than four-lane tiles (same values).
+WIDE_TILES = HAS_AVX512
+
 #: widths up to which the tracked Fig. 1 chain applies its Haar layers by ``_pairs`` (no
 #: BLAS) rather than the blocked ``_wy_apply`` (n = d; ``pair_apply_wins``). Measured, µs per
 #: layer and trial, one thread, pairs vs compact WY: d = 100: 108–110 vs 149, 160: 397 vs 443,
@@ -256,84 +261,91 @@ def _pair_coefs(R, tau, cf):
         k -= 2
 
 
-def _tile_source(w: int) -> str:
-    """Source of ``_pairs_tile{w}``: ``_pairs`` on the 4w columns c .. c + 4w − 1 of Y (flat
-    C-order ``Yf``, row length n), w four-lane vectors. The tile's 2w accumulators stay in
-    registers across the loop over rows (``simd``); each lane does the arithmetic of ``_pairs``'s
-    scalar description, in its order. Written out per width from this one template: a single
-    body with branches on w made ``_pairs`` compile in 8–9 s instead of 4 s."""
+def _tile_source(w: int, lanes: int = 4) -> str:
+    """Source of ``_pairs_tile{w}`` (four lanes) or ``_pairs_tile{w}x8`` (eight): ``_pairs`` on
+    the lanes·w columns c .. c + lanes·w − 1 of Y (flat C-order ``Yf``, row length n), w vectors.
+    The tile's 2w accumulators stay in registers across the loop over rows (``simd``); each lane
+    does the arithmetic of ``_pairs``'s scalar description, in its order, so the lane count
+    changes no value. Written out per width from this one template: a single body with branches
+    on w made ``_pairs`` compile in 8–9 s instead of 4 s."""
+    x = "" if lanes == 4 else str(lanes)
+
     def each(line, indent):
         pad = " " * indent
-        return "".join(pad + line.format(j=j, o=4 * j) + "\n" for j in range(w))
+        return "".join(pad + line.format(j=j, o=lanes * j, x=x) + "\n" for j in range(w))
     return (
-        f"def _pairs_tile{w}(Yf, n, c, R, tau, cf):\n"
+        f"def _pairs_tile{w}{'x' + x if x else ''}(Yf, n, c, R, tau, cf):\n"
         "    d = R.shape[0]\n"
-        "    zero = vsplat(0.0)\n"
+        f"    zero = vsplat{x}(0.0)\n"
         "    k = d - 2\n"
         "    while k >= 1:\n"
         "        a = k - 1\n"
         "        ua = R[a]\n"
         "        ub = R[k]\n"
-        "        xa = vsplat(ua[a])\n"
+        f"        xa = vsplat{x}(ua[a])\n"
         "        oa = a * n + c\n"
-        + each("p{j} = vmul(xa, vload(Yf, oa + {o}))", 8)
+        + each("p{j} = vmul(xa, vload{x}(Yf, oa + {o}))", 8)
         + each("q{j} = zero", 8) +
         # loops from 0 over views: no wrap-around test on the index (numba, see reduced._dot)
         "        uk = ua[k:]\n"
         "        vk = ub[k:]\n"
         "        for t in range(d - k):\n"
-        "            x0 = vsplat(uk[t])\n"
-        "            x1 = vsplat(vk[t])\n"
+        f"            x0 = vsplat{x}(uk[t])\n"
+        f"            x1 = vsplat{x}(vk[t])\n"
         "            o = (k + t) * n + c\n"
-        + each("v = vload(Yf, o + {o}); p{j} = vadd(p{j}, vmul(x0, v)); "
+        + each("v = vload{x}(Yf, o + {o}); p{j} = vadd(p{j}, vmul(x0, v)); "
                "q{j} = vadd(q{j}, vmul(x1, v))", 12) +
-        "        ta = vsplat(tau[a])\n"
-        "        tb = vsplat(tau[k])\n"
-        "        t01 = vsplat(cf[k])\n"
+        f"        ta = vsplat{x}(tau[a])\n"
+        f"        tb = vsplat{x}(tau[k])\n"
+        f"        t01 = vsplat{x}(cf[k])\n"
         + each("p{j} = vadd(vmul(ta, p{j}), vmul(t01, q{j}))", 8)
         + each("q{j} = vmul(tb, q{j})", 8)
-        + each("vstore(Yf, oa + {o}, vsub(vload(Yf, oa + {o}), vmul(xa, p{j})))", 8) +
+        + each("vstore(Yf, oa + {o}, vsub(vload{x}(Yf, oa + {o}), vmul(xa, p{j})))", 8) +
         "        for t in range(d - k):\n"
-        "            x0 = vsplat(uk[t])\n"
-        "            x1 = vsplat(vk[t])\n"
+        f"            x0 = vsplat{x}(uk[t])\n"
+        f"            x1 = vsplat{x}(vk[t])\n"
         "            o = (k + t) * n + c\n"
-        + each("vstore(Yf, o + {o}, vsub(vload(Yf, o + {o}), "
+        + each("vstore(Yf, o + {o}, vsub(vload{x}(Yf, o + {o}), "
                "vadd(vmul(x0, p{j}), vmul(x1, q{j}))))", 12) +
         "        k -= 2\n"
         "    if k == 0:\n"
         "        u = R[0]\n"
         + each("p{j} = zero", 8) +
         "        for i in range(d):\n"
-        "            x = vsplat(u[i])\n"
+        f"            x = vsplat{x}(u[i])\n"
         "            o = i * n + c\n"
-        + each("p{j} = vadd(p{j}, vmul(x, vload(Yf, o + {o})))", 12) +
+        + each("p{j} = vadd(p{j}, vmul(x, vload{x}(Yf, o + {o})))", 12) +
         "        t = tau[0]\n"
         "        for i in range(d):\n"
-        "            x = vsplat(t * u[i])\n"
+        f"            x = vsplat{x}(t * u[i])\n"
         "            o = i * n + c\n"
-        + each("vstore(Yf, o + {o}, vsub(vload(Yf, o + {o}), vmul(x, p{j})))", 12))
+        + each("vstore(Yf, o + {o}, vsub(vload{x}(Yf, o + {o}), vmul(x, p{j})))", 12))
 
 
-def _make_tile(w: int):
-    """``_pairs_tile{w}`` compiled from ``_tile_source(w)`` in this module's namespace."""
+def _make_tile(w: int, lanes: int = 4):
+    """``_pairs_tile{w}`` (``_pairs_tile{w}x8``) compiled from ``_tile_source(w, lanes)`` in
+    this module's namespace."""
     ns: dict = {}
-    exec(compile(_tile_source(w), f"<depthcheck wy._pairs_tile{w}>", "exec"), globals(), ns)
-    return njit(ns[f"_pairs_tile{w}"])
+    name = f"_pairs_tile{w}" + ("" if lanes == 4 else f"x{lanes}")
+    exec(compile(_tile_source(w, lanes), f"<depthcheck wy.{name}>", "exec"), globals(), ns)
+    return njit(ns[name])
 
 
 _pairs_tile4 = _make_tile(4)
 _pairs_tile3 = _make_tile(3)
 _pairs_tile1 = _make_tile(1)
+_pairs_tile4x8 = _make_tile(4, 8)
+_pairs_tile3x8 = _make_tile(3, 8)
+_pairs_tile2x8 = _make_tile(2, 8)
 
 
 @njit
-def _pairs_vectors(Yf, n, m, R, tau, cf):
-    """``_pairs`` on the first m four-lane vectors (4m columns) of Y (flat ``Yf``, row length
-    n): tiles of 4 vectors and, for m mod 4 != 0, of 3 (a 3-vector tile's 6 accumulators still
-    cover the 3-cycle add latency; a 1- or 2-vector tile waits on it), of 1 for m = 1, 2, 5.
-    Callers pass n and m as variables, never literals: numba compiles a function once per
+def _pairs_vectors(Yf, n, c, m, R, tau, cf):
+    """``_pairs`` on the m four-lane vectors (4m columns) of Y from column c (flat ``Yf``, row
+    length n): tiles of 4 vectors and, for m mod 4 != 0, of 3 (a 3-vector tile's 6 accumulators
+    still cover the 3-cycle add latency; a 1- or 2-vector tile waits on it), of 1 for m = 1, 2,
+    5. Callers pass n, c and m as variables, never literals: numba compiles a function once per
     literal argument value (that tripled this module's compile time)."""
-    c = np.int64(0)                           # not the literal 0: see above
     q, r = divmod(m, 4)
     n3 = 0
     if r == 3:
@@ -356,7 +368,69 @@ def _pairs_vectors(Yf, n, m, R, tau, cf):
 
 
 @njit
-def _pairs(Y, R, tau, work):
+def _pairs_vectors8(Yf, n, m, R, tau, cf):
+    """``_pairs`` on the first m eight-lane vectors (8m columns) of Y (flat ``Yf``, row length
+    n), in tiles of 4, 3 and 2 vectors (``_pairs_vectors`` for the scheme); returns 8m, the
+    next column."""
+    c = np.int64(0)                           # not the literal 0: see _pairs_vectors
+    q, r = divmod(m, 4)
+    n3 = 0
+    n2 = 0
+    if r == 3:
+        n3 = 1
+    elif r == 2:
+        n2 = 1
+    elif r == 1 and q >= 2:
+        q -= 2
+        n3 = 3
+    elif r == 1 and q == 1:
+        q -= 1
+        n3 = 1
+        n2 = 1
+    for j in range(q):
+        _pairs_tile4x8(Yf, n, c, R, tau, cf)
+        c += 32
+    for j in range(n3):
+        _pairs_tile3x8(Yf, n, c, R, tau, cf)
+        c += 24
+    for j in range(n2):
+        _pairs_tile2x8(Yf, n, c, R, tau, cf)
+        c += 16
+    if m == 1:                                # one vector: two four-lane ones
+        _pairs_vectors(Yf, n, c, 2 * m, R, tau, cf)
+        c += 8
+    return c
+
+
+@njit
+def _pairs_tiled(Yf, ld, m, R, tau, cf, wide):
+    """``_pairs`` on the first m four-lane vectors of every row of Y (flat ``Yf``, row length
+    ld), with the pairs' coefficients cf (``_pair_coefs``): with ``wide`` first eight-lane tiles
+    (``_pairs_vectors8``), then four-lane ones (``_pairs_vectors``). Returns 4m."""
+    c = np.int64(0)                           # not the literal 0: see _pairs_vectors
+    if wide:
+        c = _pairs_vectors8(Yf, ld, m // 2, R, tau, cf)
+    _pairs_vectors(Yf, ld, c, m - c // 4, R, tau, cf)
+    return 4 * m
+
+
+@njit
+def pairs_padded(Y, m, R, tau, work, wide=WIDE_TILES):
+    """``_pairs`` on the first 4m columns of Y (C-contiguous, 4m <= its columns; the rest
+    untouched): the fused chain's D·H, in rows padded with zeros to a 64-byte multiple
+    (``simd.zeros_aligned``) so that every tile's loads are aligned. ``work``:
+    ``pair_work_size(d)`` floats."""
+    d, ld = Y.shape
+    if work.size < 5 * d or 4 * m > ld:
+        raise ValueError("pairs_padded: work space smaller than pair_work_size(d), or 4m "
+                         "columns beyond Y")
+    cf = work[:d]
+    _pair_coefs(R, tau, cf)
+    _pairs_tiled(Y.reshape(d * ld), ld, m, R, tau, cf, wide)
+
+
+@njit
+def _pairs(Y, R, tau, work, wide=WIDE_TILES):
     """In place Y <- P_0 ⋯ P_{d-2} Y for the unit reflector rows of R (``_unit_rows``): the
     reflectors two at a time, last pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with
     T = [[τ_a, t01], [0, τ_b]], t01 = −τ_a τ_b u_a·u_b (forward dlarft of two vectors), the
@@ -368,15 +442,17 @@ def _pairs(Y, R, tau, work):
         Y[a, c] −= u_a[a]·z0,   Y[i, c] −= u_a[i]·z0 + u_b[i]·z1;
 
     alone: w = 0 + Σ_i u[i]·Y[i, c], Y[i, c] −= (τ u[i])·w. Columns are independent: they go
-    in register tiles of 4, 3 or 1 four-lane vectors (``_pairs_vectors``), the last
-    n mod 4 through a zero-padded d×4 tile. ``work``: ``pair_work_size(d)`` floats."""
+    in register tiles of vectors, with ``wide`` (default ``WIDE_TILES``) first eight-lane tiles
+    (``_pairs_vectors8``), then four-lane ones (``_pairs_vectors``); the last n mod 4 through a
+    zero-padded d×4 tile. Either way every column gets the same values. ``work``:
+    ``pair_work_size(d)`` floats."""
     d, n = Y.shape
     if work.size < 5 * d:
         raise ValueError("_pairs: work space smaller than pair_work_size(d)")
     cf = work[:d]
     _pair_coefs(R, tau, cf)
     n4 = n - n % 4
-    _pairs_vectors(Y.reshape(d * n), n, n4 // 4, R, tau, cf)
+    c = _pairs_tiled(Y.reshape(d * n), n, n4 // 4, R, tau, cf, wide)
     r = n - n4
     if r > 0:
         S = work[d:5 * d]
@@ -384,14 +460,14 @@ def _pairs(Y, R, tau, work):
             for j in range(4):
                 S[4 * i + j] = Y[i, n4 + j] if j < r else 0.0
         w = S.size // d                   # 4 (a variable, see _pairs_vectors)
-        _pairs_vectors(S, w, w // 4, R, tau, cf)
+        _pairs_vectors(S, w, c - c, w // 4, R, tau, cf)         # c − c: a variable 0
         for i in range(d):
             for j in range(r):
                 Y[i, n4 + j] = S[4 * i + j]
 
 
 @njit
-def _pair_apply(Y, R, tau, D, work):
+def _pair_apply(Y, R, tau, D, work, wide=WIDE_TILES):
     """In place Y <- W Y, W = P_0 ⋯ P_{d-2} D from the unit rows of R (as ``_wy_apply`` with
     ``transpose=False``, equal to rounding), without BLAS: the rows scaled by D, then
     ``_pairs``. Faster than the BLAS calls of ``_wy_apply`` for small d
@@ -402,7 +478,7 @@ def _pair_apply(Y, R, tau, D, work):
         yi = Y[i]
         for c in range(n):
             yi[c] *= di
-    _pairs(Y, R, tau, work)
+    _pairs(Y, R, tau, work, wide)
 
 
 @njit
