@@ -8,6 +8,7 @@ limits BLAS to one thread while the kernels parallelise over Monte Carlo trials.
 from __future__ import annotations
 
 import llvmlite.binding as _llvm
+import numpy as np
 from numba import njit, types
 from numba.extending import get_cython_function_address
 
@@ -24,7 +25,9 @@ _dgemm = types.ExternalFunction("depthcheck_dgemm", types.void(*([_vp] * 13)))
 _dsyrk = types.ExternalFunction("depthcheck_dsyrk", types.void(*([_vp] * 10)))
 _dpotrf = types.ExternalFunction("depthcheck_dpotrf", types.void(*([_vp] * 5)))
 
-_N, _T_, _U, _L = ord("N"), ord("T"), ord("U"), ord("L")
+# numpy scalars, not Python ints: numba types a global int as a literal and compiles a callee
+# once per literal value it is passed (``_gemm`` was compiled nine times)
+_N, _T_, _U, _L = (np.uint8(ord(c)) for c in "NTUL")
 
 
 @njit(cache=True)

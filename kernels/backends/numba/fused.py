@@ -102,7 +102,7 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
     ``depthcheck.kernels.backends.numba.trial._record`` computes the isometry gap (−ld/n); ok is
     False where that gap is +inf (Cholesky failure or a pivot below the tolerance)."""
     d, n = H.shape
-    _gram(H, G, True, iw, dw, cw)
+    _gram(H, G, np.bool_(True), iw, dw, cw)
     tr = 0.0
     for a in range(n):
         tr += G[a, a]
@@ -210,7 +210,9 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     cw = np.empty(2, np.uint8)
     st = stats[b]
     tp = top[b]
-    ok, log_c = _begin(err, b, X, xb, A, H, rn, False)
+    # flags and counts as np.bool_ / np.int64, not literals: numba compiles a callee once per
+    # literal argument value (trial._record three times, _begin and _linear twice)
+    ok, log_c = _begin(err, b, X, xb, A, H, rn, np.bool_(False))
     if not ok:
         return
     thr = -1.0 - math.log(n * PIVOT_TOL_ULPS * n * EPS) - _TRACK_MARGIN
@@ -229,7 +231,8 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
                 pairs_padded(Ap, m4, R, tau_v, pw)
                 Aw = Ap
             else:
-                _linear(H, A, R, tau_v, D, wcode, False, gamma, nb, T, S, W1, W2, iw, dw, cw)
+                _linear(H, A, R, tau_v, D, wcode, np.bool_(False), gamma, nb, T, S, W1, W2, iw,
+                        dw, cw)
                 Aw = A
             sumsq4_rows(Aw, n, a2)            # a2[i] <- ‖Aw[i, :n]‖²
             e, tr = _scale_rows(Aw, H, a2, h2, gains[l - 1], norm_code, order_code, rn)
@@ -268,7 +271,8 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
                     st[0, j] = np.inf
                     tracking = False
             if want[3]:
-                e = _record(H, rn, G, diag, want_cv, tau, 1, st, tp, j, iw, dw, cw)
+                e = _record(H, rn, G, diag, want_cv, tau, np.int64(1), st, tp, j, iw, dw, cw,
+                            np.bool_(False))
                 if e != ERR_NONE:
                     err[b, 0] = l
                     err[b, 1] = e

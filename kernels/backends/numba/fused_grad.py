@@ -153,8 +153,8 @@ def _grad_norm(dA, H, G1, G2, iw, dw, cw):
     d, n = dA.shape
     acc = 0.0
     if n <= d:
-        _gram(dA, G1, True, iw, dw, cw)            # C-order upper triangles
-        _gram(H, G2, True, iw, dw, cw)
+        _gram(dA, G1, np.bool_(True), iw, dw, cw)  # C-order upper triangles
+        _gram(H, G2, np.bool_(True), iw, dw, cw)
         acc, t = gram_pair_sum(G1, G2)
         if gram_trusted(acc, t, d, n):
             return math.sqrt(acc)

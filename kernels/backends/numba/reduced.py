@@ -407,7 +407,7 @@ def _signed_q_times(V, beta, RQ, nr, Rm, At):
             row[k] = Rm[k, c] if RQ[k, k] >= 0 else -Rm[k, c]
         for i in range(nr, p):
             row[i] = 0.0
-    _apply_reflectors(V, beta, nr, At, False)
+    _apply_reflectors(V, beta, nr, At, np.bool_(False))
 
 
 @njit
@@ -588,7 +588,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
                     for c in range(k, n):
                         RH[k, c] = -RH[k, c]
     if not z_given:
-        _normals(z, method, k0, k1, l, b, 0, zbuf)
+        _normals(z, method, k0, k1, l, b, np.int64(0), zbuf)
     Zt = z.reshape((n, d))
     zchol = False
     if wcode == 1:                      # W H ~ σ Z R_H
@@ -763,8 +763,8 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztap
         if l > 0:
             zl = ztape[l - 1] if taped else z
             zc = _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH,
-                              Mn, zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_ok,
-                              False)
+                              Mn, zl, zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw,
+                              np.bool_(rh_ok), np.bool_(False), np.bool_(False), np.int64(-1))
             if taped:
                 rztape[l - 1] = RZ
                 zctape[l - 1] = 1 if zc else 0
@@ -779,7 +779,7 @@ def _trial(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Hout, ztap
             rh_ok = _rh_from_gram(G, RH, iw, cw)
         if l % record_every == 0:
             e = _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, l // record_every,
-                              iw, dw, cw, log_c, log_scale[b], True)
+                              iw, dw, cw, log_c, log_scale[b], np.bool_(True))
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e
@@ -895,7 +895,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
                 _r_factor_t(Cd, RY, Bt, VB, betaB, iw, cw)
         else:
             Yt[:, :] = dAt
-            _apply_reflectors(VZ, betaZ, n, Yt, True)           # Y = P_Zᵀ δ
+            _apply_reflectors(VZ, betaZ, n, Yt, np.bool_(True))  # Y = P_Zᵀ δ
             for c in range(n):
                 for a in range(n):                              # D_H D_Z Y_1
                     Yt[c, a] *= sH[a] * sZ[a]
@@ -904,7 +904,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
                     Bt[c, :m] = Yt[c, n:]
                 _house_qr(Bt[:, :m], VB, betaB, RY)
         if k > 0:
-            _normals(g[:m * k], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
+            _normals(g[:m * k], method, k0, k1, l, b, np.int64(BACKWARD_STREAM), zbuf)
             _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw)
     else:
         _abt(Zt, dAt, P, iw, dw, cw)                            # Zᵀ δ, then D_H
@@ -913,7 +913,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
                 Yt[c, a] = sH[a] * P[a, c]
         if m > 0:
             _r_factor_t(dAt, RY, Bt, VB, betaB, iw, cw)         # R_δ (n×n)
-            _normals(g[:m * n], method, k0, k1, l, b, BACKWARD_STREAM, zbuf)
+            _normals(g[:m * n], method, k0, k1, l, b, np.int64(BACKWARD_STREAM), zbuf)
             Y2t = y2[:m * n].reshape((n, m))                    # (N R_δ)ᵀ, Nᵀ = g (n, m)
             _mul_tt(g[:m * n].reshape((n, m)), RY, Y2t, 1.0, iw, dw, cw)
             for c in range(n):
@@ -922,7 +922,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
             y = Yt[c]
             for i in range(d):
                 y[i] *= std
-    _apply_reflectors(VH, betaH, n, Yt, False)                  # P_H [·; ·]
+    _apply_reflectors(VH, betaH, n, Yt, np.bool_(False))        # P_H [·; ·]
     if has_res:
         for c in range(n):
             a = dAt[c]
@@ -1116,8 +1116,8 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
             zcg = zctape[l - 1] if taped else -1
             zch[j] = _linear_step(l, b, Hts[j], Ats[j], k0, k1, method, wcode, std, has_res,
                                   gamma, Mt, RH, Mn, zl, zbuf, VHs[j], bHs[j], sHs[j],
-                                  rzl, VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok, True,
-                                  taped, zcg)
+                                  rzl, VZs[jz], bZs[jz], sZs[jz], iw, dw, cw, rh_ok,
+                                  np.bool_(True), np.bool_(taped), np.int64(zcg))
             if j + 1 < steps:
                 e, lsj = _rows_and_gram(Ats[j], Hts[j + 1], A, H, rn, iv, GHs[j + 1], fast,
                                         norm_code, act_code, order_code, gains[l - 1], rescale)

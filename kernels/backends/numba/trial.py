@@ -234,7 +234,7 @@ def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, 
         for i in range(d):
             for c in range(n):
                 A[i, c] = H[i, c]
-        _wy_apply(A, R, tau_v, D, False, nb, T, S, W1, W2, iw, dw, cw)
+        _wy_apply(A, R, tau_v, D, np.bool_(False), nb, T, S, W1, W2, iw, dw, cw)
     else:
         _gemm(_N, _N, n, d, d, 1.0, H, n, R, d, 0.0, A, n, iw, dw, cw)
     if has_res:
@@ -251,7 +251,7 @@ def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw,
         for i in range(d):
             for c in range(n):
                 out[i, c] = dA[i, c]
-        _wy_apply(out, R, tau_v, D, True, nb, T, S, W1, W2, iw, dw, cw)
+        _wy_apply(out, R, tau_v, D, np.bool_(True), nb, T, S, W1, W2, iw, dw, cw)
     else:
         # column-major outᵀ (n×d) = dAᵀ W: R C-order is the column-major Wᵀ, so op = 'T'
         _gemm(_N, _T_, n, d, d, 1.0, dA, n, R, d, 0.0, out, n, iw, dw, cw)
@@ -332,7 +332,7 @@ def _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, log
     """The statistics of H at record slot jj (``_record``, ``gram_ready`` as there) and, for
     norm-free chains (want[FLAG_LOG_SCALE]), log‖H‖_F of the unrescaled network (log c + log of
     the rescaled norm). Returns the error."""
-    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, gram_ready)
+    e = _record(H, rn, G, diag, want, tau, n_sing, st, tp, jj, iw, dw, cw, np.bool_(gram_ready))
     if e == ERR_NONE and want[FLAG_LOG_SCALE]:
         d, n = H.shape
         s2 = 0.0
@@ -402,7 +402,7 @@ def _trial_forward(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Ho
                 return log_c
         if l % record_every == 0:
             e = _record_layer(H, rn, G, diag, want, tau, n_sing, st, tp, l // record_every,
-                              iw, dw, cw, log_c, log_scale[b])
+                              iw, dw, cw, log_c, log_scale[b], np.bool_(False))
             if e != ERR_NONE:
                 err[b, 0] = l
                 err[b, 1] = e

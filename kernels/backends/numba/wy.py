@@ -547,7 +547,7 @@ def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     cw = np.empty(2, np.uint8)
     _fill_normals(z, method, k0, k1, np.uint64(layer), np.uint64(b), np.uint64(0), zbuf)
     _unit_rows_packed(z, R, tau, D)
-    _wy_apply(Y, R, tau, D, False, nb, T, S, W1, W2, iw, dw, cw)
+    _wy_apply(Y, R, tau, D, np.bool_(False), nb, T, S, W1, W2, iw, dw, cw)
 
 
 def _make_haar_philox_batch(fingerprint):
