@@ -29,6 +29,7 @@ __all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", 
            "vsplat8", "vlane", "vadd", "vsub", "vmul", "zeros_aligned", "sumsq4", "sumsq4_rows",
            "scaled_copy_sumsq4"]
 
+
 def _target_has_avx512() -> bool:
     """Whether numba's compilation target has AVX-512F: the host CPU, or the features set by
     ``NUMBA_CPU_FEATURES``; False for another ``NUMBA_CPU_NAME`` (a portable target)."""

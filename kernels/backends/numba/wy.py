@@ -340,29 +340,42 @@ _pairs_tile2x8 = _make_tile(2, 8)
 
 
 @njit
-def _pairs_vectors(Yf, n, c, m, R, tau, cf):
-    """``_pairs`` on the m four-lane vectors (4m columns) of Y from column c (flat ``Yf``, row
-    length n): tiles of 4 vectors and, for m mod 4 != 0, of 3 (a 3-vector tile's 6 accumulators
-    still cover the 3-cycle add latency; a 1- or 2-vector tile waits on it), of 1 for m = 1, 2,
-    5. Callers pass n, c and m as variables, never literals: numba compiles a function once per
-    literal argument value (that tripled this module's compile time)."""
+def _tiling(m, twos):
+    """How ``_pairs_vectors`` (``twos`` False) and ``_pairs_vectors8`` (True) tile m vectors:
+    (q, t, rest), q tiles of 4 vectors and t of 3 (a 3-vector tile's 6 accumulators still cover
+    the add latency; a tile of 1 waits on it), then rest = m − 4q − 3t vectors in tiles of 1
+    (four lanes: rest <= 2, or 1 after 4q) or one tile of 2 (eight lanes: rest 2, or 1 for
+    m = 1)."""
     q, r = divmod(m, 4)
-    n3 = 0
+    t = 0
     if r == 3:
-        n3 = 1
-    elif r == 2 and q >= 1:
+        t = 1
+    elif r == 2 and q >= 1 and not twos:
         q -= 1
-        n3 = 2
+        t = 2
     elif r == 1 and q >= 2:
         q -= 2
-        n3 = 3
+        t = 3
+    elif r == 1 and q == 1 and twos:
+        q = 0
+        t = 1
+    return q, t, m - 4 * q - 3 * t
+
+
+@njit
+def _pairs_vectors(Yf, n, c, m, R, tau, cf):
+    """``_pairs`` on the m four-lane vectors (4m columns) of Y from column c (flat ``Yf``, row
+    length n), in tiles of 4, 3 and 1 vectors (``_tiling``). Callers pass n, c and m as
+    variables, never literals: numba compiles a function once per literal argument value (that
+    tripled this module's compile time)."""
+    q, t, rest = _tiling(m, np.bool_(False))
     for j in range(q):
         _pairs_tile4(Yf, n, c, R, tau, cf)
         c += 16
-    for j in range(n3):
+    for j in range(t):
         _pairs_tile3(Yf, n, c, R, tau, cf)
         c += 12
-    for j in range(m - 4 * q - 3 * n3):
+    for j in range(rest):
         _pairs_tile1(Yf, n, c, R, tau, cf)
         c += 4
 
@@ -370,34 +383,21 @@ def _pairs_vectors(Yf, n, c, m, R, tau, cf):
 @njit
 def _pairs_vectors8(Yf, n, m, R, tau, cf):
     """``_pairs`` on the first m eight-lane vectors (8m columns) of Y (flat ``Yf``, row length
-    n), in tiles of 4, 3 and 2 vectors (``_pairs_vectors`` for the scheme); returns 8m, the
-    next column."""
+    n), in tiles of 4, 3 and 2 vectors (``_tiling``; a single vector as two four-lane ones);
+    returns 8m, the next column."""
     c = np.int64(0)                           # not the literal 0: see _pairs_vectors
-    q, r = divmod(m, 4)
-    n3 = 0
-    n2 = 0
-    if r == 3:
-        n3 = 1
-    elif r == 2:
-        n2 = 1
-    elif r == 1 and q >= 2:
-        q -= 2
-        n3 = 3
-    elif r == 1 and q == 1:
-        q -= 1
-        n3 = 1
-        n2 = 1
+    q, t, rest = _tiling(m, np.bool_(True))
     for j in range(q):
         _pairs_tile4x8(Yf, n, c, R, tau, cf)
         c += 32
-    for j in range(n3):
+    for j in range(t):
         _pairs_tile3x8(Yf, n, c, R, tau, cf)
         c += 24
-    for j in range(n2):
+    if rest == 2:
         _pairs_tile2x8(Yf, n, c, R, tau, cf)
         c += 16
-    if m == 1:                                # one vector: two four-lane ones
-        _pairs_vectors(Yf, n, c, 2 * m, R, tau, cf)
+    elif rest == 1:
+        _pairs_vectors(Yf, n, c, 2 * rest, R, tau, cf)
         c += 8
     return c
 
