@@ -200,7 +200,9 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
 
 
 #: Whether ``_pairs`` runs its columns in eight-lane tiles by default: on AVX-512 CPUs
-#: (``simd.HAS_AVX512``), where they ran 1.3-1.5x faster than four-lane tiles (same values).
+#: (``simd.HAS_AVX512``). Same values; measured on an AVX-512 Xeon, one core: the tiles' inner
+#: loop 1.45x faster, the whole pairs 1.05-1.25x (d = 32 … 200), the Fig. 1 chain at d = 200
+#: 1.26x (with the aligned rows of ``pairs_padded``).
 WIDE_TILES = HAS_AVX512
 
 #: widths up to which the tracked Fig. 1 chain applies its Haar layers by ``_pairs`` (no
