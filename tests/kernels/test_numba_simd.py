@@ -17,50 +17,39 @@ from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, 
 from depthcheck.kernels.random.haar import apply_householder_haar
 
 
-@njit
-def _lanes(a, b, c, out):
-    """out[t:t+4] <- (a − b·c) + c at every multiple of 4, and the lanes of the last one."""
-    for t in range(0, a.size - 3, 4):
-        va = vload(a, t)
-        vc = vload(c, t)
-        vstore(out, t, vadd(vsub(va, vmul(vload(b, t), vc)), vc))
-    v = vmul(vload(a, 0), vsplat(3))
-    return vlane(v, 0), vlane(v, 1), vlane(v, 2), vlane(v, 3)
+def _make_lanes(load, splat, width):
+    """A kernel: out[t:t+width] <- (a − b·c) + c at every multiple of width; lanes[:] <- the
+    lanes of 3·a[:width] (``vlane`` at a run-time index)."""
+    @njit
+    def lanes_kernel(a, b, c, out, lanes):
+        for t in range(0, a.size - width + 1, width):
+            va = load(a, t)
+            vc = load(c, t)
+            vstore(out, t, vadd(vsub(va, vmul(load(b, t), vc)), vc))
+        v = vmul(load(a, 0), splat(3))
+        for j in range(width):
+            lanes[j] = vlane(v, j)
+    return lanes_kernel
 
 
-def test_lanewise_arithmetic_is_the_scalar_arithmetic():
-    rng = np.random.default_rng(0)
-    a, b, c = rng.standard_normal((3, 4 * 7)) * np.logspace(-8, 8, 28)
-    out = np.full(28, np.nan)
-    lanes = _lanes(a, b, c, out)
-    np.testing.assert_array_equal(out, (a - b * c) + c)           # no fused multiply-add
-    assert lanes == tuple(3.0 * a[:4])
-    A2 = np.arange(12.0).reshape(3, 4)                            # 2-d C arrays: flat index
-    out2 = np.zeros((3, 4))
-    _lanes(A2, np.zeros((3, 4)), np.ones((3, 4)), out2)
-    np.testing.assert_array_equal(out2, A2 + 1.0)
+_LANES = {4: _make_lanes(vload, vsplat, 4), 8: _make_lanes(vload8, vsplat8, 8)}
 
 
-@njit
-def _lanes8(a, b, c, out):
-    """``_lanes`` with eight-lane vectors (every multiple of 8; the lanes of the last one)."""
-    for t in range(0, a.size - 7, 8):
-        va = vload8(a, t)
-        vc = vload8(c, t)
-        vstore(out, t, vadd(vsub(va, vmul(vload8(b, t), vc)), vc))
-    v = vmul(vload8(a, 0), vsplat8(3))
-    return (vlane(v, 0), vlane(v, 1), vlane(v, 2), vlane(v, 3), vlane(v, 4), vlane(v, 5),
-            vlane(v, 6), vlane(v, 7))
-
-
-def test_eight_lane_arithmetic_is_the_scalar_arithmetic():
-    """Eight lanes (one AVX-512 register, two AVX2 halves elsewhere): the same values."""
-    rng = np.random.default_rng(1)
-    a, b, c = rng.standard_normal((3, 8 * 5)) * np.logspace(-8, 8, 40)
+@pytest.mark.parametrize("width", [4, 8])
+def test_lanewise_arithmetic_is_the_scalar_arithmetic(width):
+    """Four and eight lanes (eight: one AVX-512 register, two AVX2 halves elsewhere): the
+    scalar values."""
+    rng = np.random.default_rng(width)
+    a, b, c = rng.standard_normal((3, 40)) * np.logspace(-8, 8, 40)
     out = np.full(40, np.nan)
-    lanes = _lanes8(a, b, c, out)
+    lanes = np.full(width, np.nan)
+    _LANES[width](a, b, c, out, lanes)
     np.testing.assert_array_equal(out, (a - b * c) + c)           # no fused multiply-add
-    assert lanes == tuple(3.0 * a[:8])
+    np.testing.assert_array_equal(lanes, 3.0 * a[:width])
+    A2 = np.arange(24.0).reshape(3, 8)                            # 2-d C arrays: flat index
+    out2 = np.zeros((3, 8))
+    _LANES[width](A2, np.zeros((3, 8)), np.ones((3, 8)), out2, lanes)
+    np.testing.assert_array_equal(out2, A2 + 1.0)
 
 
 def test_lanes_of_two_widths_do_not_mix():

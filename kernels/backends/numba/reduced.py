@@ -588,6 +588,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
                     for c in range(k, n):
                         RH[k, c] = -RH[k, c]
     if not z_given:
+        # np.int64 / np.bool_ arguments, never literals: see trial._linear
         _normals(z, method, k0, k1, l, b, np.int64(0), zbuf)
     Zt = z.reshape((n, d))
     zchol = False

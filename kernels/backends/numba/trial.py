@@ -234,6 +234,8 @@ def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, 
         for i in range(d):
             for c in range(n):
                 A[i, c] = H[i, c]
+        # np.bool_ / np.int64 arguments, never literals: numba compiles a callee once per
+        # literal value (here and at every helper call of the chain kernels)
         _wy_apply(A, R, tau_v, D, np.bool_(False), nb, T, S, W1, W2, iw, dw, cw)
     else:
         _gemm(_N, _N, n, d, d, 1.0, H, n, R, d, 0.0, A, n, iw, dw, cw)
