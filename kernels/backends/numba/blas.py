@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import llvmlite.binding as _llvm
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import get_cython_function_address
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["blas_single_thread"]
 
@@ -30,7 +31,7 @@ _dpotrf = types.ExternalFunction("depthcheck_dpotrf", types.void(*([_vp] * 5)))
 _N, _T_, _U, _L = (np.uint8(ord(c)) for c in "NTUL")
 
 
-@njit(cache=True)
+@njit_noalloc(cache=True)
 def _gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, iw, dw, cw):
     """Column-major C <- alpha op(A) op(B) + beta C; A, B, C are array views (start pointers)."""
     cw[0] = ta
@@ -48,7 +49,7 @@ def _gemm(ta, tb, m, n, k, alpha, A, lda, B, ldb, beta, C, ldc, iw, dw, cw):
            C.ctypes, iw[5:6].ctypes)
 
 
-@njit(cache=True)
+@njit_noalloc(cache=True)
 def _gram(H, G, small_is_n, iw, dw, cw):
     """Upper triangle (C-order) of the smaller Gram: HᵀH (n×n) if small_is_n else HHᵀ (d×d)."""
     d, n = H.shape
@@ -71,7 +72,7 @@ def _gram(H, G, small_is_n, iw, dw, cw):
            H.ctypes, iw[2:3].ctypes, dw[1:2].ctypes, G.ctypes, iw[3:4].ctypes)
 
 
-@njit(cache=True)
+@njit_noalloc(cache=True)
 def _cholesky_upper(G, iw, cw):
     """In place: C-order upper triangle of G (= column-major lower) -> its Cholesky factor.
     Returns LAPACK's info (0 on success)."""

@@ -45,6 +45,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
@@ -68,7 +69,7 @@ from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NO
                                             FLAG_TOP, I_BLOCK, I_DEPTH, I_FLAGS, I_K0,
                                             I_K1, I_METHOD, I_NORM, I_ORDER, I_RECORD_EVERY,
                                             I_WEIGHT, N_FLAGS, PIVOT_TOL_ULPS)
-from depthcheck.kernels.random.philox import _ZBUF, METHODS, key_from_root, philox_key
+from depthcheck.kernels.random.philox import ZIG_WORK, METHODS, key_from_root, philox_key
 
 __all__ = ["simulate_chain_numba", "run_fused", "tracked_gap_eligible", "TRACK_ANCHOR_EVERY", "NumbaChainBackend", "HouseholderWeights",
            "haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "FUSED_STATISTICS",
@@ -96,7 +97,7 @@ def tracked_gap_eligible(spec, want) -> bool:
                                        or want[FLAG_LOG_SCALE]))
 
 
-@njit
+@njit_noalloc
 def _chol_logdet(H, G, diag, iw, dw, cw):
     """(ok, tr, ld): tr = tr HᵀH and ld = log det of HᵀH·(n/tr) by ``dsyrk`` + ``dpotrf``, as
     ``depthcheck.kernels.backends.numba.trial._record`` computes the isometry gap (−ld/n); ok is
@@ -126,7 +127,7 @@ def _chol_logdet(H, G, diag, iw, dw, cw):
     return ok, tr, ld
 
 
-@njit
+@njit_noalloc
 def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     """H <- the layer's rows for identity activation and a row-scaling norm (rownorm,
     bn_nomean), from A[:, :n] (n = H's columns; A may carry padding columns) and a2 = its
@@ -193,7 +194,7 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     Ap = zeros_aligned(d, n + (-n) % 8 if pair else 1)
     R = np.zeros((d, d))
     z = np.empty(nz)
-    zbuf = np.empty(_ZBUF, np.uint64)
+    zbuf = np.empty(ZIG_WORK, np.uint64)
     tau_v = np.empty(d)
     D = np.empty(d)
     T = np.empty((kbmax, kbmax))

@@ -49,6 +49,7 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import register_jitable
 
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends._rowops import activation_derivative, nonlinear_vjp_row
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _gemm, _gram, blas_single_thread
@@ -63,7 +64,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, F_GAMMA, F_L
                                             LOG_SCALE_CAP, WY_BLOCK, kernel_scalars,
                                             raise_breakdown)
 from depthcheck.kernels.chain.errors import check_log_grad
-from depthcheck.kernels.random.philox import _ZBUF, METHODS, readout_philox
+from depthcheck.kernels.random.philox import ZIG_WORK, METHODS, readout_philox
 
 __all__ = ["run_fused_grad", "grad_setup", "grad_result", "ERR_BACKWARD", "gram_trusted",
            "GRAM_REL_TOL"]
@@ -130,7 +131,7 @@ def gram_trusted(acc, t, d, n):
     return acc * GRAM_REL_TOL >= (2.0 * d + float(n) * n) * _UNIT_ROUNDOFF * (t * t)
 
 
-@njit
+@njit_noalloc
 def gram_pair_sum(G1, G2):
     """(Σ_{a,c} G1_ac·G2_ac, Σ_a √(G1_aa·G2_aa)) from the C-order upper triangles of two n×n
     Grams: ‖dA Hᵀ‖_F² = tr((dAᵀdA)(HᵀH)) and the ``t`` of ``gram_trusted``."""
@@ -167,7 +168,7 @@ def _grad_norm(dA, H, G1, G2, iw, dw, cw):
     return math.sqrt(acc)
 
 
-@njit
+@njit_noalloc
 def _product_norm_sq(dA, H, P, iw, dw, cw):
     """‖dA Hᵀ‖_F² from the d×d product (P: d×d work space)."""
     d, n = dA.shape
@@ -180,7 +181,7 @@ def _product_norm_sq(dA, H, P, iw, dw, cw):
     return acc
 
 
-@njit
+@njit_noalloc
 def _unit_signal(dH):
     """dH <- dH/‖dH‖_F (left alone if zero); returns log‖dH‖_F (−inf for 0, NaN/inf when the
     norm is not finite: the caller's error)."""
@@ -201,7 +202,7 @@ def _unit_signal(dH):
     return -np.inf
 
 
-@njit
+@njit_noalloc
 def _readout_grad(H, Wo, labels, fac, Zb, dH, iw, dw, cw):
     """dH <- W_outᵀ (softmax(fac·W_out H) − onehot(labels))/n (columns = samples)."""
     d, n = H.shape
@@ -248,7 +249,7 @@ def _trial_grad(b, X, gains, ip, fp, Wout, labels, gcol, stats, top, log_scale, 
     A = np.empty((d, n))
     R = np.zeros((d, d))
     z = np.empty(nz)
-    zbuf = np.empty(_ZBUF, np.uint64)
+    zbuf = np.empty(ZIG_WORK, np.uint64)
     tau_v = np.empty(d)
     D = np.empty(d)
     T = np.empty((kbmax, kbmax))

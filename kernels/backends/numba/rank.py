@@ -54,6 +54,7 @@ import numpy as np
 from numba import njit, prange, types
 from numba.extending import get_cython_function_address
 
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.kernels.backends.numba import blas as _blas
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba.blas import _N, _T_, _gemm, blas_single_thread
@@ -129,7 +130,7 @@ def _xnext(s0, s1, s2, s3):
     return r, s0, s1, s2, s3
 
 
-@njit
+@njit_noalloc
 def _seed(st, k0, k1, b, stream):
     """st (4,) uint64 <- the xoshiro256++ state of generator ``b`` of ``stream`` (Philox
     counters (0, 0, b, stream), (1, 0, b, stream) under the key (k0, k1))."""
@@ -145,7 +146,7 @@ def _seed(st, k0, k1, b, stream):
         st[0] = _ONE                                     # the one forbidden state
 
 
-@njit(error_model="numpy")
+@njit_noalloc(error_model="numpy")
 def _fill(z, st, wcode, scale, mean):
     """z[:] <- the next z.size weights of the generator st (advanced in place)."""
     s0, s1, s2, s3 = st[0], st[1], st[2], st[3]
@@ -194,7 +195,7 @@ def _fill(z, st, wcode, scale, mean):
             z[i] += mean
 
 
-@njit(error_model="numpy", fastmath=_FAST)
+@njit_noalloc(error_model="numpy", fastmath=_FAST)
 def _layer(A, H, has_res, gamma, norm, relu, target):
     """H <- act(norm(γ A + H)) (``has_res``) or act(norm(A)), row by row in place (the
     reference's A *= γ; A += H, then ``_bn``: centre for "bn", divide by √(Σz²/n), or by ‖z‖
@@ -253,7 +254,7 @@ def _layer(A, H, has_res, gamma, norm, relu, target):
     return -1
 
 
-@njit
+@njit_noalloc
 def _inertia_above(M, t, Mt, ipiv, work, iw, cw):
     """#{λ_i(M) > t}: the positive eigenvalues of the block-diagonal D of the Bunch–Kaufman
     factorisation M − t I = L D Lᵀ (LAPACK dsytrf; Sylvester's law of inertia)."""
@@ -291,7 +292,7 @@ def _inertia_above(M, t, Mt, ipiv, work, iw, cw):
     return cnt
 
 
-@njit
+@njit_noalloc
 def _singular_values(H, Hc, s, work, iwork, iw, cw):
     """s <- the singular values of H (descending; LAPACK dgesdd, jobz = 'N', on a copy)."""
     d, n = H.shape
@@ -317,7 +318,7 @@ def _singular_values(H, Hc, s, work, iwork, iw, cw):
 _JACOBI_MAX = 6
 
 
-@njit(error_model="numpy")
+@njit_noalloc(error_model="numpy")
 def _jacobi_singular_values(H, U, s):
     """s <- the singular values of H (descending) by one-sided (Hestenes) Jacobi on the p =
     min(d, n) rows of H or of Hᵀ, copied into U (p, q): rotate pairs of rows until every pair
@@ -501,7 +502,7 @@ def _make_rank_kernel(fingerprint):
     return _rank_kernel
 
 
-@njit(error_model="numpy")
+@njit_noalloc(error_model="numpy")
 def _qr_rows(X, V, vn, Qt, acc, add):
     """Householder QR of Y = Xᵀ (column j of Y is row j of X), in place: Qt <- Qᵀ (rows = the
     columns of Q), acc[k] += log|R_kk| if ``add``. X is destroyed."""
@@ -547,7 +548,7 @@ def _qr_rows(X, V, vn, Qt, acc, add):
                     Qt[c, i] -= t * V[k, i]
 
 
-@njit
+@njit_noalloc
 def _qr_lapack(X, Qt, tau, work, iw, acc, add):
     """As ``_qr_rows`` with LAPACK: X (C-order, rows = the columns of Y) is Y column-major, so
     dgeqrf factors Y in place (R_kk = X[k, k]) and dorgqr forms Q column-major, i.e. Qt."""
@@ -610,7 +611,7 @@ def _make_lyapunov_kernel(fingerprint):
     return _lyapunov_kernel
 
 
-@njit(error_model="numpy", fastmath=_FAST)
+@njit_noalloc(error_model="numpy", fastmath=_FAST)
 def _frob_pair(M, P, Q, g, dp, dm, antithetic):
     """(‖D M̃ D‖_F² at +W, at −W) with M̃(±W) = (M + γ² Q) ± γ (P + Pᵀ), D = diag(M̃)^{-1/2}."""
     d = M.shape[0]

@@ -69,7 +69,9 @@ import math
 import numba
 import numpy as np
 from numba import njit, prange
+from numba.cpython.unsafe.numbers import trailing_zeros
 
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.theory._checks import check_positive_int
 from depthcheck.kernels.backends.numba import fused_grad as _fused_grad
 from depthcheck.kernels.backends.numba.blas import (_N, _T_, _cholesky_upper, _gemm,
@@ -93,7 +95,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINIT
                                             raise_breakdown)
 from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _M0, _M1, _MASK, _S11, _S32,
                                               _W0, _W1, _WI, _ZBUF, _ZIG_INV_R, _ZIG_R, METHODS,
-                                              _fill_normals, key_from_root,
+                                              _fill_normals, _zig_candidates, key_from_root,
                                               philox_key)
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
@@ -123,8 +125,6 @@ BACKWARD_STREAM = 1
 _S8 = np.uint64(8)
 _S1 = np.uint64(1)
 _MANT = np.uint64(0x000FFFFFFFFFFFFF)
-_EXP52 = np.uint64(0x4330000000000000)     # the bits of 2⁵²: (bits | m) − 2⁵² = m exactly
-_TWO52 = 4503599627370496.0
 #: candidates per block
 ZB = 256
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
@@ -133,7 +133,7 @@ SIDE_COUNTER = 2 ** 31
 #: its refill's two word halves)
 ZWORK = 2 * ZB + 2 * _ZBUF
 
-@njit
+@njit_noalloc
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
     """w0[j], w1[j] <- the words (c0<<32 | c1), (c2<<32 | c3) of Philox4x32-10 on counter
     (start + j, c1, c2, c3) (``depthcheck.kernels.random.philox.philox4x32_10``), every operand
@@ -155,27 +155,7 @@ def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
         w0[j] = (a << _S32) | b
         w1[j] = (c << _S32) | e
 
-@njit
-def _zig_candidates(w, x):
-    """x[j] <- the ziggurat candidate of word w[j] (NaN where it fails the fast test, to be
-    resolved); returns the number of such words."""
-    h = w.size
-    xb = x.view(np.uint64)
-    for j in range(h):
-        xb[j] = ((w[j] >> np.uint64(9)) & _MANT) | _EXP52
-    nrej = 0
-    for j in range(h):
-        r = w[j]
-        idx = r & np.uint64(0xFF)
-        rabs = (r >> np.uint64(9)) & _MANT
-        sgn = 1.0 - 2.0 * np.float64((r >> _S8) & _S1)
-        v = ((x[j] - _TWO52) * _WI[idx]) * sgn
-        rej = rabs >= _KI[idx]
-        x[j] = np.nan if rej else v
-        nrej += rej
-    return nrej
-
-@njit
+@njit_noalloc
 def _side_word(sb, st, k0, k1, c1, c2, c3):
     """The next word of the side stream (buffer sb: its first half the words, the second two
     halves of work; st = [position, counters used])."""
@@ -197,7 +177,7 @@ def _side_word(sb, st, k0, k1, c1, c2, c3):
     return r
 
 
-@njit
+@njit_noalloc
 def _zig_resolve(r, sb, st, k0, k1, c1, c2, c3):
     """The normal of the ziggurat attempt sequence that starts with word r, its uniforms and
     later attempts taken from the side stream (numpy's random_standard_normal steps)."""
@@ -220,19 +200,22 @@ def _zig_resolve(r, sb, st, k0, k1, c1, c2, c3):
             return x
         r = _side_word(sb, st, k0, k1, c1, c2, c3)
 
-@njit
+@njit_noalloc
 def _block(x, w0, w1, sb, st, start, k0, k1, c1, c2, c3):
     """x[:ZB] <- one block of candidates (counters start .. start + ZB/2 − 1), the failing ones
     resolved in order from the side stream."""
     h = w0.size
     _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3)
-    nr = _zig_candidates(w0, x[:h]) + _zig_candidates(w1, x[h:2 * h])
-    j = 0
-    while nr > 0:
-        if x[j] != x[j]:
-            x[j] = _zig_resolve(w0[j] if j < h else w1[j - h], sb, st, k0, k1, c1, c2, c3)
-            nr -= 1
-        j += 1
+    # candidates in chunks of 64 (one failure mask each), then the failures in order of j:
+    # a walk over the masks' set bits instead of a NaN test per candidate
+    for q in range(2 * h // 64):
+        j0 = q * 64
+        w = w0[j0:j0 + 64] if j0 < h else w1[j0 - h:j0 - h + 64]
+        mask = _zig_candidates(w, x[j0:j0 + 64])
+        while mask != 0:
+            t = np.int64(trailing_zeros(mask))
+            x[j0 + t] = _zig_resolve(w[t], sb, st, k0, k1, c1, c2, c3)
+            mask &= mask - np.uint64(1)
 
 
 @njit
@@ -290,7 +273,7 @@ FM = {"reassoc", "contract"}     # fastmath subset: vectorised sums; NaN/inf sem
 QR_RATIO = 1e-2
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _dot(x, y):
     """Σ x[i]·y[i] over two equal-length 1-d views. Loops run from 0 over views (x[k:]), not
     over range(k, d): numba then drops its negative-index wrap-around test and LLVM vectorises
@@ -301,7 +284,7 @@ def _dot(x, y):
     return s
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _axpy(a, x, y):
     """y += a·x over two equal-length 1-d views (vectorised as ``_dot``)."""
     for i in range(x.size):
@@ -335,7 +318,7 @@ def _house_qr(Mt, V, beta, R):
             R[k, j] = 0.0
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _dot2(x1, x2, y):
     """(Σ x1[i]·y[i], Σ x2[i]·y[i]) over three equal-length 1-d views, in one pass."""
     s1 = 0.0
@@ -346,14 +329,14 @@ def _dot2(x1, x2, y):
     return s1, s2
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _axpy2(a1, x1, a2, x2, y):
     """y += a1·x1 + a2·x2 over three equal-length 1-d views, in one pass."""
     for i in range(y.size):
         y[i] += a1 * x1[i] + a2 * x2[i]
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _apply_reflectors(V, beta, nr, At, transpose):
     """Rows of At (the columns of a p×c matrix Y) <- P Y (``transpose``: Pᵀ Y) for the product
     P = P_0 ⋯ P_{nr-1} of ``_house_qr``'s first ``nr`` reflectors. Two at a time (reflectors
@@ -395,7 +378,7 @@ def _apply_reflectors(V, beta, nr, At, transpose):
             t += 1
 
 
-@njit
+@njit_noalloc
 def _signed_q_times(V, beta, RQ, nr, Rm, At):
     """Rows of At (the columns of a p×c result) <- Q Rm = P_0 ⋯ P_{nr-1} [D Rm; 0], Q the
     sign-fixed Q factor (D = sign(diag RQ), + for 0) of the QR that gave (V, beta, RQ), Rm
@@ -410,7 +393,7 @@ def _signed_q_times(V, beta, RQ, nr, Rm, At):
     _apply_reflectors(V, beta, nr, At, np.bool_(False))
 
 
-@njit
+@njit_noalloc
 def _transpose_into(M, Mt):
     """Mt (c, p) <- Mᵀ for M (p, c)."""
     p, c = M.shape
@@ -419,7 +402,7 @@ def _transpose_into(M, Mt):
             Mt[a, i] = M[i, a]
 
 
-@njit
+@njit_noalloc
 def _mul_tt(Zt, Q, outt, alpha, iw, dw, cw, beta=0.0):
     """outt (c, p) <- alpha·(Z Q)ᵀ + beta·outt for Z = Ztᵀ given as Zt (k, p) and Q (k, c),
     all C-contiguous: one dgemm (column-major outt is the p×c matrix Z Q)."""
@@ -428,7 +411,7 @@ def _mul_tt(Zt, Q, outt, alpha, iw, dw, cw, beta=0.0):
     _gemm(_N, _T_, p, c, k, alpha, Zt, p, Q, c, beta, outt, p, iw, dw, cw)
 
 
-@njit
+@njit_noalloc
 def _abt(X, Y, out, iw, dw, cw):
     """out (a, b) <- X Yᵀ for X (a, p), Y (b, p) C-contiguous (row-by-row dot products of
     two transposed layouts, e.g. Zᵀ δ from Zᵀ and δᵀ): one dgemm."""
@@ -441,7 +424,7 @@ def _abt(X, Y, out, iw, dw, cw):
 GRAM_CHUNK = 128
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _gram_t(Mt, G):
     """G[a, c] (a <= c) <- Σ_i Mt[a, i]·Mt[c, i]: the upper triangle (C order, as ``_gram``'s)
     of the Gram MᵀM of M = Mtᵀ from its rows Mt (k, p), dotted GRAM_CHUNK columns at a time.
@@ -459,7 +442,7 @@ def _gram_t(Mt, G):
                 G[a, c] += _dot(x, Mt[c, s:e])
 
 
-@njit
+@njit_noalloc
 def _factor_gram(R, iw, cw):
     """R (k, k) holding a Gram's upper triangle <- its upper Cholesky factor (dpotrf), the
     lower triangle zeroed. Returns LAPACK's info."""
@@ -471,7 +454,7 @@ def _factor_gram(R, iw, cw):
     return info
 
 
-@njit
+@njit_noalloc
 def _chol_r_t(Mt, R, iw, cw):
     """R (k, k) <- the upper-triangular Cholesky factor of MᵀM for M = Mtᵀ given as its rows
     Mt (k, p), so RᵀR = MᵀM with a positive diagonal (``_gram_t`` + dpotrf, ~p k² flops).
@@ -481,7 +464,7 @@ def _chol_r_t(Mt, R, iw, cw):
     return _factor_gram(R, iw, cw)
 
 
-@njit
+@njit_noalloc
 def _well_conditioned(R):
     """min |R_aa| > QR_RATIO · max |R_aa| (False for NaN)."""
     lo = np.inf
@@ -493,7 +476,7 @@ def _well_conditioned(R):
     return lo > QR_RATIO * hi
 
 
-@njit
+@njit_noalloc
 def _upper_solve(U, B, X):
     """X <- U⁻¹ B for U (k, k) upper triangular, B, X (k, c) (X may be B)."""
     k, c = B.shape
@@ -505,7 +488,7 @@ def _upper_solve(U, B, X):
             X[i, j] = s / U[i, i]
 
 
-@njit
+@njit_noalloc
 def _upper_t_solve(U, B, X):
     """X <- U⁻ᵀ B for U (k, k) upper triangular, B, X (k, c) (X may be B)."""
     k, c = B.shape
@@ -533,7 +516,7 @@ def _r_factor_t(Mt, R, Bt, V, beta, iw, cw):
 RH_KAPPA_MAX = 1e4
 
 
-@njit
+@njit_noalloc
 def _rh_from_gram(G, RH, iw, cw):
     """RH (n, n) <- the upper Cholesky factor of the Gram G = HᵀH (``_gram``'s C-order upper
     triangle; G is left as it is) when κ(G) <= ``RH_KAPPA_MAX`` is certified; returns whether it
@@ -617,7 +600,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     return zchol
 
 
-@njit(error_model="numpy")
+@njit_noalloc(error_model="numpy")
 def _row_norms_t(At, rn):
     """rn[i] <- ‖A_i‖ for A = Atᵀ given as At (n, d): ``trial._row_norms`` on the transposed
     layout (Σ_c A_ic² from 0.0, c = 0 first, no fused multiply-add, so bit for bit), each
@@ -633,7 +616,7 @@ def _row_norms_t(At, rn):
         rn[i] = math.sqrt(rn[i])
 
 
-@njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
+@njit_noalloc(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
 def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     """``trial._scale_rows_batched`` on the transposed layout: Ht <- H_l from At = A_lᵀ (n, d)
     for norm_act with rownorm / bn_nomean, rn <- the row norms of A_l, iv (d) work space. The
@@ -663,7 +646,7 @@ def _scale_rows_t(At, Ht, norm_code, act_code, g, rn, iv):
     return ERR_NONE
 
 
-@njit
+@njit_noalloc
 def _fast_rows(norm_code, order_code, rescale, want):
     """Whether a layer's rows run on the transposed layout (``_scale_rows_t``): norm_act with
     rownorm / bn_nomean, no rescaling and no log-scale record (which read H itself)."""
@@ -671,7 +654,7 @@ def _fast_rows(norm_code, order_code, rescale, want):
             and not rescale and not want[FLAG_LOG_SCALE])
 
 
-@njit
+@njit_noalloc
 def _rows_and_gram(At, Ht, A, H, rn, iv, G, fast, norm_code, act_code, order_code, g,
                    rescale):
     """Ht <- H_l = the norm / gain / activation (and rescaling) of the pre-activation At = A_lᵀ
@@ -840,7 +823,7 @@ def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw):
 RC_CANCEL_MAX = 4.0
 
 
-@njit
+@njit_noalloc
 def _rc_from_gram_difference(Gd, Y, RC, iw, cw):
     """RC <- the upper Cholesky factor of CᵀC = δᵀδ − YᵀY (C = δ − Q_Z Q_Zᵀ δ, Y = Q_Zᵀ δ) from
     Gd = δᵀδ (upper triangle) and Y (n, n), without forming C; returns whether it is taken:
@@ -932,7 +915,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
                 y[i] = a[i] + gamma * y[i]
 
 
-@njit(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
+@njit_noalloc(error_model="numpy")   # divisions vectorise (no zero test: divisors > 0)
 def _nonlinear_vjp_t(At, dHt, dAt, Yt, s, iv, t, norm_code, act_code, g):
     """``fused_grad._nonlinear_vjp_batched`` on the transposed layout (At = A_lᵀ, dHt, dAt, Yt
     (n, d); s, iv, t (d) work space): the arithmetic of ``_rowops.nonlinear_vjp_row`` in the
@@ -985,7 +968,7 @@ def _vjp_t(At, dHt, dAt, Yt, A, dH, dA, Y, s, iv, t, fast, norm_code, act_code, 
     _transpose_into(dA, dAt)
 
 
-@njit
+@njit_noalloc
 def _unit_signal_t(Mt):
     """``fused_grad._unit_signal`` with Σ M² from four partial sums (``trial._scaled_copy_sq``;
     one running sum is bound by the add latency): Mt <- Mt/‖Mt‖_F (left alone if zero);

@@ -24,6 +24,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, models, register_model
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", "vsplat",
            "vsplat8", "vlane", "vadd", "vsub", "vmul", "zeros_aligned", "sumsq4", "sumsq4_rows",
@@ -180,7 +181,7 @@ def zeros_aligned(rows, cols):
 # L mod 4 elements added to s_0 in order; result (s_0 + s_1) + (s_2 + s_3)): one running sum
 # is bound by the add latency. The partial sums are the lanes of one vector, so the values are
 # those of the same sums written with four scalars.
-@njit
+@njit_noalloc
 def sumsq4(x, o, L):
     """Σ x[o + t]², t < L, in four partial sums (section comment); x C-contiguous, 1-d."""
     L4 = L - L % 4
@@ -201,7 +202,7 @@ def _finish4(acc, x, o, r):
     return (s0 + vlane(acc, 1)) + (vlane(acc, 2) + vlane(acc, 3))
 
 
-@njit
+@njit_noalloc
 def sumsq4_rows(A, n, out):
     """out[i] <- ``sumsq4(A[i], 0, n)`` for a C-contiguous 2-d A (n <= its columns), four rows
     at a time: their four independent sums hide the add latency that bounds one row's loop."""
@@ -229,7 +230,7 @@ def sumsq4_rows(A, n, out):
         out[i] = sumsq4(A[i], 0, n)
 
 
-@njit
+@njit_noalloc
 def scaled_copy_sumsq4(a, h, f):
     """h <- a[:h.size]·f for C-contiguous 1-d arrays; returns Σ h² in four partial sums (section
     comment). f = 1.0 copies a exactly. Unchecked (as ``vload``): the caller guarantees that a

@@ -25,6 +25,8 @@ import math
 import numpy as np
 from numba import njit
 
+from depthcheck.kernels.backends.numba import _jit
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.kernels.backends import _rowops
 from depthcheck.kernels.backends._rowops import nonlinear_row
 from depthcheck.kernels.backends.numba import blas as _blas
@@ -45,7 +47,7 @@ from depthcheck.kernels.chain.codes import (EPS, ERR_NONE, ERR_NONFINITE, ERR_NO
 from depthcheck.kernels.nn import activations as _activations
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.random import philox as _philox
-from depthcheck.kernels.random.philox import _ZBUF, _fill_normals
+from depthcheck.kernels.random.philox import ZIG_WORK, _fill_normals
 from depthcheck.theory import isometry as _isometry
 
 __all__ = ["KERNEL_SOURCES", "kernel_fingerprint", "stat_buffers", "collect"]
@@ -53,7 +55,7 @@ __all__ = ["KERNEL_SOURCES", "kernel_fingerprint", "stat_buffers", "collect"]
 #: every file whose code or constants the entry kernels compile in (their own file aside): the
 #: kernels' disk cache closes over a hash of these (``kernel_fingerprint``)
 KERNEL_SOURCES = (_philox, _codes, _rowops, _activations, _norms, _isometry, _blas, _simd,
-                  _wy)
+                  _wy, _jit)
 
 
 def kernel_fingerprint(*modules) -> int:
@@ -63,7 +65,7 @@ def kernel_fingerprint(*modules) -> int:
 
 
 # --------------------------------------------------------------------------------------------
-@njit
+@njit_noalloc
 def _nonlinear(A, norm_code, act_code, order_code, g, rn):
     """In place A <- the layer's norm/gain/activation part (``_rowops.nonlinear_row`` per row);
     rn <- row norms of the normalisation's input. Returns an error code (of the first failing
@@ -83,7 +85,7 @@ _NORM_BN_NOMEAN = _codes.NORM_CODES["bn_nomean"]
 _NORM_ROWNORM = _codes.NORM_CODES["rownorm"]
 
 
-@njit
+@njit_noalloc
 def _row_norms(A, rn):
     """rn[i] <- ‖A_i‖ from the sequential Σ A_ic² (``_rowops.normalise_row``'s r, bit for bit)."""
     d, n = A.shape
@@ -95,13 +97,13 @@ def _row_norms(A, rn):
         rn[i] = math.sqrt(s2)
 
 
-@njit
+@njit_noalloc
 def _divisor(norm_code, r, sq):
     """The row divisor of rownorm (r) or bn_nomean (r/√n, sq = √n) as ``_rowops.normalise_row``."""
     return r if norm_code == _NORM_ROWNORM else r / sq
 
 
-@njit
+@njit_noalloc
 def _scale_rows_batched(A, norm_code, act_code, g, rn):
     """``_nonlinear`` for norm_act with rownorm / bn_nomean: the arithmetic of
     ``_rowops.nonlinear_row`` (sequential ‖z‖², the divisor ‖z‖ or ‖z‖/√n, z·(1/s), then
@@ -208,7 +210,7 @@ def _record(H, rn, G, diag, want, tau, n_sing, stats, top, j, iw, dw, cw, gram_r
 
 
 # one layer's weights, linear part and hand-over
-@njit
+@njit_noalloc
 def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
     """R <- W_l of trial b: Haar unit reflector rows (+ tau_v, D) or the d×d matrix W_l."""
     d = R.shape[0]
@@ -226,7 +228,7 @@ def _draw(l, b, k0, k1, method, wcode, std, R, tau_v, D, z, zbuf):
                     R[i, kk] = std * math.sqrt(3.0) * u
 
 
-@njit
+@njit_noalloc
 def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
     """A <- W_l H (residual: H + γ W_l H) for the weights in R."""
     d, n = H.shape
@@ -245,7 +247,7 @@ def _linear(H, A, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, 
                 A[i, c] = H[i, c] + gamma * A[i, c]
 
 
-@njit
+@njit_noalloc
 def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw, dw, cw):
     """out <- W_lᵀ dA (residual: dA + γ W_lᵀ dA)."""
     d, n = dA.shape
@@ -263,14 +265,14 @@ def _linear_T(dA, out, R, tau_v, D, wcode, has_res, gamma, nb, T, S, W1, W2, iw,
                 out[i, c] = dA[i, c] + gamma * out[i, c]
 
 
-@njit
+@njit_noalloc
 def _scaled_copy_sq(a, h, f):
     """h <- a·f for 1-d views of one length; returns Σ h² from four partial sums,
     (s0 + s1) + (s2 + s3) (``simd.scaled_copy_sumsq4``). f = 1.0 copies a exactly."""
     return scaled_copy_sumsq4(a, h, f)
 
 
-@njit
+@njit_noalloc
 def _finish(A, H, rescale):
     """H <- A, rescaled to unit Frobenius norm if ``rescale``. Returns (error code, log s)."""
     d, n = A.shape
@@ -300,7 +302,7 @@ def _finish(A, H, rescale):
     return ERR_NONE, 0.0
 
 
-@njit
+@njit_noalloc
 def _start(X, xb, A, H, rn, rescale):
     """Layer 0 of a trial: H <- X[xb] (rescaled to unit Frobenius norm if ``rescale``, A is
     work space), rn <- the row norms of X (the layer-0 row-norm CV). Returns (error, log c_0)."""
@@ -315,7 +317,7 @@ def _start(X, xb, A, H, rn, rescale):
     return _finish(A, H, rescale)
 
 
-@njit
+@njit_noalloc
 def _begin(err, b, X, xb, A, H, rn, rescale):
     """Open trial b: its error slot cleared, layer 0 run (``_start``). Returns (ok, log c_0);
     when not ok, err[b] holds (layer 0, the error) and the trial must stop."""
@@ -371,7 +373,7 @@ def _trial_forward(b, X, gains, ip, fp, stats, top, log_scale, err, cps, cpl, Ho
     A = np.empty((d, n))
     R = np.zeros((d, d))
     z = np.empty(nz)
-    zbuf = np.empty(_ZBUF, np.uint64)
+    zbuf = np.empty(ZIG_WORK, np.uint64)
     tau_v = np.empty(d)
     D = np.empty(d)
     T = np.empty((kbmax, kbmax))

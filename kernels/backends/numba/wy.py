@@ -14,6 +14,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from depthcheck.kernels.backends.numba import _jit
+from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.theory._checks import as_float_array, check_positive_int
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
@@ -24,13 +26,13 @@ from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, scaled_copy_sums
                                                     vsub)
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
-from depthcheck.kernels.random.philox import _ZBUF, METHODS, _fill_normals
+from depthcheck.kernels.random.philox import ZIG_WORK, METHODS, _fill_normals
 
 __all__ = ["haar_apply_batch", "apply_haar_philox", "householder_vectors_philox", "WY_BLOCK",
            "pair_work_size", "pair_apply_wins", "pairs_padded", "PAIR_APPLY_MAX_D", "WIDE_TILES"]
 
 
-@njit
+@njit_noalloc
 def _unit_rows(R, tau, D):
     """Rows R[k, k:] hold the Gaussian x_k (zeros before column k): turn them in place into the
     unit reflector vectors u_k, with τ_k and the sign matrix D (depthcheck.kernels.random.householder).
@@ -47,7 +49,7 @@ def _unit_rows(R, tau, D):
     _unit_finish(R, tau, D)
 
 
-@njit
+@njit_noalloc
 def _unit_rows_packed(z, R, tau, D):
     """``_unit_rows`` on x_0, x_1, ... packed in z (x_k: d − k entries, in order), written into
     the rows of R by the first pass (the copy and the squared norm in one, the same values)."""
@@ -61,7 +63,7 @@ def _unit_rows_packed(z, R, tau, D):
     _unit_finish(R, tau, D)
 
 
-@njit
+@njit_noalloc
 def _unit_finish(R, tau, D):
     """Passes two and three of ``_unit_rows`` from tau[k] = ‖x_k‖²."""
     d = R.shape[0]
@@ -90,7 +92,7 @@ def _unit_finish(R, tau, D):
             tau[k] = 0.0
 
 
-@njit
+@njit_noalloc
 def _wy_gram(R, j, kb, S, iw, dw, cw):
     """C-order upper triangle of S = Ub Ubᵀ (kb×kb) for the reflector rows Ub = R[j:j+kb, j:]
     (= column-major Uc, m×kb, ld d: S = Ucᵀ Uc, the column-major lower triangle) by dsyrk."""
@@ -108,7 +110,7 @@ def _wy_gram(R, j, kb, S, iw, dw, cw):
            Rj.ctypes, iw[2:3].ctypes, dw[1:2].ctypes, S.ctypes, iw[3:4].ctypes)
 
 
-@njit
+@njit_noalloc
 def _wy_T(R, tau, j, kb, T, S, iw, dw, cw):
     """T (kb×kb, upper) of the block of reflectors j..j+kb-1 (rows of R): dlarft, forward."""
     _wy_gram(R, j, kb, S, iw, dw, cw)
@@ -137,7 +139,7 @@ def _wy_T(R, tau, j, kb, T, S, iw, dw, cw):
             T[r, a] = S[a, r]
 
 
-@njit
+@njit_noalloc
 def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
     """In place Y <- W Y (transpose: Wᵀ Y), W = P_0 ⋯ P_{d-2} D from the unit rows of R.
 
@@ -213,7 +215,7 @@ WIDE_TILES = HAS_AVX512
 PAIR_APPLY_MAX_D = 240
 
 
-@njit
+@njit_noalloc
 def pair_apply_wins(d):
     """Whether the tracked chain uses ``_pairs`` at width d: d <= ``PAIR_APPLY_MAX_D`` and d
     not a multiple of 128 (rows 8·128 bytes apart fall into few L1 sets: a 16-column tile
@@ -221,14 +223,14 @@ def pair_apply_wins(d):
     return d <= PAIR_APPLY_MAX_D and d % 128 != 0
 
 
-@njit
+@njit_noalloc
 def pair_work_size(d):
     """Length of ``_pair_apply``'s work space for width d: the pairs' coefficients (d) and a
     d×4 tile for the last n mod 4 columns."""
     return 5 * d
 
 
-@njit
+@njit_noalloc
 def _pair_coefs(R, tau, cf):
     """cf[k] <- t01 = −τ_{k−1} τ_k (u_{k−1}·u_k) of each pair (k − 1, k), k = d − 2, d − 4, ...
     >= 1 of ``_pair_apply`` (the dot product summed over i = k .. d − 1 in order). Four pairs
@@ -341,7 +343,7 @@ _pairs_tile3x8 = _make_tile(3, 8)
 _pairs_tile2x8 = _make_tile(2, 8)
 
 
-@njit
+@njit_noalloc
 def _tiling(m, twos):
     """How ``_pairs_vectors`` (``twos`` False) and ``_pairs_vectors8`` (True) tile m vectors:
     (q, t, rest), q tiles of 4 vectors and t of 3 (a 3-vector tile's 6 accumulators still cover
@@ -364,7 +366,7 @@ def _tiling(m, twos):
     return q, t, m - 4 * q - 3 * t
 
 
-@njit
+@njit_noalloc
 def _pairs_vectors(Yf, n, c, m, R, tau, cf):
     """``_pairs`` on the m four-lane vectors (4m columns) of Y from column c (flat ``Yf``, row
     length n), in tiles of 4, 3 and 1 vectors (``_tiling``). Callers pass n, c and m as
@@ -382,7 +384,7 @@ def _pairs_vectors(Yf, n, c, m, R, tau, cf):
         c += 4
 
 
-@njit
+@njit_noalloc
 def _pairs_vectors8(Yf, n, m, R, tau, cf):
     """``_pairs`` on the first m eight-lane vectors (8m columns) of Y (flat ``Yf``, row length
     n), in tiles of 4, 3 and 2 vectors (``_tiling``; a single vector as two four-lane ones);
@@ -404,7 +406,7 @@ def _pairs_vectors8(Yf, n, m, R, tau, cf):
     return c
 
 
-@njit
+@njit_noalloc
 def _pairs_tiled(Yf, ld, m, R, tau, cf, wide):
     """``_pairs`` on the first m four-lane vectors of every row of Y (flat ``Yf``, row length
     ld), with the pairs' coefficients cf (``_pair_coefs``): with ``wide`` first eight-lane tiles
@@ -431,7 +433,7 @@ def pairs_padded(Y, m, R, tau, work, wide=WIDE_TILES):
     _pairs_tiled(Y.reshape(d * ld), ld, m, R, tau, cf, wide)
 
 
-@njit
+@njit_noalloc
 def _pairs(Y, R, tau, work, wide=WIDE_TILES):
     """In place Y <- P_0 ⋯ P_{d-2} Y for the unit reflector rows of R (``_unit_rows``): the
     reflectors two at a time, last pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with
@@ -468,7 +470,7 @@ def _pairs(Y, R, tau, work, wide=WIDE_TILES):
                 Y[i, n4 + j] = S[4 * i + j]
 
 
-@njit
+@njit_noalloc
 def _pair_apply(Y, R, tau, D, work, wide=WIDE_TILES):
     """In place Y <- W Y, W = P_0 ⋯ P_{d-2} D from the unit rows of R (as ``_wy_apply`` with
     ``transpose=False``, equal to rounding), without BLAS: the rows scaled by D, then
@@ -526,7 +528,7 @@ def _make_haar_apply_batch(fingerprint):
 
 
 #: the files compiled into this module's entry kernels
-KERNEL_SOURCES = (_blas, _philox, _simd)
+KERNEL_SOURCES = (_blas, _philox, _simd, _jit)
 
 _haar_apply_batch = _make_haar_apply_batch(source_fingerprint(*KERNEL_SOURCES))
 
@@ -537,7 +539,7 @@ def _haar_philox_one(Y, k0, k1, layer, b, method, nb):
     kbmax = max(1, min(nb, d - 1))
     R = np.empty((d, d))                     # every entry is written below / by _unit_rows
     z = np.empty(d * (d + 1) // 2)
-    zbuf = np.empty(_ZBUF, np.uint64)
+    zbuf = np.empty(ZIG_WORK, np.uint64)
     tau = np.empty(d)
     D = np.empty(d)
     T = np.empty((kbmax, kbmax))
