@@ -104,26 +104,33 @@ ZIG_WORK = 2 * _ZBUF
 _ZMANT = np.uint64(0x000FFFFFFFFFFFFF)
 
 
+@njit(inline="always", cache=True)
+def _philox_masked(c0, c1, c2, c3, k0, k1):
+    """``philox4x32_10`` with every operand masked to 32 bits: a no-op on valid (< 2³²) words
+    that lets LLVM prove the products 32×32-bit and vectorise a loop of calls with vpmuludq in
+    every round (unmasked: vpmullq in the first round, and 1.5x the time)."""
+    a = c0 & _MASK
+    b = c1 & _MASK
+    c = c2 & _MASK
+    e = c3 & _MASK
+    K0 = k0 & _MASK
+    K1 = k1 & _MASK
+    for _ in range(10):
+        p0 = _M0 * (a & _MASK)
+        p1 = _M1 * (c & _MASK)
+        a, b, c, e = (((p1 >> _S32) ^ b ^ K0) & _MASK, p1 & _MASK,
+                      ((p0 >> _S32) ^ e ^ K1) & _MASK, p0 & _MASK)
+        K0 = (K0 + _W0) & _MASK
+        K1 = (K1 + _W1) & _MASK
+    return a, b, c, e
+
+
 @njit_noalloc(cache=True)
 def _refill(buf, start, k0, k1, c1, c2, c3):
     """buf[2j], buf[2j + 1] <- the words (c0 << 32 | c1), (c2 << 32 | c3) of Philox4x32-10 on
-    counter (start + j, c1, c2, c3) (``philox4x32_10``). Every operand is masked to 32 bits, a
-    no-op on valid (< 2³²) words that lets LLVM prove the products 32×32-bit and vectorise the
-    rounds with vpmuludq (unmasked: vpmullq in the first round and 1.5x the time)."""
+    counter (start + j, c1, c2, c3) (``_philox_masked``)."""
     for j in range(buf.size // 2):
-        a = np.uint64(start + j) & _MASK
-        b = c1 & _MASK
-        c = c2 & _MASK
-        e = c3 & _MASK
-        K0 = k0 & _MASK
-        K1 = k1 & _MASK
-        for _ in range(10):
-            p0 = _M0 * (a & _MASK)
-            p1 = _M1 * (c & _MASK)
-            a, b, c, e = (((p1 >> _S32) ^ b ^ K0) & _MASK, p1 & _MASK,
-                          ((p0 >> _S32) ^ e ^ K1) & _MASK, p0 & _MASK)
-            K0 = (K0 + _W0) & _MASK
-            K1 = (K1 + _W1) & _MASK
+        a, b, c, e = _philox_masked(np.uint64(start + j), c1, c2, c3, k0, k1)
         buf[2 * j] = (a << _S32) | b
         buf[2 * j + 1] = (c << _S32) | e
 
@@ -152,7 +159,7 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
     """out[:] <- normals of the sequential ziggurat stream of counter words (·, c1, c2, c3).
 
     The stream is numpy's: each 64-bit word in turn is a candidate, and a candidate that fails
-    the fast test (~1.2%) takes the next words as uniforms (and a new candidate) before the
+    the fast test (~1.4%) takes the next words as uniforms (and a new candidate) before the
     following normal starts. Here the candidates of a refill's 64 words and the mask of their
     failures are computed in one pass (``_zig_candidates``); runs of passing words are copied,
     and only a failing word walks numpy's slow path, word by word as before: the same numbers

@@ -93,9 +93,10 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINIT
                                             I_RECORD_EVERY, I_RESCALE, I_RESIDUAL, I_WEIGHT,
                                             LOG_SCALE_CAP, N_FLAGS, kernel_scalars,
                                             raise_breakdown)
-from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _M0, _M1, _MASK, _S11, _S32,
-                                              _W0, _W1, _WI, _ZBUF, _ZIG_INV_R, _ZIG_R, METHODS,
-                                              _fill_normals, _zig_candidates, key_from_root,
+from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _S11, _S32, _WI, _ZBUF,
+                                              _ZIG_INV_R, _ZIG_R, METHODS,
+                                              _fill_normals, _philox_masked, _zig_candidates,
+                                              key_from_root,
                                               philox_key)
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
@@ -117,7 +118,7 @@ BACKWARD_STREAM = 1
 # (numpy's), restructured so that the common path vectorises: each block of ZB candidates takes
 # the 64-bit words of Philox counters (s/2 .. s/2 + ZB/2 − 1, l, b, stream) — the block's first
 # half from the words (c0<<32 | c1), its second half from (c2<<32 | c3) — and keeps candidate j
-# where it passes the fast test (~98.8%). A failing candidate is resolved by the ziggurat's own
+# where it passes the fast test (~98.6%). A failing candidate is resolved by the ziggurat's own
 # rejection steps (wedge / tail test, then fresh attempts) with every further word taken, in
 # order, from the side stream of counters SIDE_COUNTER, SIDE_COUNTER + 1, ... of the same
 # (l, b, stream). Attempts use disjoint words, so each output is an exact N(0, 1) draw (the
@@ -136,22 +137,9 @@ ZWORK = 2 * ZB + 2 * _ZBUF
 @njit_noalloc
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
     """w0[j], w1[j] <- the words (c0<<32 | c1), (c2<<32 | c3) of Philox4x32-10 on counter
-    (start + j, c1, c2, c3) (``depthcheck.kernels.random.philox.philox4x32_10``), every operand
-    masked to 32 bits so that LLVM vectorises the rounds (vpmuludq)."""
+    (start + j, c1, c2, c3) (``depthcheck.kernels.random.philox._philox_masked``: vectorised)."""
     for j in range(w0.size):
-        a = np.uint64(start + j) & _MASK
-        b = c1
-        c = c2
-        e = c3
-        K0 = k0
-        K1 = k1
-        for _ in range(10):
-            p0 = _M0 * (a & _MASK)
-            p1 = _M1 * (c & _MASK)
-            a, b, c, e = (((p1 >> _S32) ^ b ^ K0) & _MASK, p1 & _MASK,
-                          ((p0 >> _S32) ^ e ^ K1) & _MASK, p0 & _MASK)
-            K0 = (K0 + _W0) & _MASK
-            K1 = (K1 + _W1) & _MASK
+        a, b, c, e = _philox_masked(np.uint64(start + j), c1, c2, c3, k0, k1)
         w0[j] = (a << _S32) | b
         w1[j] = (c << _S32) | e
 
