@@ -131,8 +131,8 @@ ZB = 256
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
 SIDE_COUNTER = 2 ** 31
 #: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer and
-#: its refill's two word halves)
-ZWORK = 2 * ZB + 2 * _ZBUF
+#: its refill's two word halves, the side stream's position and counter)
+ZWORK = 2 * ZB + 2 * _ZBUF + 2
 
 @njit_noalloc
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
@@ -206,7 +206,7 @@ def _block(x, w0, w1, sb, st, start, k0, k1, c1, c2, c3):
             mask &= mask - np.uint64(1)
 
 
-@njit
+@njit_noalloc
 def _block_normals(out, k0, k1, c1, c2, c3, zw):
     """out[:] <- the block-ziggurat normals of stream (·, c1, c2, c3) (section comment);
     zw: ZWORK uint64 words of work space. Whole blocks are written in place; a last partial
@@ -216,7 +216,7 @@ def _block_normals(out, k0, k1, c1, c2, c3, zw):
     w1 = zw[h:2 * h]
     xs = zw[2 * h:4 * h].view(np.float64)
     sb = zw[4 * h:4 * h + 2 * _ZBUF]
-    st = np.empty(2, np.int64)
+    st = zw[4 * h + 2 * _ZBUF:4 * h + 2 * _ZBUF + 2].view(np.int64)
     st[0] = _ZBUF
     st[1] = 0
     m = out.size
@@ -229,7 +229,7 @@ def _block_normals(out, k0, k1, c1, c2, c3, zw):
             out[s + j] = xs[j]
 
 
-@njit
+@njit_noalloc
 def _normals(out, method, k0, k1, l, b, stream, zw):
     """out <- the normals of Philox stream (l, b, stream): method 0 the block ziggurat above,
     1 Box–Muller (``depthcheck.kernels.random.philox``, order free)."""
@@ -261,6 +261,22 @@ FM = {"reassoc", "contract"}     # fastmath subset: vectorised sums; NaN/inf sem
 QR_RATIO = 1e-2
 
 
+@njit_noalloc
+def _copy1(dst, src):
+    """dst[j] <- src[j] (1-d, equal lengths): a slice assignment as a loop, which a
+    ``njit_noalloc`` function may use (numba's own may allocate a temporary for overlap)."""
+    for j in range(dst.size):
+        dst[j] = src[j]
+
+
+@njit_noalloc
+def _copy2(dst, src):
+    """dst[i, j] <- src[i, j] over src's shape (2-d): ``_copy1`` for matrices."""
+    for i in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[i, j] = src[i, j]
+
+
 @njit_noalloc(fastmath=FM)
 def _dot(x, y):
     """Σ x[i]·y[i] over two equal-length 1-d views. Loops run from 0 over views (x[k:]), not
@@ -279,7 +295,7 @@ def _axpy(a, x, y):
         y[i] += a * x[i]
 
 
-@njit(fastmath=FM)
+@njit_noalloc(fastmath=FM)
 def _house_qr(Mt, V, beta, R):
     """Householder QR of the p×c matrix M given as its transpose Mt (c, p) (rows = columns of
     M, contiguous); Mt is destroyed. k = min(c, p) reflectors: V[j, j:] <- reflector j,
@@ -292,7 +308,7 @@ def _house_qr(Mt, V, beta, R):
         x0 = x[0]
         alpha = -nrm if x0 >= 0 else nrm            # v = x − alpha e_k, no cancellation
         vk = V[k, k:p]
-        vk[:] = x
+        _copy1(vk, x)
         vk[0] = x0 - alpha
         vn2 = 2.0 * nrm * (nrm + abs(x0))
         bk = 2.0 / vn2 if vn2 > 0 else 0.0
@@ -488,13 +504,13 @@ def _upper_t_solve(U, B, X):
             X[i, j] = s / U[i, i]
 
 
-@njit
+@njit_noalloc
 def _r_factor_t(Mt, R, Bt, V, beta, iw, cw):
     """R (c, c) <- an upper-triangular R with RᵀR = MᵀM for M = Mtᵀ given as its rows Mt (c, p),
     p >= c, any rank: the Cholesky factor of the Gram (``_chol_r_t``) when dpotrf succeeds
     (backward stable), else the R of a Householder QR of a copy (Bt, V, beta: work space)."""
     if _chol_r_t(Mt, R, iw, cw) != 0:
-        Bt[:, :] = Mt
+        _copy2(Bt, Mt)
         _house_qr(Bt, V, beta, R)
 
 
@@ -533,7 +549,7 @@ def _rh_from_gram(G, RH, iw, cw):
     return n * math.log(tr / n) - ld <= math.log(RH_KAPPA_MAX / n) - 1.0
 
 
-@njit
+@njit_noalloc
 def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, RH, Mn, z,
                  zbuf, VH, betaH, sH, RZ, VZ, betaZ, sZ, iw, dw, cw, rh_given, need_basis,
                  z_given=False, zchol_given=-1):
@@ -548,7 +564,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
     Returns True when Q_Z was taken by CholeskyQR (Q_Z = Z R_Z⁻¹, R_Z = RZ)."""
     n, d = Ht.shape
     if need_basis or not rh_given:
-        Mt[:, :] = Ht                   # a QR of H (Q_H kept as its reflectors)
+        _copy2(Mt, Ht)                  # a QR of H (Q_H kept as its reflectors)
         _house_qr(Mt, VH, betaH, Mn if rh_given else RH)
         RQ = Mn if rh_given else RH
         for k in range(n):              # positive diag: R_H independent of QR convention
@@ -574,7 +590,7 @@ def _linear_step(l, b, Ht, At, k0, k1, method, wcode, std, has_res, gamma, Mt, R
             _upper_solve(RZ, RH, Mn)
             _mul_tt(Zt, Mn, At, 1.0, iw, dw, cw)
         else:                           # P_0 ⋯ P_{n-1} [D R_H; 0] from Z's reflectors
-            Mt[:, :] = Zt
+            _copy2(Mt, Zt)
             _house_qr(Mt, VZ, betaZ, RZ)
             for k in range(n):
                 sZ[k] = 1.0 if RZ[k, k] >= 0 else -1.0
@@ -786,7 +802,7 @@ _reduced_forward = _make_reduced_forward(kernel_fingerprint(_fused_grad))
 
 
 # -------------------------------------------------------------------------------- backward
-@njit
+@njit_noalloc
 def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw):
     """Rows of Yt, columns n.. (the lower m rows of the d×n result) <- S R_Y with S the
     sign-fixed Q factor of the m×k Gaussian G[i, a] = g[a·m + i] (Gᵀ = g reshaped (k, m); a
@@ -799,11 +815,11 @@ def _frame_times(g, m, k, RY, Yt, Ct, VG, betaG, RG, T, iw, dw, cw):
         d = Yt.shape[1]                 # (G T)ᵀ straight into the rows' tails Yt[:, n:]
         _gemm(_N, _T_, m, n, k, 1.0, Gt, m, T, n, 0.0, Yt[:, n:], d, iw, dw, cw)
         return
-    Ct[:k] = Gt
+    _copy2(Ct[:k], Gt)
     _house_qr(Ct[:k], VG, betaG, RG)
     _signed_q_times(VG, betaG, RG, k, RY, Ct)                   # P_G [D_G R_Y; 0]
     for c in range(n):
-        Yt[c, n:] = Ct[c]
+        _copy1(Yt[c, n:], Ct[c])
 
 
 #: R_C is taken from the n×n difference δᵀδ − (Q_Zᵀδ)ᵀ(Q_Zᵀδ) only when tr(δᵀδ) <= RC_CANCEL_MAX
@@ -838,7 +854,7 @@ def _rc_from_gram_difference(Gd, Y, RC, iw, cw):
     return _factor_gram(RC, iw, cw) == 0
 
 
-@njit
+@njit_noalloc
 def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma, zchol,
                            VH, betaH, sH, RZ, VZ, betaZ, sZ, Zs, Yt, Bt, Ct, VB, betaB, RY, VG,
                            betaG, RG, P, T, Cd, Gd, gd_ready, y2, g, zbuf, iw, dw, cw):
@@ -862,18 +878,18 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
                 _gram_t(dAt, Gd)
             if not _rc_from_gram_difference(Gd, P, RY, iw, cw):   # R_C (n×n)
                 _upper_solve(RZ, P, T)
-                Cd[:, :] = dAt
+                _copy2(Cd, dAt)
                 _mul_tt(Zt, T, Cd, -1.0, iw, dw, cw, 1.0)       # Cᵀ, C = δ − Q_Z Q_Zᵀ δ
                 _r_factor_t(Cd, RY, Bt, VB, betaB, iw, cw)
         else:
-            Yt[:, :] = dAt
+            _copy2(Yt, dAt)
             _apply_reflectors(VZ, betaZ, n, Yt, np.bool_(True))  # Y = P_Zᵀ δ
             for c in range(n):
                 for a in range(n):                              # D_H D_Z Y_1
                     Yt[c, a] *= sH[a] * sZ[a]
             if k > 0:
                 for c in range(n):                              # Y_2 -> R_Y (k×n)
-                    Bt[c, :m] = Yt[c, n:]
+                    _copy1(Bt[c, :m], Yt[c, n:])
                 _house_qr(Bt[:, :m], VB, betaB, RY)
         if k > 0:
             _normals(g[:m * k], method, k0, k1, l, b, np.int64(BACKWARD_STREAM), zbuf)
@@ -889,7 +905,7 @@ def _conditional_transpose(l, b, dAt, k0, k1, method, wcode, std, has_res, gamma
             Y2t = y2[:m * n].reshape((n, m))                    # (N R_δ)ᵀ, Nᵀ = g (n, m)
             _mul_tt(g[:m * n].reshape((n, m)), RY, Y2t, 1.0, iw, dw, cw)
             for c in range(n):
-                Yt[c, n:] = Y2t[c]
+                _copy1(Yt[c, n:], Y2t[c])
         for c in range(n):
             y = Yt[c]
             for i in range(d):
