@@ -39,6 +39,7 @@ import math
 import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
+
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["philox4x32_10", "philox_key", "box_muller_normals", "ziggurat_normals",

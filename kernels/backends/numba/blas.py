@@ -11,6 +11,7 @@ import llvmlite.binding as _llvm
 import numpy as np
 from numba import types
 from numba.extending import get_cython_function_address
+
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["blas_single_thread"]

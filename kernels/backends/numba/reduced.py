@@ -94,7 +94,7 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINIT
                                             LOG_SCALE_CAP, N_FLAGS, kernel_scalars,
                                             raise_breakdown)
 from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _S11, _S32, _WI, _ZBUF,
-                                              _ZIG_INV_R, _ZIG_R, METHODS,
+                                              _ZIG_INV_R, _ZIG_R, _ZMANT as _MANT, METHODS,
                                               _fill_normals, _philox_masked, _zig_candidates,
                                               key_from_root,
                                               philox_key)
@@ -125,9 +125,10 @@ BACKWARD_STREAM = 1
 # ziggurat's law, up to the 2⁻⁵² resolution of its uniforms) independent of the others.
 _S8 = np.uint64(8)
 _S1 = np.uint64(1)
-_MANT = np.uint64(0x000FFFFFFFFFFFFF)
-#: candidates per block
+#: candidates per block: a multiple of 128, so that each half is whole 64-word failure masks
+#: (``_block``)
 ZB = 256
+assert ZB % 128 == 0
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
 SIDE_COUNTER = 2 ** 31
 #: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer and

@@ -24,6 +24,7 @@ import numpy as np
 from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, models, register_model
+
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", "vsplat",
