@@ -11,9 +11,9 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from depthcheck.kernels.backends.numba import wy
-from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4, sumsq4, sumsq4_rows,
-                                                    vadd, vlane, vload, vload8, vmul, vsplat,
-                                                    vsplat8, vstore, vsub)
+from depthcheck.kernels.backends.numba.simd import (fma, scaled_copy_sumsq4, sumsq4, sumsq4_rows,
+                                                    vadd, vfma, vlane, vload, vload8, vmul,
+                                                    vsplat, vsplat8, vstore, vsub)
 from depthcheck.kernels.random.haar import apply_householder_haar
 
 
@@ -52,6 +52,39 @@ def test_lanewise_arithmetic_is_the_scalar_arithmetic(width):
     np.testing.assert_array_equal(out2, A2 + 1.0)
 
 
+def _make_fma(load, width):
+    @njit
+    def fma_kernel(a, b, c, out, out_scalar):
+        for t in range(0, a.size - width + 1, width):
+            vstore(out, t, vfma(load(a, t), load(b, t), load(c, t)))
+        for t in range(a.size):
+            out_scalar[t] = fma(a[t], b[t], c[t])
+    return fma_kernel
+
+
+_FMA = {4: _make_fma(vload, 4), 8: _make_fma(vload8, 8)}
+
+
+@pytest.mark.parametrize("width", [4, 8])
+def test_fused_multiply_add_rounds_once(width):
+    """``vfma`` lanes and the scalar ``fma`` are a·b + c rounded once: the exact rational value
+    rounded to the nearest float (``fractions``), on cases where the product's own rounding
+    would change the result (a·b = 1 − 2⁻⁶⁰ against c = −1: 0.0 when rounded twice) and on
+    random ones over 32 binades."""
+    from fractions import Fraction
+    rng = np.random.default_rng(width)
+    a, b, c = rng.standard_normal((3, 64)) * np.logspace(-16, 16, 64)
+    c[::3] = -(a[::3] * b[::3])                    # cancellation: the product's rounding error
+    a[:2], b[:2], c[:2] = 1 + 2.0**-30, 1 - 2.0**-30, -1.0
+    out, out_s = np.full(64, np.nan), np.full(64, np.nan)
+    _FMA[width](a, b, c, out, out_s)
+    exact = np.array([float(Fraction(x) * Fraction(y) + Fraction(z)) for x, y, z in zip(a, b, c)])
+    np.testing.assert_array_equal(out, exact)
+    np.testing.assert_array_equal(out_s, exact)
+    assert out[0] == -2.0**-60 and (a[0] * b[0]) + c[0] == 0.0
+    assert (out != (a * b) + c).sum() > 10            # the test tells fused from unfused
+
+
 def test_lanes_of_two_widths_do_not_mix():
     @njit
     def mix(x):
@@ -59,6 +92,14 @@ def test_lanes_of_two_widths_do_not_mix():
 
     with pytest.raises(TypingError):
         mix(np.arange(8.0))
+
+    @njit
+    def mix_fma(x):
+        v = vload(x, 0)
+        return vlane(vfma(v, v, vload8(x, 0)), 0)
+
+    with pytest.raises(TypingError):
+        mix_fma(np.arange(8.0))
 
 
 def test_lanes_refuse_non_contiguous_and_non_float64_arrays():
@@ -150,6 +191,7 @@ def _unit_rows_scalar(R, tau, D):
 
 @njit
 def _pair_apply_scalar(Y, R, tau, D):
+    """``wy._pairs``'s scalar description (its docstring), one column at a time."""
     d, n = Y.shape
     for i in range(d):
         for c in range(n):
@@ -169,18 +211,18 @@ def _pair_apply_scalar(Y, R, tau, D):
                 w1[c] = 0.0
             for i in range(k, d):
                 for c in range(n):
-                    w0[c] += ua[i] * Y[i, c]
-                    w1[c] += ub[i] * Y[i, c]
+                    w0[c] = fma(ua[i], Y[i, c], w0[c])
+                    w1[c] = fma(ub[i], Y[i, c], w1[c])
             t01 = -ta * tb * s
             for c in range(n):
-                z0 = ta * w0[c] + t01 * w1[c]
+                z0 = fma(ta, w0[c], t01 * w1[c])
                 w1[c] = tb * w1[c]
                 w0[c] = z0
             for c in range(n):
-                Y[a, c] -= ua[a] * w0[c]
+                Y[a, c] = fma(-ua[a], w0[c], Y[a, c])
             for i in range(k, d):
                 for c in range(n):
-                    Y[i, c] -= ua[i] * w0[c] + ub[i] * w1[c]
+                    Y[i, c] = fma(-ua[i], w0[c], fma(-ub[i], w1[c], Y[i, c]))
             k -= 2
         else:
             u = R[k]
@@ -188,11 +230,11 @@ def _pair_apply_scalar(Y, R, tau, D):
                 w0[c] = 0.0
             for i in range(k, d):
                 for c in range(n):
-                    w0[c] += u[i] * Y[i, c]
+                    w0[c] = fma(u[i], Y[i, c], w0[c])
             for i in range(k, d):
-                x = tau[k] * u[i]
+                x = -(tau[k] * u[i])
                 for c in range(n):
-                    Y[i, c] -= x * w0[c]
+                    Y[i, c] = fma(x, w0[c], Y[i, c])
             k -= 1
 
 

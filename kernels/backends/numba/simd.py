@@ -6,13 +6,14 @@ innermost loop: a tile of accumulators that lives across a loop over rows (the H
 kernels of ``depthcheck.kernels.backends.numba.wy``) then goes through memory on every row.
 ``float64x4`` (``float64x8``) is an LLVM ``<4 x double>`` (``<8 x double>``) value that numba
 code can hold in a local variable (so in a register), with loads and stores at an element index
-of a C-contiguous float64 array and the lane-wise ``+ − ×`` as separate instructions: a
-multiply and an add are never fused, so each lane computes exactly what the same scalar
-expression computes (same rounding), whatever the lane count.
+of a C-contiguous float64 array, the lane-wise ``+ − ×`` as separate instructions (``vmul``
+then ``vadd`` is never fused into one) and ``vfma``, an explicit fused multiply-add with one
+rounding (``llvm.fma``; ``fma`` is its scalar form): each lane computes exactly what the same
+scalar expression computes (same rounding), whatever the lane count and the CPU.
 
 Eight lanes are one AVX-512 register (``HAS_AVX512``); on a CPU without AVX-512 LLVM splits
-them into two four-lane halves, with the same values. ``vadd``, ``vsub``, ``vmul`` and
-``vlane`` take either type; loads and splats name their width (``vload``/``vload8``,
+them into two four-lane halves, with the same values. ``vadd``, ``vsub``, ``vmul``, ``vfma``
+and ``vlane`` take either type; loads and splats name their width (``vload``/``vload8``,
 ``vsplat``/``vsplat8``).
 
 No bounds checks: the caller guarantees that ``idx .. idx + lanes − 1`` lie in the array.
@@ -28,8 +29,8 @@ from numba.extending import intrinsic, models, register_model
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", "vsplat",
-           "vsplat8", "vlane", "vadd", "vsub", "vmul", "zeros_aligned", "sumsq4", "sumsq4_rows",
-           "scaled_copy_sumsq4"]
+           "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned", "sumsq4",
+           "sumsq4_rows", "scaled_copy_sumsq4"]
 
 
 def _target_has_avx512() -> bool:
@@ -164,6 +165,42 @@ def _lanewise(instruction: str, doc: str):
 vadd = _lanewise("fadd", "Lane-wise a + b (two vectors of one width).")
 vsub = _lanewise("fsub", "Lane-wise a − b (two vectors of one width).")
 vmul = _lanewise("fmul", "Lane-wise a × b (two vectors of one width).")
+
+
+def _fma_call(builder, a, b, c):
+    """``llvm.fma`` on one double or a vector of them: a·b + c with a single rounding, the
+    same value on every target (software-emulated where the target has no FMA instruction)."""
+    ty = a.type
+    name = f"llvm.fma.v{ty.count}f64" if isinstance(ty, ir.VectorType) else "llvm.fma.f64"
+    fn = builder.module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(builder.module, ir.FunctionType(ty, [ty, ty, ty]), name=name)
+    return builder.call(fn, [a, b, c])
+
+
+@intrinsic
+def vfma(typingctx, a, b, c):
+    """Lane-wise a × b + c rounded once (a fused multiply-add; three vectors of one width):
+    each lane is ``fma(a, b, c)`` of its scalars."""
+    if not _is_vector(a) or a != b or a != c:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _fma_call(builder, *args)
+    return a(a, b, c), codegen
+
+
+@intrinsic
+def fma(typingctx, a, b, c):
+    """a × b + c rounded once for float64 scalars (the scalar form of ``vfma``; Python's
+    ``math.fma`` arrived only in 3.13)."""
+    if not all(isinstance(t, types.Float) for t in (a, b, c)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        xs = [context.cast(builder, v, t, types.float64) for v, t in zip(args, sig.args)]
+        return _fma_call(builder, *xs)
+    return types.float64(a, b, c), codegen
 
 
 @njit

@@ -21,9 +21,8 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
 from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba.blas import _L, _N, _T_, _dsyrk, _gemm, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, scaled_copy_sumsq4, sumsq4, vadd,
-                                                    vload, vload8, vmul, vsplat, vsplat8, vstore,
-                                                    vsub)
+from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, scaled_copy_sumsq4, sumsq4, vfma,
+                                                    vload, vload8, vmul, vsplat, vsplat8, vstore)
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import ZIG_WORK, METHODS, _fill_normals
@@ -204,14 +203,18 @@ def _wy_apply(Y, R, tau, D, transpose, nb, T, S, W1, W2, iw, dw, cw):
 #: Whether ``_pairs`` runs its columns in eight-lane tiles by default: on AVX-512 CPUs
 #: (``simd.HAS_AVX512``). Same values; measured on an AVX-512 Xeon, one core: the tiles' inner
 #: loop 1.45x faster, the whole pairs 1.05-1.25x (d = 32 … 200), the Fig. 1 chain at d = 200
-#: 1.26x (with the aligned rows of ``pairs_padded``).
+#: 1.26x (with the aligned rows of ``pairs_padded``); with fused multiply-adds, draw and pairs
+#: together 1.03 / 1.04 / 1.13 / 1.18x faster at d = 32 / 50 / 100 / 200.
 WIDE_TILES = HAS_AVX512
 
 #: widths up to which the tracked Fig. 1 chain applies its Haar layers by ``_pairs`` (no
 #: BLAS) rather than the blocked ``_wy_apply`` (n = d; ``pair_apply_wins``). Measured, µs per
 #: layer and trial, one thread, pairs vs compact WY: d = 100: 108–110 vs 149, 160: 397 vs 443,
 #: 192: 635 vs 701, 200: 649 vs 789, 240: 1065 vs 1331; the pairs lose at d = 128 (273 vs 260),
-#: 256 (1717 vs 1584) and 320 (3561 vs 3052: R and Y no longer fit the 512 KiB L2).
+#: 256 (1717 vs 1584) and 320 (3561 vs 3052: R and Y no longer fit the 512 KiB L2) (the
+#: AMD EPYC box). With the pairs' fused multiply-adds, on one core of the AVX-512 Xeon (draw,
+#: unit rows and application, ``validation/bench/RESULTS.md``): 200: 413 vs 518, 240: 826 vs
+#: 865, 264: 1101 vs 1144, 288: 1667 vs 1531, 320: 2560 vs 2143: the crossover moved little.
 PAIR_APPLY_MAX_D = 240
 
 
@@ -297,20 +300,20 @@ def _tile_source(w: int, lanes: int = 4) -> str:
         f"            x0 = vsplat{x}(uk[t])\n"
         f"            x1 = vsplat{x}(vk[t])\n"
         "            o = (k + t) * n + c\n"
-        + each("v = vload{x}(Yf, o + {o}); p{j} = vadd(p{j}, vmul(x0, v)); "
-               "q{j} = vadd(q{j}, vmul(x1, v))", 12) +
+        + each("v = vload{x}(Yf, o + {o}); p{j} = vfma(x0, v, p{j}); "
+               "q{j} = vfma(x1, v, q{j})", 12) +
         f"        ta = vsplat{x}(tau[a])\n"
         f"        tb = vsplat{x}(tau[k])\n"
         f"        t01 = vsplat{x}(cf[k])\n"
-        + each("p{j} = vadd(vmul(ta, p{j}), vmul(t01, q{j}))", 8)
+        + each("p{j} = vfma(ta, p{j}, vmul(t01, q{j}))", 8)
         + each("q{j} = vmul(tb, q{j})", 8)
-        + each("vstore(Yf, oa + {o}, vsub(vload{x}(Yf, oa + {o}), vmul(xa, p{j})))", 8) +
+        + f"        nxa = vsplat{x}(-ua[a])\n"
+        + each("vstore(Yf, oa + {o}, vfma(nxa, p{j}, vload{x}(Yf, oa + {o})))", 8) +
         "        for t in range(d - k):\n"
-        f"            x0 = vsplat{x}(uk[t])\n"
-        f"            x1 = vsplat{x}(vk[t])\n"
+        f"            x0 = vsplat{x}(-uk[t])\n"
+        f"            x1 = vsplat{x}(-vk[t])\n"
         "            o = (k + t) * n + c\n"
-        + each("vstore(Yf, o + {o}, vsub(vload{x}(Yf, o + {o}), "
-               "vadd(vmul(x0, p{j}), vmul(x1, q{j}))))", 12) +
+        + each("vstore(Yf, o + {o}, vfma(x0, p{j}, vfma(x1, q{j}, vload{x}(Yf, o + {o}))))", 12) +
         "        k -= 2\n"
         "    if k == 0:\n"
         "        u = R[0]\n"
@@ -318,12 +321,12 @@ def _tile_source(w: int, lanes: int = 4) -> str:
         "        for i in range(d):\n"
         f"            x = vsplat{x}(u[i])\n"
         "            o = i * n + c\n"
-        + each("p{j} = vadd(p{j}, vmul(x, vload{x}(Yf, o + {o})))", 12) +
+        + each("p{j} = vfma(x, vload{x}(Yf, o + {o}), p{j})", 12) +
         "        t = tau[0]\n"
         "        for i in range(d):\n"
-        f"            x = vsplat{x}(t * u[i])\n"
+        f"            x = vsplat{x}(-(t * u[i]))\n"
         "            o = i * n + c\n"
-        + each("vstore(Yf, o + {o}, vsub(vload{x}(Yf, o + {o}), vmul(x, p{j})))", 12))
+        + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload{x}(Yf, o + {o})))", 12))
 
 
 def _make_tile(w: int, lanes: int = 4):
@@ -439,13 +442,19 @@ def _pairs(Y, R, tau, work, wide=WIDE_TILES):
     reflectors two at a time, last pair first, P_a P_b = I − [u_a u_b] T [u_a u_b]ᵀ with
     T = [[τ_a, t01], [0, τ_b]], t01 = −τ_a τ_b u_a·u_b (forward dlarft of two vectors), the
     first reflector alone when d is even. Per pair and column c (u_a, u_b vanish before their
-    index; sums over i = b .. d − 1 in order):
+    index; i = b .. d − 1 in order; fma(x, y, z) = x·y + z rounded once, ``simd.vfma``):
 
-        w0 = u_a[a]·Y[a, c] + Σ_i u_a[i]·Y[i, c],   w1 = 0 + Σ_i u_b[i]·Y[i, c],
-        z0 = τ_a·w0 + t01·w1,   z1 = τ_b·w1,
-        Y[a, c] −= u_a[a]·z0,   Y[i, c] −= u_a[i]·z0 + u_b[i]·z1;
+        w0 <- u_a[a]·Y[a, c], then w0 <- fma(u_a[i], Y[i, c], w0);
+        w1 <- 0, then w1 <- fma(u_b[i], Y[i, c], w1);
+        z0 = fma(τ_a, w0, t01·w1),   z1 = τ_b·w1,
+        Y[a, c] <- fma(−u_a[a], z0, Y[a, c]),
+        Y[i, c] <- fma(−u_a[i], z0, fma(−u_b[i], z1, Y[i, c]));
 
-    alone: w = 0 + Σ_i u[i]·Y[i, c], Y[i, c] −= (τ u[i])·w. Columns are independent: they go
+    alone: w <- 0, then w <- fma(u[i], Y[i, c], w); Y[i, c] <- fma(−(τ u[i]), w, Y[i, c]).
+    Fused multiply-adds: the pairs run at the FMA units' rate, twice that of a multiply and an
+    add (µs per layer and trial of the Fig. 1 chain, one core of an AVX-512 Xeon, d = 32 / 50 /
+    100 / 200: 5.50 / 16.2 / 81.8 / 496 without, 5.13 / 14.3 / 71.2 / 422 with; see
+    ``validation/bench/RESULTS.md``). Columns are independent: they go
     in register tiles of vectors, with ``wide`` (default ``WIDE_TILES``) first eight-lane tiles
     (``_pairs_vectors8``), then four-lane ones (``_pairs_vectors``); the last n mod 4 through a
     zero-padded d×4 tile. Either way every column gets the same values. ``work``:
