@@ -1,8 +1,8 @@
 """The four- and eight-lane vectors of ``depthcheck.kernels.backends.numba.simd`` and the register-tiled
 kernels built on them (``wy._pairs``, ``wy._unit_rows``, the sums of squares): each lane must do
 exactly the arithmetic of the scalar description, so these kernels are compared bit for bit
-with plain scalar loops written here (the form the kernels had before their register tiles),
-and the Haar layer also against the numpy reference to rounding."""
+with plain scalar loops written here (the pairs' with the scalar ``fma`` where the tiles use
+``vfma``), and the Haar layer also against the numpy reference to rounding."""
 import math
 
 import numpy as np
