@@ -136,18 +136,24 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
     + ``trial._finish`` compute them (to rounding; the same errors: ERR_NORM_ZERO for a zero or
     non-finite divisor, ERR_NONFINITE for a non-finite H).
     rn <- ‖input of the norm‖ per row, h2 <- ‖H_i‖². Returns (error, tr = Σ h2).
-    Two passes: every row's divisor first (the square roots and divisions of different rows
-    overlap), then the scaled copies; h2 holds the factors g/s_i in between."""
+    Two passes: every row's divisor first, in a loop without branches (the square roots and
+    divisions of different rows overlap; a bad divisor is counted, replaced by 1 and reported
+    after the loop: 0.29 -> 0.20 µs at d = 32, same values), then the scaled copies; h2 holds
+    the factors g/s_i in between."""
     d, n = H.shape
     rootn = math.sqrt(n)
+    ag = abs(g)
+    nbad = 0
     for i in range(d):
         r = math.sqrt(a2[i])
-        rin = r if order_code == 0 else abs(g) * r
+        rin = r if order_code == 0 else ag * r
         rn[i] = rin
         sc = rin if norm_code == 3 else rin / rootn
-        if not (sc > 0 and sc < np.inf):
-            return ERR_NORM_ZERO, 0.0
-        h2[i] = g / sc
+        ok = (sc > 0) & (sc < np.inf)
+        nbad += 0 if ok else 1
+        h2[i] = g / (sc if ok else 1.0)
+    if nbad:
+        return ERR_NORM_ZERO, 0.0
     tr = 0.0
     for i in range(d):
         h2[i] = _scaled_copy_sq(A[i], H[i], h2[i])
