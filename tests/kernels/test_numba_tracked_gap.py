@@ -118,3 +118,21 @@ def test_pair_apply_equals_householder_haar(d):
     Y = H.copy()
     _pair_apply(Y, R, tau, D, np.empty(5 * d))
     np.testing.assert_allclose(Y, apply_householder_haar(V[None], H[None])[0], atol=1e-13)
+
+
+@pytest.mark.parametrize("X,kw,layer", [
+    (np.zeros((6, 6)), dict(), 1),                                     # zero rows: rownorm
+    (np.eye(6), dict(gains=np.array([1.0, 0.0, 1.0]), order="act_norm", norm="bn_nomean"), 2),
+])
+def test_degenerate_layers_stop_the_tracked_chain_as_the_cholesky_chain(X, kw, layer):
+    """A zero row before the normalisation (zero input; a zero gain before an act_norm
+    normalisation) stops the tracked chain at the same layer and trial, with the same message,
+    as the untracked one (``fused._scale_rows`` counts bad divisors over all rows first)."""
+    from depthcheck.kernels.chain.codes import ChainBreakdownError
+    spec = _spec(X, 3, 2, **kw)
+    msgs = []
+    for track in (True, False):
+        with pytest.raises(ChainBreakdownError, match=f"layer {layer}, trial 0: a row has zero") as e:
+            _run(spec, X, ("isometry_gap",), track=track)
+        msgs.append(str(e.value))
+    assert msgs[0] == msgs[1]
