@@ -335,6 +335,27 @@ def test_eight_lane_default_follows_numbas_target(monkeypatch):
     assert wy.WIDE_TILES == simd.HAS_AVX512
 
 
+def test_fma_flag_follows_numbas_target(monkeypatch):
+    """``simd.HAS_FMA`` reads numba's target like ``HAS_AVX512`` (x86 FMA3 in the features;
+    False for a named portable CPU, e.g. ``NUMBA_CPU_NAME=generic``), and without it
+    ``wy.pair_apply_wins`` leaves every width to BLAS (the pairs' ``llvm.fma`` would run in
+    software, ~10x slower)."""
+    from numba.core import config
+    from depthcheck.kernels.backends.numba import simd
+    x86 = not simd._llvm.get_process_triple().startswith(("aarch64", "arm64"))
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2,-fma,-avx512f")
+    assert simd._target_has_fma() is not x86
+    monkeypatch.setattr(config, "CPU_FEATURES", "+avx2,+fma")
+    assert simd._target_has_fma() is True
+    monkeypatch.setattr(config, "CPU_FEATURES", None)
+    monkeypatch.setattr(config, "CPU_NAME", "generic")
+    assert simd._target_has_fma() is not x86
+    monkeypatch.setattr(wy, "HAS_FMA", False)
+    assert not any(wy.pair_apply_wins.py_func(d) for d in (8, 32, 50, 72, 200))
+    monkeypatch.setattr(wy, "HAS_FMA", True)
+    assert all(wy.pair_apply_wins.py_func(d) for d in (8, 32, 50, 72, 200))
+
+
 def test_zeros_aligned_starts_every_row_on_64_bytes():
     from depthcheck.kernels.backends.numba.simd import zeros_aligned
     for rows, cols in [(1, 8), (3, 16), (50, 56), (7, 8)]:

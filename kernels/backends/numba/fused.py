@@ -16,8 +16,8 @@ Two ways in:
   residual, the isometry gap the only Gram statistic: the Fig. 1 chain of Meterez et al. 2024,
   arXiv:2310.02012) carry log det HᵀH from layer to layer instead of factorising the Gram
   (``_trial_tracked``; Cholesky re-anchoring keeps the +inf rule and bounds rounding drift) and,
-  where ``wy.pair_apply_wins(d)`` (d <= 240 but 128), apply the reflectors two at a time in
-  register tiles without BLAS.
+  where ``wy.pair_apply_wins(d)`` (FMA instructions, d <= 240 but 128), apply the reflectors
+  two at a time in register tiles without BLAS.
 * ``NumbaChainBackend`` per-layer methods for ``depthcheck.kernels.simulate_chain``'s driver: the same
   random numbers as the numpy reference (the Householder vectors come from the layer's numpy
   generator), the Haar weights kept as their Householder vectors and applied (and transposed,

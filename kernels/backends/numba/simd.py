@@ -28,28 +28,49 @@ from numba.extending import intrinsic, models, register_model
 
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
-__all__ = ["float64x4", "float64x8", "HAS_AVX512", "vload", "vload8", "vstore", "vsplat",
-           "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned", "sumsq4",
-           "sumsq4_rows", "scaled_copy_sumsq4"]
+__all__ = ["float64x4", "float64x8", "HAS_AVX512", "HAS_FMA", "vload", "vload8", "vstore",
+           "vsplat", "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned",
+           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4"]
+
+
+def _target_features() -> str | None:
+    """numba's compilation target's LLVM features: the host CPU's, or those set by
+    ``NUMBA_CPU_FEATURES``; None for another ``NUMBA_CPU_NAME`` (a portable target, whose
+    features this module does not guess)."""
+    from numba.core import config
+    if config.CPU_FEATURES is not None:
+        return config.CPU_FEATURES
+    if config.CPU_NAME not in (None, "host"):
+        return None
+    return _llvm.get_host_cpu_features().flatten()
 
 
 def _target_has_avx512() -> bool:
-    """Whether numba's compilation target has AVX-512F: the host CPU, or the features set by
-    ``NUMBA_CPU_FEATURES``; False for another ``NUMBA_CPU_NAME`` (a portable target)."""
-    from numba.core import config
-    if config.CPU_FEATURES is not None:
-        features = config.CPU_FEATURES
-    elif config.CPU_NAME not in (None, "host"):
-        return False
-    else:
-        features = _llvm.get_host_cpu_features().flatten()
-    return "+avx512f" in features.split(",")
+    """Whether numba's compilation target has AVX-512F (``_target_features``; False for a
+    named portable CPU)."""
+    features = _target_features()
+    return features is not None and "+avx512f" in features.split(",")
+
+
+def _target_has_fma() -> bool:
+    """Whether numba's compilation target has fused multiply-add instructions: x86 with FMA3
+    (``_target_features``; False for a named portable CPU), and every 64-bit ARM CPU."""
+    if _llvm.get_process_triple().startswith(("aarch64", "arm64")):
+        return True
+    features = _target_features()
+    return features is not None and "+fma" in features.split(",")
 
 
 #: Whether numba's target has AVX-512F (``_target_has_avx512``): the register-tiled kernels
 #: then use eight-lane tiles by default (``depthcheck.kernels.backends.numba.wy._pairs``),
 #: whose inner loop ran 1.45x faster than four-lane tiles on an AVX-512 Xeon.
 HAS_AVX512 = _target_has_avx512()
+
+#: Whether numba's target executes ``vfma`` / ``fma`` as instructions (``_target_has_fma``).
+#: Without them LLVM computes ``llvm.fma`` in software (the same values, ~10x slower kernels:
+#: the d = 50 Fig. 1 chain took 151 instead of 14 µs a layer for ``NUMBA_CPU_NAME=generic``),
+#: so ``wy.pair_apply_wins`` then leaves the Haar layers to BLAS.
+HAS_FMA = _target_has_fma()
 
 
 class _Float64Vector(types.Type):

@@ -21,8 +21,9 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba import blas as _blas
 from depthcheck.kernels.backends.numba import simd as _simd
 from depthcheck.kernels.backends.numba.blas import _L, _N, _T_, _dsyrk, _gemm, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, scaled_copy_sumsq4, sumsq4, vfma,
-                                                    vload, vload8, vmul, vsplat, vsplat8, vstore)
+from depthcheck.kernels.backends.numba.simd import (HAS_AVX512, HAS_FMA, scaled_copy_sumsq4,
+                                                    sumsq4, vfma, vload, vload8, vmul, vsplat,
+                                                    vsplat8, vstore)
 from depthcheck.kernels.chain.codes import WY_BLOCK
 from depthcheck.kernels.random import philox as _philox
 from depthcheck.kernels.random.philox import ZIG_WORK, METHODS, _fill_normals
@@ -230,10 +231,11 @@ PAIR_APPLY_MAX_D = 240
 
 @njit_noalloc
 def pair_apply_wins(d):
-    """Whether the tracked chain uses ``_pairs`` at width d: d <= ``PAIR_APPLY_MAX_D`` and d
-    not a multiple of 128 (rows 8·128 bytes apart fall into few L1 sets: a 16-column tile
-    no longer stays in L1; measured at d = 128)."""
-    return d <= PAIR_APPLY_MAX_D and d % 128 != 0
+    """Whether the tracked chain uses ``_pairs`` at width d: numba's target has FMA
+    instructions (``simd.HAS_FMA``: the pairs' fused multiply-adds are otherwise computed in
+    software), d <= ``PAIR_APPLY_MAX_D`` and d not a multiple of 128 (rows 8·128 bytes apart
+    fall into few L1 sets: a 16-column tile no longer stays in L1; measured at d = 128)."""
+    return HAS_FMA and d <= PAIR_APPLY_MAX_D and d % 128 != 0
 
 
 @njit_noalloc
