@@ -184,8 +184,12 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
         rest = mask >> np.uint64(pos)
         run = nb - pos if rest == 0 else np.int64(trailing_zeros(rest))
         run = min(run, m - i)
+        # over views from 0: no wrap-around test on the indices, so LLVM vectorises the copy
+        # (0.42 ns a normal as out[i + t] = cand[pos + t])
+        dst = out[i:i + run]
+        src = cand[pos:pos + run]
         for t in range(run):
-            out[i + t] = cand[pos + t]
+            dst[t] = src[t]
         i += run
         pos += run
         if i >= m or pos >= nb:
