@@ -155,6 +155,14 @@ def _zig_candidates(words, cand):
     return mask
 
 
+@njit_noalloc(inline="always", cache=True)
+def _zig_block(words, cand, ctr, k0, k1, c1, c2, c3):
+    """``_zig_fill``'s refill: words <- the stream's next 64 words from counter ctr, cand <-
+    their candidates; returns (the mask of fast-test failures, the next counter)."""
+    _refill(words, ctr, k0, k1, c1, c2, c3)
+    return _zig_candidates(words, cand), ctr + words.size // 2
+
+
 @njit_noalloc(cache=True)
 def _zig_fill(out, k0, k1, c1, c2, c3, buf):
     """out[:] <- normals of the sequential ziggurat stream of counter words (·, c1, c2, c3).
@@ -177,9 +185,7 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
     m = out.size
     while i < m:
         if pos >= nb:
-            _refill(words, ctr, k0, k1, c1, c2, c3)
-            mask = _zig_candidates(words, cand)
-            ctr += nb // 2
+            mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
             pos = 0
         rest = mask >> np.uint64(pos)
         run = nb - pos if rest == 0 else np.int64(trailing_zeros(rest))
@@ -203,16 +209,12 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
         if idx == 0:
             while True:
                 if pos >= nb:
-                    _refill(words, ctr, k0, k1, c1, c2, c3)
-                    mask = _zig_candidates(words, cand)
-                    ctr += nb // 2
+                    mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
                     pos = 0
                 u1 = np.float64(words[pos] >> _S11) * _INV53
                 pos += 1
                 if pos >= nb:
-                    _refill(words, ctr, k0, k1, c1, c2, c3)
-                    mask = _zig_candidates(words, cand)
-                    ctr += nb // 2
+                    mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
                     pos = 0
                 u2 = np.float64(words[pos] >> _S11) * _INV53
                 pos += 1
@@ -224,9 +226,7 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
                     break
         else:
             if pos >= nb:
-                _refill(words, ctr, k0, k1, c1, c2, c3)
-                mask = _zig_candidates(words, cand)
-                ctr += nb // 2
+                mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
                 pos = 0
             u = np.float64(words[pos] >> _S11) * _INV53
             pos += 1
