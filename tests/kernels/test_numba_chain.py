@@ -46,6 +46,76 @@ def test_philox_known_answers_numba_and_numpy(ctr, key, expected):
     assert all(np.all(o == e) for o, e in zip(out, expected))
 
 
+def test_eight_counter_philox_and_refill_equal_the_scalar_rounds():
+    """``philox._refill`` (eight counters a round in ``uint64x8`` lanes, whose high halves
+    carry junk between rounds, then a scalar tail) lays out the words (c0<<32 | c1),
+    (c2<<32 | c3) of ``philox4x32_10`` (numpy, checked against Random123 above) counter by
+    counter, for buffer sizes with and without a tail, and with the counter crossing 2³²
+    (taken mod 2³², as the scalar rounds take it)."""
+    rng = np.random.default_rng(8)
+    for trial, words in enumerate([2, 14, 16, 18, 64, 130]):
+        key = [np.uint64(v) for v in rng.integers(0, 2**32, 2)]
+        c1, c2, c3 = (np.uint64(v) for v in rng.integers(0, 2**32, 3))
+        start = 2**32 - 5 if trial == 4 else int(rng.integers(0, 2**31))
+        buf = np.zeros(words, dtype=np.uint64)
+        philox._refill(buf, start, key[0], key[1], c1, c2, c3)
+        j = (np.arange(words // 2, dtype=np.uint64) + np.uint64(start)) & np.uint64(2**32 - 1)
+        a, b, c, e = philox.philox4x32_10(j, np.full_like(j, c1), np.full_like(j, c2),
+                                          np.full_like(j, c3), *key)
+        want = np.empty(words, dtype=np.uint64)
+        want[0::2] = (a << np.uint64(32)) | b
+        want[1::2] = (c << np.uint64(32)) | e
+        np.testing.assert_array_equal(buf, want)
+
+
+def test_ziggurat_candidates_eight_at_a_time_equal_the_scalar_transform():
+    """``philox._zig_candidates`` (``uint64x8`` lanes, gathers, a sign-bit flip, then a scalar
+    tail) gives each word's candidate bit for bit and its fast-test failure bit, as the scalar
+    ``_zig_candidate``: random words at every size 1 .. 64 plus words with rabs = 0 (±0.0),
+    the base layer idx = 0 and the last, idx = 255, and rabs at ki[idx] − 1 and ki[idx]."""
+    rng = np.random.default_rng(9)
+    words = rng.integers(0, 2**64, 64, dtype=np.uint64)
+    ki = philox._KI
+    special = [(0, 0, 0), (0, 1, 0), (0, 0, 5), (255, 1, 0), (17, 0, int(ki[17]) - 1),
+               (17, 1, int(ki[17])), (0, 0, int(ki[0])), (200, 1, 2**52 - 1)]
+    for t, (idx, sign, rabs) in enumerate(special):           # word = rabs<<9 | sign<<8 | idx
+        words[3 * t] = np.uint64((rabs << 9) | (sign << 8) | idx)
+    fails = 0
+    for m in range(1, 65):
+        cand = np.full(m, np.nan)
+        mask = int(philox._zig_candidates(words[:m], cand))
+        for j in range(m):
+            x, fail = philox._zig_candidate(words[j])
+            assert cand[j].tobytes() == np.float64(x).tobytes(), (m, j)
+            assert bool(mask >> j & 1) == fail, (m, j)
+        assert mask >> m == 0
+        fails = bin(mask).count("1")
+    assert 3 <= fails < 20                # the special words fail: the test sees both outcomes
+
+
+def test_ziggurat_stream_is_the_same_on_a_portable_target(tmp_path):
+    """The stream does not depend on the vector width numba compiles for: under
+    ``NUMBA_CPU_NAME=generic`` (SSE2, no gathers: LLVM splits the eight lanes and loads the
+    table entries one by one) ``normal_stream`` and the reduced chain's ``reduced_normals``
+    return the numbers this process computes, bit for bit."""
+    import os
+    import subprocess
+    import sys
+    from depthcheck.kernels.backends.numba.reduced import reduced_normals
+    code = ("import sys, numpy as np\n"
+            "from depthcheck.kernels.random.philox import normal_stream\n"
+            "from depthcheck.kernels.backends.numba.reduced import reduced_normals\n"
+            "np.save(sys.argv[1], np.concatenate([normal_stream((7, 8), 3, 2, 0, 20001),"
+            " reduced_normals((7, 8), 3, 2, 0, 20001)]))\n")
+    env = dict(os.environ, NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("NUMBA_CPU_FEATURES", None)
+    subprocess.run([sys.executable, "-c", code, str(tmp_path / "z.npy")], env=env, check=True,
+                   timeout=300)
+    here = np.concatenate([philox.normal_stream((7, 8), 3, 2, 0, 20001),
+                           reduced_normals((7, 8), 3, 2, 0, 20001)])
+    np.testing.assert_array_equal(np.load(tmp_path / "z.npy"), here)
+
+
 @pytest.mark.parametrize("method", ["ziggurat", "box_muller"])
 def test_normal_streams_are_standard_normal(method):
     z = philox.normal_stream((12, 34), 5, 6, 0, 200_000, method)

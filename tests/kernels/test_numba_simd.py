@@ -11,9 +11,13 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from depthcheck.kernels.backends.numba import wy
-from depthcheck.kernels.backends.numba.simd import (fma, scaled_copy_sumsq4, sumsq4, sumsq4_rows,
-                                                    vadd, vfma, vlane, vload, vload8, vmul,
-                                                    vsplat, vsplat8, vstore, vsub)
+from depthcheck.kernels.backends.numba.simd import (exact_float64x8, flip_sign, fma, gather8,
+                                                    ge_bits, scaled_copy_sumsq4, sumsq4,
+                                                    sumsq4_rows, uand, uiota8, uload8, ulane,
+                                                    umul32, uor, ushl, ushr, usplat8, ustore8,
+                                                    uxor, uzip_hi, uzip_lo, vadd, vfma, vlane,
+                                                    vload, vload8, vmul, vsplat, vsplat8,
+                                                    vstore, vsub)
 from depthcheck.kernels.random.haar import apply_householder_haar
 
 
@@ -385,3 +389,90 @@ def test_pairs_on_padded_rows_equal_pairs_on_the_columns(d, n, wide):
     assert not P[:, n:].any()
     with pytest.raises(ValueError, match="columns beyond Y"):
         wy.pairs_padded(P, P.shape[1] // 4 + 1, R, tau, np.empty(wy.pair_work_size(d)), wide)
+
+
+
+# ---------------------------------------------------------------- uint64 lanes
+@njit
+def _u64_kernel(a, b, tab_f, tab_u, idx, out, fout):
+    """Every ``uint64x8`` operation on the eight lanes of a and b: integer results in the rows
+    of out, float ones in the rows of fout (the order of ``_u64_numpy``)."""
+    va = uload8(a, 0)
+    vb = uload8(b, 0)
+    vi = uload8(idx, 0)
+    rows = (uand(va, vb), uor(va, vb), uxor(va, vb), umul32(va, vb), ushr(va, 32), ushr(va, 5),
+            ushl(va, 32), ushl(va, 63), uzip_lo(va, vb), uzip_hi(va, vb), usplat8(b[3]),
+            uiota8(a[0]), gather8(tab_u, vi))
+    for r in range(len(rows)):
+        ustore8(out[r], 0, rows[r])
+    for t in range(8):
+        out[len(rows), t] = ulane(va, t)
+    out[len(rows) + 1, 0] = ge_bits(va, vb)
+    vstore(fout[0], 0, gather8(tab_f, vi))
+    vstore(fout[1], 0, exact_float64x8(ushr(va, 11)))
+    vstore(fout[2], 0, flip_sign(gather8(tab_f, vi), vb))
+
+
+def _u64_numpy(a, b, tab_f, tab_u, idx):
+    """``_u64_kernel``'s rows computed lane by lane with Python integers (exact)."""
+    M, lo = 2**64, 2**32 - 1
+    A, B = [int(v) for v in a], [int(v) for v in b]
+    rows = [[x & y for x, y in zip(A, B)], [x | y for x, y in zip(A, B)],
+            [x ^ y for x, y in zip(A, B)], [(x & lo) * (y & lo) for x, y in zip(A, B)],
+            [x >> 32 for x in A], [x >> 5 for x in A], [(x << 32) % M for x in A],
+            [(x << 63) % M for x in A], [v for t in range(4) for v in (A[t], B[t])],
+            [v for t in range(4, 8) for v in (A[t], B[t])], [B[3]] * 8,
+            [(A[0] + t) % M for t in range(8)], [int(tab_u[i]) for i in idx], A,
+            [sum(1 << t for t in range(8) if A[t] >= B[t])] + [0] * 7]
+    f = [[float(tab_f[i]) for i in idx], [float(x >> 11) for x in A],
+         [-float(tab_f[i]) if y & 1 else float(tab_f[i]) for i, y in zip(idx, B)]]
+    return np.array(rows, dtype=np.uint64), np.array(f)
+
+
+def test_uint64_lanes_are_exact_integer_arithmetic():
+    """Each ``uint64x8`` operation equals Python's exact integer arithmetic lane by lane, on
+    lanes with their high halves set (``umul32`` must ignore them, ``ge_bits`` must compare
+    unsigned across 2⁶³), at the wrap of ``uiota8`` and with gathers at both table ends;
+    ``flip_sign`` also on ±0.0 and ±inf."""
+    rng = np.random.default_rng(64)
+    tab_f = rng.standard_normal(256)
+    tab_f[:4] = [0.0, -0.0, np.inf, -np.inf]
+    tab_u = rng.integers(0, 2**64, 256, dtype=np.uint64)
+    for trial in range(20):
+        a = rng.integers(0, 2**64, 8, dtype=np.uint64)
+        b = rng.integers(0, 2**64, 8, dtype=np.uint64)
+        if trial == 0:
+            a[0] = 2**64 - 3                                   # uiota8 wraps
+            b[:4] = a[:4]                                      # ge_bits on equal lanes
+            a[4], b[4] = 2**63, 2**63 - 1                      # unsigned across the sign bit
+        idx = rng.integers(0, 256, 8).astype(np.uint64)
+        idx[:4] = [0, 1, 2 + trial % 2, 255]
+        out = np.zeros((15, 8), dtype=np.uint64)
+        fout = np.zeros((3, 8))
+        _u64_kernel(a, b, tab_f, tab_u, idx, out, fout)
+        want, fwant = _u64_numpy(a, b, tab_f, tab_u, idx)
+        np.testing.assert_array_equal(out, want)
+        np.testing.assert_array_equal(fout.view(np.uint64), fwant.view(np.uint64))  # signs of 0
+
+
+def test_uint64_lanes_refuse_wrong_operands():
+    """Typing errors, not silent conversions: a float array to ``uload8``, a shift count that
+    is not a literal in [0, 64)."""
+    @njit
+    def load_float(x):
+        return ulane(uload8(x, 0), 0)
+
+    @njit
+    def shift_by(x, k):
+        return ulane(ushr(uload8(x, 0), k), 0)
+
+    @njit
+    def shift_64(x):
+        return ulane(ushr(uload8(x, 0), 64), 0)
+
+    with pytest.raises(TypingError):
+        load_float(np.zeros(8))
+    with pytest.raises(TypingError):
+        shift_by(np.zeros(8, dtype=np.uint64), 3)
+    with pytest.raises(TypingError):
+        shift_64(np.zeros(8, dtype=np.uint64))

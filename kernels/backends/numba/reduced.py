@@ -95,9 +95,11 @@ from depthcheck.kernels.chain.codes import (ERR_BACKWARD, ERR_NONE, ERR_NONFINIT
                                             raise_breakdown)
 from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _S11, _S32, _WI, _ZBUF,
                                               _ZIG_INV_R, _ZIG_R, _ZMANT as _MANT, METHODS,
-                                              _fill_normals, _philox_masked, _zig_candidates,
+                                              _fill_normals, _philox_masked, _philox_x8,
+                                              _refill, _zig_candidates,
                                               key_from_root,
                                               philox_key)
+from depthcheck.kernels.backends.numba.simd import ustore8
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
 
@@ -131,35 +133,36 @@ ZB = 256
 assert ZB % 128 == 0
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
 SIDE_COUNTER = 2 ** 31
-#: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer and
-#: its refill's two word halves, the side stream's position and counter)
+#: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer of
+#: _ZBUF words and as many unused, the side stream's position and counter)
 ZWORK = 2 * ZB + 2 * _ZBUF + 2
 
 @njit_noalloc
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
     """w0[j], w1[j] <- the words (c0<<32 | c1), (c2<<32 | c3) of Philox4x32-10 on counter
-    (start + j, c1, c2, c3) (``depthcheck.kernels.random.philox._philox_masked``: vectorised)."""
-    for j in range(w0.size):
+    (start + j, c1, c2, c3): eight counters at a time (``philox._philox_x8``), a tail of fewer
+    one by one (``philox._philox_masked``)."""
+    m = w0.size
+    j = 0
+    while j + 8 <= m:
+        lo, hi = _philox_x8(np.uint64(start + j), c1, c2, c3, k0, k1)
+        ustore8(w0, j, lo)
+        ustore8(w1, j, hi)
+        j += 8
+    for j in range(j, m):
         a, b, c, e = _philox_masked(np.uint64(start + j), c1, c2, c3, k0, k1)
         w0[j] = (a << _S32) | b
         w1[j] = (c << _S32) | e
 
 @njit_noalloc
 def _side_word(sb, st, k0, k1, c1, c2, c3):
-    """The next word of the side stream (buffer sb: its first half the words, the second two
-    halves of work; st = [position, counters used])."""
+    """The next word of the side stream (buffer sb: its first half the words, the second
+    half unused; st = [position, counters used])."""
     h = sb.size // 2
     if st[0] >= h:
-        # word 2j, 2j + 1 of a refill: the two words of counter SIDE_COUNTER + st[1] + j, as
-        # philox._refill, from the vectorised _philox_pairs (~10x faster than the scalar loop)
-        q = h // 2
-        w0 = sb[h:h + q]
-        w1 = sb[h + q:]
-        _philox_pairs(w0, w1, SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
-        for j in range(q):
-            sb[2 * j] = w0[j]
-            sb[2 * j + 1] = w1[j]
-        st[1] += q
+        # word 2j, 2j + 1 of a refill: the two words of counter SIDE_COUNTER + st[1] + j
+        _refill(sb[:h], SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
+        st[1] += h // 2
         st[0] = 0
     r = sb[st[0]]
     st[0] += 1

@@ -1,4 +1,4 @@
-"""Four- and eight-lane float64 vectors for register-tiled numba kernels.
+"""Four- and eight-lane float64 vectors (and eight-lane uint64 ones) for register-tiled numba kernels.
 
 numba runs LLVM without its SLP vectoriser (``NUMBA_SLP_VECTORIZE`` is off by default, and a
 library must not flip a process-wide setting), and LLVM's loop vectoriser only vectorises an
@@ -16,6 +16,14 @@ them into two four-lane halves, with the same values. ``vadd``, ``vsub``, ``vmul
 and ``vlane`` take either type; loads and splats name their width (``vload``/``vload8``,
 ``vsplat``/``vsplat8``).
 
+``uint64x8`` (LLVM ``<8 x i64>``) carries the integer work of the random-number kernels
+(``depthcheck.kernels.random.philox``): Philox rounds eight counters at a time in one AVX-512
+register, table lookups by ``gather8``, and the ziggurat's float candidates. LLVM's loop
+vectoriser gave that code four 64-bit lanes on an AVX-512 CPU (its cost model prefers 256-bit
+vectors there) and a masked 32-bit product per round; eight explicit lanes ran the Philox words
+1.7x faster on the AVX-512 Xeon of ``validation/bench/RESULTS.md``. Integer lanes are exact,
+so there is nothing to keep equal but the operations themselves.
+
 No bounds checks: the caller guarantees that ``idx .. idx + lanes − 1`` lie in the array.
 """
 from __future__ import annotations
@@ -30,7 +38,10 @@ from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "HAS_FMA", "vload", "vload8", "vstore",
            "vsplat", "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned",
-           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4"]
+           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4",
+           "uint64x8", "usplat8", "uiota8", "uload8", "ustore8", "ulane", "uand", "uor", "uxor",
+           "umul32", "ushr", "ushl", "uzip_lo", "uzip_hi", "gather8", "exact_float64x8",
+           "flip_sign", "ge_bits"]
 
 
 def _target_features() -> str | None:
@@ -233,6 +244,218 @@ def zeros_aligned(rows, cols):
     buf = np.zeros(rows * cols + 7)
     off = ((-buf.ctypes.data) % 64) // 8
     return buf[off:off + rows * cols].reshape(rows, cols)
+
+
+# ---------------------------------------------------------------------------- uint64 lanes
+class _UInt64Vector(types.Type):
+    """numba type of eight uint64 lanes (LLVM ``<8 x i64>``)."""
+
+    def __init__(self):
+        super().__init__(name="uint64x8")
+
+
+uint64x8 = _UInt64Vector()
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_U8 = ir.VectorType(_I64, 8)
+_I32x8 = ir.VectorType(_I32, 8)
+
+
+@register_model(_UInt64Vector)
+class _UInt64VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _U8)
+
+
+def _is_u8(v) -> bool:
+    return isinstance(v, _UInt64Vector)
+
+
+def _is_c_uint64(arr) -> bool:
+    return isinstance(arr, types.Array) and arr.dtype == types.uint64 and arr.layout == "C"
+
+
+def _u8_splat_ir(builder, s):
+    v = builder.insert_element(ir.Constant(_U8, ir.Undefined), s, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(v, ir.Constant(_U8, ir.Undefined), ir.Constant(_I32x8, [0] * 8))
+
+
+@intrinsic
+def usplat8(typingctx, x):
+    """Eight uint64 lanes equal to the integer ``x`` (taken modulo 2⁶⁴)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return _u8_splat_ir(builder, context.cast(builder, args[0], sig.args[0], types.uint64))
+    return uint64x8(x), codegen
+
+
+@intrinsic
+def uiota8(typingctx, x):
+    """The lanes x, x + 1, ..., x + 7 (modulo 2⁶⁴)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = _u8_splat_ir(builder, context.cast(builder, args[0], sig.args[0], types.uint64))
+        return builder.add(v, ir.Constant(_U8, list(range(8))))
+    return uint64x8(x), codegen
+
+
+def _u8_pointer(context, builder, arrty, arr, idx):
+    data = context.make_array(arrty)(context, builder, arr).data
+    return builder.bitcast(builder.gep(data, [idx]), _U8.as_pointer())
+
+
+@intrinsic
+def uload8(typingctx, arr, idx):
+    """The lanes ``arr.flat[idx:idx + 8]`` of a C-contiguous uint64 array."""
+    if not (_is_c_uint64(arr) and isinstance(idx, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        return builder.load(_u8_pointer(context, builder, sig.args[0], args[0], i), align=8)
+    return uint64x8(arr, idx), codegen
+
+
+@intrinsic
+def ustore8(typingctx, arr, idx, v):
+    """``arr.flat[idx:idx + 8] = v`` for a C-contiguous uint64 array."""
+    if not (_is_c_uint64(arr) and isinstance(idx, types.Integer) and _is_u8(v)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        builder.store(args[2], _u8_pointer(context, builder, sig.args[0], args[0], i), align=8)
+        return context.get_dummy_value()
+    return types.void(arr, idx, v), codegen
+
+
+@intrinsic
+def ulane(typingctx, v, j):
+    """Lane j (0 .. 7) of v, a uint64."""
+    if not _is_u8(v) or not isinstance(j, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.extract_element(args[0], context.cast(builder, args[1], sig.args[1],
+                                                             types.int32))
+    return types.uint64(v, j), codegen
+
+
+def _u8_binary(build, doc: str):
+    @intrinsic
+    def op(typingctx, a, b):
+        if not (_is_u8(a) and _is_u8(b)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return build(builder, args[0], args[1])
+        return uint64x8(a, b), codegen
+    op.__doc__ = doc
+    return op
+
+
+_LOW32 = ir.Constant(_U8, [0xFFFFFFFF] * 8)
+uand = _u8_binary(lambda b, x, y: b.and_(x, y), "Lane-wise a & b.")
+uor = _u8_binary(lambda b, x, y: b.or_(x, y), "Lane-wise a | b.")
+uxor = _u8_binary(lambda b, x, y: b.xor(x, y), "Lane-wise a ^ b.")
+umul32 = _u8_binary(lambda b, x, y: b.mul(b.and_(x, _LOW32), b.and_(y, _LOW32)),
+                    "Lane-wise (a mod 2³²)·(b mod 2³²), the whole 64-bit product (one "
+                    "``vpmuludq``: the high halves of the lanes are ignored, not assumed zero).")
+uzip_lo = _u8_binary(lambda b, x, y: b.shuffle_vector(
+    x, y, ir.Constant(_I32x8, [0, 8, 1, 9, 2, 10, 3, 11])),
+    "The lanes a₀, b₀, a₁, b₁, a₂, b₂, a₃, b₃ (the first half of a and b interleaved).")
+uzip_hi = _u8_binary(lambda b, x, y: b.shuffle_vector(
+    x, y, ir.Constant(_I32x8, [4, 12, 5, 13, 6, 14, 7, 15])),
+    "The lanes a₄, b₄, ..., a₇, b₇ (the second half of a and b interleaved).")
+
+
+def _u8_shift(instruction: str, doc: str):
+    @intrinsic
+    def op(typingctx, a, k):
+        if not (_is_u8(a) and isinstance(k, types.IntegerLiteral)
+                and 0 <= k.literal_value < 64):
+            return None
+        count = k.literal_value
+
+        def codegen(context, builder, sig, args):
+            return getattr(builder, instruction)(args[0], ir.Constant(_U8, [count] * 8))
+        return uint64x8(a, k), codegen
+    op.__doc__ = doc
+    return op
+
+
+ushr = _u8_shift("lshr", "Lane-wise a >> k (logical) for a literal k in [0, 64).")
+ushl = _u8_shift("shl", "Lane-wise a << k (modulo 2⁶⁴) for a literal k in [0, 64).")
+
+
+@intrinsic
+def gather8(typingctx, table, idx):
+    """The lanes ``table[idx[0]], ..., table[idx[7]]`` of a C-contiguous 1-d float64 or uint64
+    array (``float64x8`` or ``uint64x8``), by ``llvm.masked.gather`` (one ``vgatherqpd`` /
+    ``vpgatherqq`` with AVX-512). Unchecked: every index must lie in the table."""
+    if not (isinstance(table, types.Array) and table.ndim == 1 and table.layout == "C"
+            and table.dtype in (types.float64, types.uint64) and _is_u8(idx)):
+        return None
+    is_float = table.dtype == types.float64
+    vt_ir = _IR[8] if is_float else _U8
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        base = _u8_splat_ir(builder, builder.ptrtoint(data, _I64))
+        addr = builder.add(base, builder.shl(args[1], ir.Constant(_U8, [3] * 8)))
+        ptr_v = ir.VectorType(ir.PointerType(), 8)
+        ptrs = builder.inttoptr(addr, ptr_v)
+        name = f"llvm.masked.gather.{'v8f64' if is_float else 'v8i64'}.v8p0"
+        fn = builder.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(builder.module, ir.FunctionType(
+                vt_ir, [ptr_v, _I32, ir.VectorType(ir.IntType(1), 8), vt_ir]), name=name)
+        return builder.call(fn, [ptrs, ir.Constant(_I32, 8),
+                                 ir.Constant(ir.VectorType(ir.IntType(1), 8), [1] * 8),
+                                 ir.Constant(vt_ir, ir.Undefined)])
+    return (float64x8 if is_float else uint64x8)(table, idx), codegen
+
+
+@intrinsic
+def exact_float64x8(typingctx, v):
+    """The lanes of v as float64: exact for lanes below 2⁵³ (the caller's guarantee; one
+    ``vcvtqq2pd`` with AVX-512)."""
+    if not _is_u8(v):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.sitofp(args[0], _IR[8])
+    return float64x8(v), codegen
+
+
+@intrinsic
+def flip_sign(typingctx, x, s):
+    """x (``float64x8``) with each lane's sign bit flipped where the low bit of the lane of s
+    (``uint64x8``) is 1: exactly x·(1 − 2·(s mod 2)), zeros and all."""
+    if not (isinstance(x, _Float64Vector) and x.lanes == 8 and _is_u8(s)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        bits = builder.bitcast(args[0], _U8)
+        sign = builder.shl(args[1], ir.Constant(_U8, [63] * 8))
+        return builder.bitcast(builder.xor(bits, sign), _IR[8])
+    return float64x8(x, s), codegen
+
+
+@intrinsic
+def ge_bits(typingctx, a, b):
+    """The mask of the lanes where a ≥ b (unsigned), bit j for lane j, as a uint64 < 2⁸."""
+    if not (_is_u8(a) and _is_u8(b)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        c = builder.icmp_unsigned(">=", args[0], args[1])
+        return builder.zext(builder.bitcast(c, ir.IntType(8)), _I64)
+    return types.uint64(a, b), codegen
 
 
 # ---------------------------------------------------------------------------- reductions
