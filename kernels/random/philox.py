@@ -31,6 +31,10 @@ share a random stream with the numpy engine in tests).
 Editing this file: the cached numba kernels that compile these functions in
 (``depthcheck.kernels.backends.numba.trial.kernel_fingerprint``) close over a hash of this file and
 recompile after an edit (numba alone would keep stale machine code; ``depthcheck.kernels.backends.numba._cache``).
+The functions that compile in the vectors of ``depthcheck.kernels.backends.numba.simd`` are not
+cached themselves: numba would key their cache on this file alone and link a stale copy into a
+kernel after an edit to ``simd.py``. ``normal_stream`` calls them through ``_fill_normals_entry``,
+cached under a hash of ``simd.py`` and ``_jit.py``.
 """
 from __future__ import annotations
 
@@ -40,6 +44,8 @@ import numpy as np
 from numba import njit
 from numba.cpython.unsafe.numbers import trailing_zeros
 
+from depthcheck.kernels.backends.numba import _jit, simd as _simd
+from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.kernels.backends.numba.simd import (exact_float64x8, flip_sign, gather8,
                                                     ge_bits, uand, uiota8, umul32, uor,
@@ -130,7 +136,7 @@ def _philox_masked(c0, c1, c2, c3, k0, k1):
     return a, b, c, e
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _philox_x8(start, c1, c2, c3, k0, k1):
     """The words (c0 << 32 | c1), (c2 << 32 | c3) of Philox4x32-10 on the eight counters
     (start + t, c1, c2, c3), t < 8, as two ``uint64x8`` (``philox4x32_10``'s rounds in eight
@@ -156,7 +162,7 @@ def _philox_x8(start, c1, c2, c3, k0, k1):
     return uor(ushl(a, 32), uand(b, low)), uor(ushl(c, 32), uand(e, low))
 
 
-@njit_noalloc(cache=True)
+@njit_noalloc
 def _refill(buf, start, k0, k1, c1, c2, c3):
     """buf[2j], buf[2j + 1] <- the words (c0 << 32 | c1), (c2 << 32 | c3) of Philox4x32-10 on
     counter (start + j, c1, c2, c3): eight counters at a time (``_philox_x8``), a tail of
@@ -174,7 +180,7 @@ def _refill(buf, start, k0, k1, c1, c2, c3):
         buf[2 * j + 1] = (c << _S32) | e
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _zig_candidate(r):
     """(x, fails) for one word r: numpy's random_standard_normal fast path (layer idx = low 8
     bits, then a sign bit, then a 52-bit rabs; x = ±rabs·wi[idx]; fails: rabs ≥ ki[idx])."""
@@ -187,7 +193,7 @@ def _zig_candidate(r):
     return x, rabs >= _KI[idx]
 
 
-@njit(inline="always", cache=True)
+@njit(inline="always")
 def _zig_candidates_x8(w, cand, j):
     """``_zig_candidate`` of the eight words w (a ``uint64x8``) into cand[j:j + 8]; returns
     their failure bits (bit t for lane t). The sign is a flip of the sign bit, the same value
@@ -199,7 +205,7 @@ def _zig_candidates_x8(w, cand, j):
     return ge_bits(rabs, gather8(_KI, idx))
 
 
-@njit_noalloc(cache=True)
+@njit_noalloc
 def _zig_candidates(words, cand):
     """cand[j] <- the ziggurat candidate x of words[j] (``_zig_candidate``); returns the mask of
     the words that fail the fast test (bit j; size <= 64). One branch-free pass, eight words at
@@ -217,7 +223,7 @@ def _zig_candidates(words, cand):
     return mask
 
 
-@njit_noalloc(inline="always", cache=True)
+@njit_noalloc(inline="always")
 def _zig_block(words, cand, ctr, k0, k1, c1, c2, c3):
     """``_zig_fill``'s refill: words <- the stream's next 64 words from counter ctr, cand <-
     their candidates; returns (the mask of fast-test failures, the next counter)."""
@@ -225,7 +231,7 @@ def _zig_block(words, cand, ctr, k0, k1, c1, c2, c3):
     return _zig_candidates(words, cand), ctr + words.size // 2
 
 
-@njit_noalloc(cache=True)
+@njit_noalloc
 def _zig_fill(out, k0, k1, c1, c2, c3, buf):
     """out[:] <- normals of the sequential ziggurat stream of counter words (·, c1, c2, c3).
 
@@ -309,7 +315,7 @@ def _bm_fill(out, k0, k1, c1, c2, c3):
             out[2 * j + 1] = z1
 
 
-@njit_noalloc(cache=True)
+@njit_noalloc
 def _fill_normals(out, method, k0, k1, c1, c2, c3, buf):
     """method 0: ziggurat, 1: Box–Muller."""
     if method == 0:
@@ -317,6 +323,19 @@ def _fill_normals(out, method, k0, k1, c1, c2, c3, buf):
     else:
         _bm_fill(out, k0, k1, c1, c2, c3)
 
+
+def _make_fill_normals_entry(fingerprint):
+    """``_fill_normals`` as a cached entry whose cache key holds ``fingerprint`` (module
+    docstring)."""
+    @njit_noalloc(cache=True)
+    def fill_normals_entry(out, method, k0, k1, c1, c2, c3, buf):
+        if fingerprint < 0:                 # never: the closure only keys numba's disk cache
+            return
+        _fill_normals(out, method, k0, k1, c1, c2, c3, buf)
+    return fill_normals_entry
+
+
+_fill_normals_entry = _make_fill_normals_entry(source_fingerprint(_simd, _jit))
 
 METHODS = {"ziggurat": 0, "box_muller": 1}
 
@@ -349,8 +368,8 @@ def normal_stream(key, layer: int, trial: int, stream: int, size: int,
         raise ValueError(f"method={method!r} is not one of {tuple(METHODS)}")
     out = np.empty(int(size))
     buf = np.empty(ZIG_WORK, dtype=np.uint64)
-    _fill_normals(out, METHODS[method], _u64(key[0]), _u64(key[1]), _u64(layer), _u64(trial),
-                  _u64(stream), buf)
+    _fill_normals_entry(out, METHODS[method], _u64(key[0]), _u64(key[1]), _u64(layer),
+                        _u64(trial), _u64(stream), buf)
     return out
 
 

@@ -409,7 +409,7 @@ def _u64_kernel(a, b, tab_f, tab_u, idx, out, fout):
         out[len(rows), t] = ulane(va, t)
     out[len(rows) + 1, 0] = ge_bits(va, vb)
     vstore(fout[0], 0, gather8(tab_f, vi))
-    vstore(fout[1], 0, exact_float64x8(ushr(va, 11)))
+    vstore(fout[1], 0, exact_float64x8(ushr(va, 12)))
     vstore(fout[2], 0, flip_sign(gather8(tab_f, vi), vb))
 
 
@@ -424,7 +424,7 @@ def _u64_numpy(a, b, tab_f, tab_u, idx):
             [v for t in range(4, 8) for v in (A[t], B[t])], [B[3]] * 8,
             [(A[0] + t) % M for t in range(8)], [int(tab_u[i]) for i in idx], A,
             [sum(1 << t for t in range(8) if A[t] >= B[t])] + [0] * 7]
-    f = [[float(tab_f[i]) for i in idx], [float(x >> 11) for x in A],
+    f = [[float(tab_f[i]) for i in idx], [float(x >> 12) for x in A],
          [-float(tab_f[i]) if y & 1 else float(tab_f[i]) for i, y in zip(idx, B)]]
     return np.array(rows, dtype=np.uint64), np.array(f)
 

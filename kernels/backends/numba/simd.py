@@ -420,15 +420,25 @@ def gather8(typingctx, table, idx):
     return (float64x8 if is_float else uint64x8)(table, idx), codegen
 
 
+#: numba's target converts 64-bit integer lanes in one instruction (AVX-512DQ's ``vcvtqq2pd``)
+_HAS_AVX512DQ = _target_has_avx512() and "+avx512dq" in (_target_features() or "").split(",")
+
+
 @intrinsic
 def exact_float64x8(typingctx, v):
-    """The lanes of v as float64: exact for lanes below 2⁵³ (the caller's guarantee; one
-    ``vcvtqq2pd`` with AVX-512)."""
+    """The lanes of v as float64, exactly, for lanes below 2⁵² (the caller's guarantee). With
+    AVX-512DQ one ``vcvtqq2pd``; elsewhere, where LLVM would emulate that conversion (the
+    ziggurat candidates took 1.29 instead of 0.92 ns a word on AVX2), the bits of 2⁵² + v as a
+    double (v fills the mantissa) minus 2⁵²: both steps exact, so the same values."""
     if not _is_u8(v):
         return None
 
     def codegen(context, builder, sig, args):
-        return builder.sitofp(args[0], _IR[8])
+        if _HAS_AVX512DQ:
+            return builder.sitofp(args[0], _IR[8])
+        two52 = ir.Constant(_U8, [0x4330000000000000] * 8)
+        biased = builder.bitcast(builder.or_(args[0], two52), _IR[8])
+        return builder.fsub(biased, ir.Constant(_IR[8], [4503599627370496.0] * 8))
     return float64x8(v), codegen
 
 
