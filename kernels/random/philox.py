@@ -47,10 +47,11 @@ from numba.cpython.unsafe.numbers import trailing_zeros
 from depthcheck.kernels.backends.numba import _jit, simd as _simd
 from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
-from depthcheck.kernels.backends.numba.simd import (exact_float64x8, flip_sign, gather8,
-                                                    ge_bits, uand, uiota8, umul32, uor,
-                                                    ushl, uload8, ushr, usplat8, ustore8, uxor,
-                                                    uzip_hi, uzip_lo, vmul, vstore)
+from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
+                                                    gather8, ge_bits, popcount, uand, uiota8,
+                                                    umul32, uor, ushl, uload8, ushr, usplat8,
+                                                    ustore8, uxor, uzip_hi, uzip_lo, vload8,
+                                                    vmul, vstore)
 
 __all__ = ["philox4x32_10", "philox_key", "box_muller_normals", "ziggurat_normals",
            "normal_stream", "key_from_root", "readout_philox", "READOUT_STREAM",
@@ -110,8 +111,10 @@ def _ziggurat_tables():
 
 _KI, _WI, _FI, _ZIG_R, _ZIG_INV_R = _ziggurat_tables()
 _ZBUF = 64          # 64-bit words generated per refill: one 64-bit mask of fast-test failures
-#: uint64 words of work space ``_fill_normals`` needs: the words and their ziggurat candidates
-ZIG_WORK = 2 * _ZBUF
+#: uint64 words of work space ``_fill_normals`` needs: the words, their ziggurat candidates and
+#: a block's kept candidates near the end of the output
+ZIG_WORK = 3 * _ZBUF
+_ALL = np.uint64(0xFFFFFFFFFFFFFFFF)
 _ZMANT = np.uint64(0x000FFFFFFFFFFFFF)
 
 
@@ -232,20 +235,46 @@ def _zig_block(words, cand, ctr, k0, k1, c1, c2, c3):
 
 
 @njit_noalloc
+def _keep_store(out, i, cand, keep, tmp):
+    """out[i:] <- the candidates cand[t] of the set bits t of keep, in order, at most
+    out.size − i of them (``simd.compress_store8``, eight at a time); returns how many were
+    stored. A block that may not fit is compressed into tmp (64 floats) and copied."""
+    m = out.size
+    direct = m - i >= 64
+    dst = out if direct else tmp
+    o = i if direct else 0
+    for q in range(0, 64, 8):
+        k8 = (keep >> np.uint64(q)) & np.uint64(0xFF)
+        compress_store8(dst, o, vload8(cand, q), k8)
+        o += popcount(k8)
+    if direct:
+        return o - i
+    n = min(o, m - i)
+    for t in range(n):
+        out[i + t] = tmp[t]
+    return n
+
+
+@njit_noalloc
 def _zig_fill(out, k0, k1, c1, c2, c3, buf):
     """out[:] <- normals of the sequential ziggurat stream of counter words (·, c1, c2, c3).
 
     The stream is numpy's: each 64-bit word in turn is a candidate, and a candidate that fails
     the fast test (~1.4%) takes the next words as uniforms (and a new candidate) before the
-    following normal starts. Here the candidates of a refill's 64 words and the mask of their
-    failures are computed in one pass (``_zig_candidates``); runs of passing words are copied,
-    and only a failing word walks numpy's slow path, word by word as before: the same numbers
-    from the same words. ``buf``: ``ZIG_WORK`` uint64 words of work space."""
+    following normal starts. Here a refill's 64 words are resolved at once: their candidates
+    and the mask of their failures in one vectorised pass (``_zig_candidates``); each failure
+    of a wedge layer takes the next word as its uniform (``keep`` loses that word, and keeps
+    the failing one if the wedge test accepts it); the kept candidates are compressed into
+    ``out`` (``_keep_store``). Only a failure whose steps need words past the block (a wedge at
+    its last word, or the tail layer idx = 0) walks numpy's slow path word by word, after the
+    block's earlier words are stored: the same numbers from the same words. ``buf``:
+    ``ZIG_WORK`` uint64 words of work space."""
     nb = _ZBUF
     if buf.size < ZIG_WORK:
         raise ValueError("_zig_fill: buf needs ZIG_WORK words")
     words = buf[:nb]
     cand = buf[nb:2 * nb].view(np.float64)
+    tmp = buf[2 * nb:3 * nb].view(np.float64)
     ctr = 0
     pos = nb
     mask = np.uint64(0)
@@ -255,20 +284,30 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
         if pos >= nb:
             mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
             pos = 0
-        rest = mask >> np.uint64(pos)
-        run = nb - pos if rest == 0 else np.int64(trailing_zeros(rest))
-        run = min(run, m - i)
-        # over views from 0: no wrap-around test on the indices, so LLVM vectorises the copy
-        # (0.42 ns a normal as out[i + t] = cand[pos + t])
-        dst = out[i:i + run]
-        src = cand[pos:pos + run]
-        for t in range(run):
-            dst[t] = src[t]
-        i += run
-        pos += run
-        if i >= m or pos >= nb:
+        keep = _ALL << np.uint64(pos)
+        g = mask & keep
+        stop = nb
+        while g != 0:
+            p = np.int64(trailing_zeros(g))
+            r = words[p]
+            idx = r & np.uint64(0xFF)
+            if idx == 0 or p + 1 >= nb:
+                stop = p
+                break
+            two = np.uint64(3) << np.uint64(p)          # the candidate p and its uniform p + 1
+            keep &= ~two
+            g &= ~two
+            u = np.float64(words[p + 1] >> _S11) * _INV53
+            x = cand[p]
+            if (_FI[idx - 1] - _FI[idx]) * u + _FI[idx] < math.exp(-0.5 * x * x):
+                keep |= np.uint64(1) << np.uint64(p)
+        if stop < nb:
+            keep &= ~(_ALL << np.uint64(stop))
+        i += _keep_store(out, i, cand, keep, tmp)
+        pos = stop
+        if stop >= nb or i >= m:
             continue
-        # words[pos] fails the fast test: numpy's rare paths pull more words from the stream
+        # words[pos] fails the fast test and its steps need words past this block
         r = words[pos]
         x = cand[pos]
         pos += 1
@@ -293,11 +332,9 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
                     i += 1
                     break
         else:
-            if pos >= nb:
-                mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
-                pos = 0
-            u = np.float64(words[pos] >> _S11) * _INV53
-            pos += 1
+            mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
+            u = np.float64(words[0] >> _S11) * _INV53
+            pos = 1
             if (_FI[idx - 1] - _FI[idx]) * u + _FI[idx] < math.exp(-0.5 * x * x):
                 out[i] = x
                 i += 1

@@ -139,7 +139,8 @@ def _ziggurat_reference(key, layer, trial, stream, size):
     """numpy's ``random_standard_normal`` (its distributions.c, tables vendored by numba),
     transcribed word by word in plain Python and fed the Philox words (c0<<32 | c1),
     (c2<<32 | c3) of counters 0, 1, 2, ... of (layer, trial, stream). Returns the normals and
-    the number of (wedge, tail) slow-path visits."""
+    the numbers of (wedge, tail) slow-path visits and of wedge visits whose candidate is the
+    last word of a 64-word refill (its uniform is the next refill's first word)."""
     from numba.np.random import _constants as c
     ki = [int(v) for v in c.ki_double]
     wi, fi = list(c.wi_double), list(c.fi_double)
@@ -150,10 +151,15 @@ def _ziggurat_reference(key, layer, trial, stream, size):
                                        np.uint64(key[0]), np.uint64(key[1]))
     words = np.stack([(a << np.uint64(32)) | b, (cc << np.uint64(32)) | e], axis=1).ravel()
     it = iter(int(w) for w in words)
-    uniform = lambda: (next(it) >> 11) * 2.0 ** -53
-    out, wedge, tail = [], 0, 0
+    used = [0]
+
+    def word():
+        used[0] += 1
+        return next(it)
+    uniform = lambda: (word() >> 11) * 2.0 ** -53
+    out, wedge, tail, edge = [], 0, 0, 0
     while len(out) < size:
-        r = next(it)
+        r = word()
         idx = r & 0xFF
         r >>= 8
         sign = r & 1
@@ -171,24 +177,27 @@ def _ziggurat_reference(key, layer, trial, stream, size):
                     break
         else:
             wedge += 1
+            edge += used[0] % 64 == 0
             if (fi[idx - 1] - fi[idx]) * uniform() + fi[idx] < math.exp(-0.5 * x * x):
                 out.append(x)
-    return np.array(out), wedge, tail
+    return np.array(out), wedge, tail, edge
 
 
-@pytest.mark.parametrize("size", [1, 63, 64, 65, 30_000])
+@pytest.mark.parametrize("size", [1, 63, 64, 65, 127, 128, 200, 300_000])
 def test_sequential_ziggurat_is_numpys_algorithm_on_the_philox_words(size):
     """``normal_stream(..., "ziggurat")`` (the fused kernels' ``_zig_fill``: candidates and
-    failure masks of 64 words at a time, runs copied, failures walked word by word) equals the
-    plain transcription of numpy's ziggurat on the same words, number for number, slow paths
-    included: at 30 000 normals the stream visits the wedge test hundreds of times and the
-    tail sampler (layer 0) several times, across refill boundaries."""
+    failure masks of 64 words at a time, the wedge tests of a block resolved in its keep mask,
+    the kept candidates compressed into the output, a last partial block through work space,
+    the steps that cross a refill walked word by word) equals the plain transcription of
+    numpy's ziggurat on the same words, number for number, slow paths included: at 300 000
+    normals the stream visits the wedge test thousands of times, the tail sampler (layer 0)
+    and a wedge whose uniform is the next refill's first word dozens of times each."""
     key = (2718, 28182)
     got = philox.normal_stream(key, 9, 3, 0, size)
-    want, wedge, tail = _ziggurat_reference(key, 9, 3, 0, size)
+    want, wedge, tail, edge = _ziggurat_reference(key, 9, 3, 0, size)
     np.testing.assert_array_equal(got, want)
-    if size == 30_000:
-        assert wedge > 100 and tail >= 3, (wedge, tail)
+    if size == 300_000:
+        assert wedge > 1000 and tail >= 20 and edge >= 20, (wedge, tail, edge)
 
 
 @pytest.mark.parametrize("d,n,block", [(1, 3, 16), (2, 2, 1), (9, 4, 3), (20, 5, 8), (33, 7, 16)])

@@ -11,8 +11,9 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from depthcheck.kernels.backends.numba import wy
-from depthcheck.kernels.backends.numba.simd import (exact_float64x8, flip_sign, fma, gather8,
-                                                    ge_bits, scaled_copy_sumsq4, sumsq4,
+from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
+                                                    fma, gather8, ge_bits, popcount,
+                                                    scaled_copy_sumsq4, sumsq4,
                                                     sumsq4_rows, uand, uiota8, uload8, ulane,
                                                     umul32, uor, ushl, ushr, usplat8, ustore8,
                                                     uxor, uzip_hi, uzip_lo, vadd, vfma, vlane,
@@ -453,6 +454,40 @@ def test_uint64_lanes_are_exact_integer_arithmetic():
         want, fwant = _u64_numpy(a, b, tab_f, tab_u, idx)
         np.testing.assert_array_equal(out, want)
         np.testing.assert_array_equal(fout.view(np.uint64), fwant.view(np.uint64))  # signs of 0
+
+
+@njit
+def _compress_kernel(x, bits, out):
+    """out[o:] <- the lanes of x[8q:8q + 8] kept by bits[q], block after block; returns o."""
+    o = 0
+    for q in range(bits.size):
+        compress_store8(out, o, vload8(x, 8 * q), bits[q])
+        o += popcount(bits[q])
+    return o
+
+
+def test_compress_store_writes_exactly_the_kept_lanes_in_order():
+    """``compress_store8`` stores the lanes of the set bits (of the low 8), in order, and writes
+    nothing else (the NaN sentinels after them survive); ``popcount`` counts set bits of
+    the whole word."""
+    rng = np.random.default_rng(7)
+    bits = np.array([0, 0xFF, 1, 0x80, 0x5A] + list(rng.integers(0, 256, 27)), dtype=np.uint64)
+    x = rng.standard_normal(8 * bits.size)
+    out = np.full(x.size + 3, np.nan)
+    o = _compress_kernel(x, bits, out)
+    keep = np.unpackbits(bits.astype(np.uint8)[:, None], axis=1, bitorder="little").ravel()
+    want = x[keep.astype(bool)]
+    assert o == want.size
+    np.testing.assert_array_equal(out[:o], want)
+    assert np.isnan(out[o:]).all()
+    wide = np.uint64(2**64 - 1)
+    assert _popcount_kernel(wide) == 64 and _popcount_kernel(np.uint64(0)) == 0
+    assert _popcount_kernel(np.uint64(0x8000_0000_0000_0101)) == 3
+
+
+@njit
+def _popcount_kernel(v):
+    return popcount(v)
 
 
 def test_uint64_lanes_refuse_wrong_operands():

@@ -41,7 +41,7 @@ __all__ = ["float64x4", "float64x8", "HAS_AVX512", "HAS_FMA", "vload", "vload8",
            "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4",
            "uint64x8", "usplat8", "uiota8", "uload8", "ustore8", "ulane", "uand", "uor", "uxor",
            "umul32", "ushr", "ushl", "uzip_lo", "uzip_hi", "gather8", "exact_float64x8",
-           "flip_sign", "ge_bits"]
+           "flip_sign", "ge_bits", "compress_store8", "popcount"]
 
 
 def _target_features() -> str | None:
@@ -466,6 +466,48 @@ def ge_bits(typingctx, a, b):
         c = builder.icmp_unsigned(">=", args[0], args[1])
         return builder.zext(builder.bitcast(c, ir.IntType(8)), _I64)
     return types.uint64(a, b), codegen
+
+
+@intrinsic
+def compress_store8(typingctx, arr, idx, v, bits):
+    """Store the lanes t of v (``float64x8``) whose bit t of the integer ``bits`` is set, in
+    order, at ``arr.flat[idx:idx + popcount(bits & 0xFF)]`` of a C-contiguous float64 array;
+    nothing else is written (``llvm.masked.compressstore``: one ``vcompresspd`` with AVX-512,
+    a store per set bit elsewhere)."""
+    if not (_is_c_float64(arr) and isinstance(idx, types.Integer)
+            and isinstance(v, _Float64Vector) and v.lanes == 8
+            and isinstance(bits, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        i = context.cast(builder, args[1], sig.args[1], types.intp)
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        mask_t = ir.VectorType(ir.IntType(1), 8)
+        b = context.cast(builder, args[3], sig.args[3], types.uint64)
+        mask = builder.bitcast(builder.trunc(b, ir.IntType(8)), mask_t)
+        name = "llvm.masked.compressstore.v8f64"
+        fn = builder.module.globals.get(name)
+        if fn is None:
+            fn = ir.Function(builder.module, ir.FunctionType(
+                ir.VoidType(), [_IR[8], ir.PointerType(), mask_t]), name=name)
+        builder.call(fn, [args[2], builder.gep(data, [i]), mask])
+        return context.get_dummy_value()
+    return types.void(arr, idx, v, bits), codegen
+
+
+@intrinsic
+def popcount(typingctx, x):
+    """The number of set bits of the integer x (as uint64), an int64 (``llvm.ctpop``)."""
+    if not isinstance(x, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        v = context.cast(builder, args[0], sig.args[0], types.uint64)
+        fn = builder.module.globals.get("llvm.ctpop.i64")
+        if fn is None:
+            fn = ir.Function(builder.module, ir.FunctionType(_I64, [_I64]), name="llvm.ctpop.i64")
+        return builder.call(fn, [v])
+    return types.int64(x), codegen
 
 
 # ---------------------------------------------------------------------------- reductions
