@@ -371,11 +371,11 @@ def test_zeros_aligned_starts_every_row_on_64_bytes():
 
 
 @pytest.mark.parametrize("wide", [False, True], ids=["4-lane", "8-lane"])
-@pytest.mark.parametrize("d,n", [(5, 5), (32, 32), (50, 50), (13, 100)])
+@pytest.mark.parametrize("d,n", [(5, 5), (32, 32), (50, 50), (13, 100), (9, 33)])
 def test_pairs_on_padded_rows_equal_pairs_on_the_columns(d, n, wide):
-    """``wy.pairs_padded`` (the fused chain's call: n rounded up to 4 columns of rows padded to
-    a multiple of 8) gives ``_pairs``'s values on the n columns, bit for bit, and leaves the
-    padding zero."""
+    """``wy.pairs_padded`` (the fused chain's call: rows padded to a multiple of 8, n rounded
+    up to 4 columns or, with eight-lane tiles, the whole padded row: ``wy.padded_vectors``)
+    gives ``_pairs``'s values on the n columns, bit for bit, and leaves the padding zero."""
     from depthcheck.kernels.backends.numba.simd import zeros_aligned
     rng = np.random.default_rng(d + n)
     _, R, tau, D = _reflectors(d, rng)
@@ -383,11 +383,14 @@ def test_pairs_on_padded_rows_equal_pairs_on_the_columns(d, n, wide):
     H = rng.standard_normal((d, n))
     Y = H.copy()
     wy._pairs(Y, R, tau, np.empty(wy.pair_work_size(d)), wide)
-    P = zeros_aligned(d, n + (-n) % 8)
-    P[:, :n] = H
-    wy.pairs_padded(P, (n + 3) // 4, R, tau, np.empty(wy.pair_work_size(d)), wide)
-    np.testing.assert_array_equal(P[:, :n], Y)
-    assert not P[:, n:].any()
+    assert wy.padded_vectors(n, False) == (n + 3) // 4
+    assert wy.padded_vectors(n, True) == (n + (-n) % 8) // 4
+    for m in sorted({(n + 3) // 4, wy.padded_vectors(n, wide)}):
+        P = zeros_aligned(d, n + (-n) % 8)
+        P[:, :n] = H
+        wy.pairs_padded(P, m, R, tau, np.empty(wy.pair_work_size(d)), wide)
+        np.testing.assert_array_equal(P[:, :n], Y)
+        assert not P[:, n:].any()
     with pytest.raises(ValueError, match="columns beyond Y"):
         wy.pairs_padded(P, P.shape[1] // 4 + 1, R, tau, np.empty(wy.pair_work_size(d)), wide)
 

@@ -57,7 +57,8 @@ from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _re
                                                      _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
-from depthcheck.kernels.backends.numba.wy import (_haar_apply_batch, pairs_padded, pair_apply_wins,
+from depthcheck.kernels.backends.numba.wy import (WIDE_TILES, _haar_apply_batch, padded_vectors,
+                                                  pairs_padded, pair_apply_wins,
                                                   pair_work_size,
                                                   apply_haar_philox,
                                                   haar_apply_batch, householder_vectors_philox)
@@ -196,7 +197,7 @@ def _trial_tracked(b, X, gains, ip, fp, stats, top, log_scale, err):
     # the pairs' input D·H, its rows padded with zeros to whole four-lane vectors (they stay
     # zero: the layer is linear) so that every column goes through a full register tile, and
     # to a 64-byte row length on a 64-byte boundary (aligned eight-lane loads)
-    m4 = (n + 3) // 4
+    m4 = padded_vectors(n, WIDE_TILES)
     Ap = zeros_aligned(d, n + (-n) % 8 if pair else 1)
     R = np.zeros((d, d))
     z = np.empty(nz)
