@@ -49,9 +49,8 @@ from depthcheck.kernels.backends.numba._cache import source_fingerprint
 from depthcheck.kernels.backends.numba._jit import njit_noalloc
 from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
                                                     gather8, ge_bits, popcount, uand, uiota8,
-                                                    umul32, uor, ushl, uload8, ushr, usplat8,
-                                                    ustore8, uxor, uzip_hi, uzip_lo, vload8,
-                                                    vmul, vstore)
+                                                    umul32, uor, ushl, ushr, usplat8, uxor,
+                                                    uzip_hi, uzip_lo, vload8, vmul, vstore)
 
 __all__ = ["philox4x32_10", "philox_key", "box_muller_normals", "ziggurat_normals",
            "normal_stream", "key_from_root", "readout_philox", "READOUT_STREAM",
@@ -174,8 +173,8 @@ def _refill(buf, start, k0, k1, c1, c2, c3):
     j = 0
     while j + 8 <= nc:
         lo, hi = _philox_x8(np.uint64(start + j), c1, c2, c3, k0, k1)
-        ustore8(buf, 2 * j, uzip_lo(lo, hi))
-        ustore8(buf, 2 * j + 8, uzip_hi(lo, hi))
+        vstore(buf, 2 * j, uzip_lo(lo, hi))
+        vstore(buf, 2 * j + 8, uzip_hi(lo, hi))
         j += 8
     for j in range(j, nc):
         a, b, c, e = _philox_masked(np.uint64(start + j), c1, c2, c3, k0, k1)
@@ -217,7 +216,7 @@ def _zig_candidates(words, cand):
     m = words.size
     j = 0
     while j + 8 <= m:
-        mask |= _zig_candidates_x8(uload8(words, j), cand, j) << np.uint64(j)
+        mask |= _zig_candidates_x8(vload8(words, j), cand, j) << np.uint64(j)
         j += 8
     for j in range(j, m):
         x, fails = _zig_candidate(words[j])
@@ -332,6 +331,8 @@ def _zig_fill(out, k0, k1, c1, c2, c3, buf):
                     i += 1
                     break
         else:
+            # a wedge stops the block only at its last word (stop = nb − 1): its uniform is the
+            # next refill's first word
             mask, ctr = _zig_block(words, cand, ctr, k0, k1, c1, c2, c3)
             u = np.float64(words[0] >> _S11) * _INV53
             pos = 1

@@ -14,8 +14,8 @@ from depthcheck.kernels.backends.numba import wy
 from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
                                                     fma, gather8, ge_bits, popcount,
                                                     scaled_copy_sumsq4, sumsq4,
-                                                    sumsq4_rows, uand, uiota8, uload8, ulane,
-                                                    umul32, uor, ushl, ushr, usplat8, ustore8,
+                                                    sumsq4_rows, uand, uiota8,
+                                                    umul32, uor, ushl, ushr, usplat8,
                                                     uxor, uzip_hi, uzip_lo, vadd, vfma, vlane,
                                                     vload, vload8, vmul, vsplat, vsplat8,
                                                     vstore, vsub)
@@ -401,16 +401,16 @@ def test_pairs_on_padded_rows_equal_pairs_on_the_columns(d, n, wide):
 def _u64_kernel(a, b, tab_f, tab_u, idx, out, fout):
     """Every ``uint64x8`` operation on the eight lanes of a and b: integer results in the rows
     of out, float ones in the rows of fout (the order of ``_u64_numpy``)."""
-    va = uload8(a, 0)
-    vb = uload8(b, 0)
-    vi = uload8(idx, 0)
+    va = vload8(a, 0)
+    vb = vload8(b, 0)
+    vi = vload8(idx, 0)
     rows = (uand(va, vb), uor(va, vb), uxor(va, vb), umul32(va, vb), ushr(va, 32), ushr(va, 5),
             ushl(va, 32), ushl(va, 63), uzip_lo(va, vb), uzip_hi(va, vb), usplat8(b[3]),
             uiota8(a[0]), gather8(tab_u, vi))
     for r in range(len(rows)):
-        ustore8(out[r], 0, rows[r])
+        vstore(out[r], 0, rows[r])
     for t in range(8):
-        out[len(rows), t] = ulane(va, t)
+        out[len(rows), t] = vlane(va, t)
     out[len(rows) + 1, 0] = ge_bits(va, vb)
     vstore(fout[0], 0, gather8(tab_f, vi))
     vstore(fout[1], 0, exact_float64x8(ushr(va, 12)))
@@ -494,23 +494,38 @@ def _popcount_kernel(v):
 
 
 def test_uint64_lanes_refuse_wrong_operands():
-    """Typing errors, not silent conversions: a float array to ``uload8``, a shift count that
-    is not a literal in [0, 64)."""
+    """Typing errors, not silent conversions: a four-lane load of a uint64 array, an int64
+    array to ``vload8``, a uint64x8 stored into a float64 array, a shift count that is not a
+    literal in [0, 64)."""
     @njit
-    def load_float(x):
-        return ulane(uload8(x, 0), 0)
+    def load4(x):
+        return vlane(vload(x, 0), 0)
+
+    @njit
+    def load8(x):
+        return vlane(vload8(x, 0), 0)
+
+    @njit
+    def store_into(x, y):
+        vstore(y, 0, vload8(x, 0))
 
     @njit
     def shift_by(x, k):
-        return ulane(ushr(uload8(x, 0), k), 0)
+        return vlane(ushr(vload8(x, 0), k), 0)
 
     @njit
     def shift_64(x):
-        return ulane(ushr(uload8(x, 0), 64), 0)
+        return vlane(ushr(vload8(x, 0), 64), 0)
 
+    u = np.zeros(8, dtype=np.uint64)
+    assert load8(u) == 0 and isinstance(load8(u), (int, np.integer))
     with pytest.raises(TypingError):
-        load_float(np.zeros(8))
+        load4(u)
     with pytest.raises(TypingError):
-        shift_by(np.zeros(8, dtype=np.uint64), 3)
+        load8(np.zeros(8, dtype=np.int64))
     with pytest.raises(TypingError):
-        shift_64(np.zeros(8, dtype=np.uint64))
+        store_into(u, np.zeros(8))
+    with pytest.raises(TypingError):
+        shift_by(u, 3)
+    with pytest.raises(TypingError):
+        shift_64(u)

@@ -99,7 +99,7 @@ from depthcheck.kernels.random.philox import (_FI, _INV53, _KI, _S11, _S32, _WI,
                                               _refill, _zig_candidates,
                                               key_from_root,
                                               philox_key)
-from depthcheck.kernels.backends.numba.simd import ustore8
+from depthcheck.kernels.backends.numba.simd import vstore
 from depthcheck.kernels.chain.reduced import ReducedChainBackend
 from depthcheck.kernels.chain.spec import ChainSpec, engine_arguments
 
@@ -146,8 +146,8 @@ def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
     j = 0
     while j + 8 <= m:
         lo, hi = _philox_x8(np.uint64(start + j), c1, c2, c3, k0, k1)
-        ustore8(w0, j, lo)
-        ustore8(w1, j, hi)
+        vstore(w0, j, lo)
+        vstore(w1, j, hi)
         j += 8
     for j in range(j, m):
         a, b, c, e = _philox_masked(np.uint64(start + j), c1, c2, c3, k0, k1)

@@ -16,7 +16,8 @@ them into two four-lane halves, with the same values. ``vadd``, ``vsub``, ``vmul
 and ``vlane`` take either type; loads and splats name their width (``vload``/``vload8``,
 ``vsplat``/``vsplat8``).
 
-``uint64x8`` (LLVM ``<8 x i64>``) carries the integer work of the random-number kernels
+``uint64x8`` (LLVM ``<8 x i64>``; ``vload8``, ``vstore`` and ``vlane`` take it with uint64
+arrays) carries the integer work of the random-number kernels
 (``depthcheck.kernels.random.philox``): Philox rounds eight counters at a time in one AVX-512
 register, table lookups by ``gather8``, and the ziggurat's float candidates. LLVM's loop
 vectoriser gave that code four 64-bit lanes on an AVX-512 CPU (its cost model prefers 256-bit
@@ -39,7 +40,7 @@ from depthcheck.kernels.backends.numba._jit import njit_noalloc
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "HAS_FMA", "vload", "vload8", "vstore",
            "vsplat", "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned",
            "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4",
-           "uint64x8", "usplat8", "uiota8", "uload8", "ustore8", "ulane", "uand", "uor", "uxor",
+           "uint64x8", "usplat8", "uiota8", "uand", "uor", "uxor",
            "umul32", "ushr", "ushl", "uzip_lo", "uzip_hi", "gather8", "exact_float64x8",
            "flip_sign", "ge_bits", "compress_store8", "popcount"]
 
@@ -103,6 +104,35 @@ class _Float64VectorModel(models.PrimitiveModel):
         super().__init__(dmm, fe_type, _IR[fe_type.lanes])
 
 
+class _UInt64Vector(types.Type):
+    """numba type of eight uint64 lanes (LLVM ``<8 x i64>``)."""
+    lanes = 8
+
+    def __init__(self):
+        super().__init__(name="uint64x8")
+
+
+uint64x8 = _UInt64Vector()
+_I32 = ir.IntType(32)
+_I64 = ir.IntType(64)
+_U8 = ir.VectorType(_I64, 8)
+_I32x8 = ir.VectorType(_I32, 8)
+
+
+@register_model(_UInt64Vector)
+class _UInt64VectorModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, _U8)
+
+
+def _is_u8(v) -> bool:
+    return isinstance(v, _UInt64Vector)
+
+
+def _is_c_uint64(arr) -> bool:
+    return isinstance(arr, types.Array) and arr.dtype == types.uint64 and arr.layout == "C"
+
+
 def _is_vector(v) -> bool:
     return isinstance(v, _Float64Vector)
 
@@ -111,23 +141,42 @@ def _is_c_float64(arr) -> bool:
     return isinstance(arr, types.Array) and arr.dtype == types.float64 and arr.layout == "C"
 
 
-def _lane_pointer(context, builder, arrty, arr, idx, lanes):
+def _vector_type(arr, lanes: int):
+    """The vector type of ``lanes`` elements of a C-contiguous array: ``float64x4`` /
+    ``float64x8`` for float64, ``uint64x8`` for uint64 (eight lanes only); None otherwise."""
+    if not (isinstance(arr, types.Array) and arr.layout == "C"):
+        return None
+    if arr.dtype == types.float64:
+        return {4: float64x4, 8: float64x8}.get(lanes)
+    if arr.dtype == types.uint64 and lanes == 8:
+        return uint64x8
+    return None
+
+
+def _ir_type(vt):
+    return _U8 if _is_u8(vt) else _IR[vt.lanes]
+
+
+def _lane_pointer(context, builder, arrty, arr, idx, vt):
     data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _IR[lanes].as_pointer())
+    return builder.bitcast(builder.gep(data, [idx]), _ir_type(vt).as_pointer())
 
 
-def _make_load(vt):
+def _make_load(lanes: int):
     @intrinsic
     def load(typingctx, arr, idx):
-        if not (_is_c_float64(arr) and isinstance(idx, types.Integer)):
+        vt = _vector_type(arr, lanes)
+        if vt is None or not isinstance(idx, types.Integer):
             return None
 
         def codegen(context, builder, sig, args):
             i = context.cast(builder, args[1], sig.args[1], types.intp)
-            return builder.load(_lane_pointer(context, builder, sig.args[0], args[0], i,
-                                              vt.lanes), align=8)
+            return builder.load(_lane_pointer(context, builder, sig.args[0], args[0], i, vt),
+                                align=8)
         return vt(arr, idx), codegen
-    load.__doc__ = f"The lanes ``arr.flat[idx:idx + {vt.lanes}]`` of a C-contiguous float64 array."
+    kinds = "float64 array" + (" (``float64x8``) or uint64 array (``uint64x8``)"
+                               if lanes == 8 else "")
+    load.__doc__ = f"The lanes ``arr.flat[idx:idx + {lanes}]`` of a C-contiguous {kinds}."
     return load
 
 
@@ -149,36 +198,38 @@ def _make_splat(vt):
     return splat
 
 
-vload = _make_load(float64x4)
-vload8 = _make_load(float64x8)
+vload = _make_load(4)
+vload8 = _make_load(8)
 vsplat = _make_splat(float64x4)
 vsplat8 = _make_splat(float64x8)
 
 
 @intrinsic
 def vstore(typingctx, arr, idx, v):
-    """``arr.flat[idx:idx + lanes] = v`` for a C-contiguous float64 array (either width)."""
-    if not (_is_c_float64(arr) and isinstance(idx, types.Integer) and _is_vector(v)):
+    """``arr.flat[idx:idx + lanes] = v`` for a C-contiguous array of v's element type (float64
+    for either float width, uint64 for ``uint64x8``)."""
+    if not ((_is_vector(v) or _is_u8(v)) and isinstance(idx, types.Integer)
+            and _vector_type(arr, v.lanes) == v):
         return None
 
     def codegen(context, builder, sig, args):
         i = context.cast(builder, args[1], sig.args[1], types.intp)
         builder.store(args[2], _lane_pointer(context, builder, sig.args[0], args[0], i,
-                                             sig.args[2].lanes), align=8)
+                                             sig.args[2]), align=8)
         return context.get_dummy_value()
     return types.void(arr, idx, v), codegen
 
 
 @intrinsic
 def vlane(typingctx, v, j):
-    """Lane j (0 .. lanes − 1) of v, a float."""
-    if not _is_vector(v) or not isinstance(j, types.Integer):
+    """Lane j (0 .. lanes − 1) of v: a float of a float vector, a uint64 of a ``uint64x8``."""
+    if not (_is_vector(v) or _is_u8(v)) or not isinstance(j, types.Integer):
         return None
 
     def codegen(context, builder, sig, args):
         i = context.cast(builder, args[1], sig.args[1], types.int32)
         return builder.extract_element(args[0], i)
-    return types.float64(v, j), codegen
+    return (types.uint64 if _is_u8(v) else types.float64)(v, j), codegen
 
 
 def _lanewise(instruction: str, doc: str):
@@ -247,34 +298,6 @@ def zeros_aligned(rows, cols):
 
 
 # ---------------------------------------------------------------------------- uint64 lanes
-class _UInt64Vector(types.Type):
-    """numba type of eight uint64 lanes (LLVM ``<8 x i64>``)."""
-
-    def __init__(self):
-        super().__init__(name="uint64x8")
-
-
-uint64x8 = _UInt64Vector()
-_I32 = ir.IntType(32)
-_I64 = ir.IntType(64)
-_U8 = ir.VectorType(_I64, 8)
-_I32x8 = ir.VectorType(_I32, 8)
-
-
-@register_model(_UInt64Vector)
-class _UInt64VectorModel(models.PrimitiveModel):
-    def __init__(self, dmm, fe_type):
-        super().__init__(dmm, fe_type, _U8)
-
-
-def _is_u8(v) -> bool:
-    return isinstance(v, _UInt64Vector)
-
-
-def _is_c_uint64(arr) -> bool:
-    return isinstance(arr, types.Array) and arr.dtype == types.uint64 and arr.layout == "C"
-
-
 def _u8_splat_ir(builder, s):
     v = builder.insert_element(ir.Constant(_U8, ir.Undefined), s, ir.Constant(_I32, 0))
     return builder.shuffle_vector(v, ir.Constant(_U8, ir.Undefined), ir.Constant(_I32x8, [0] * 8))
@@ -301,48 +324,6 @@ def uiota8(typingctx, x):
         v = _u8_splat_ir(builder, context.cast(builder, args[0], sig.args[0], types.uint64))
         return builder.add(v, ir.Constant(_U8, list(range(8))))
     return uint64x8(x), codegen
-
-
-def _u8_pointer(context, builder, arrty, arr, idx):
-    data = context.make_array(arrty)(context, builder, arr).data
-    return builder.bitcast(builder.gep(data, [idx]), _U8.as_pointer())
-
-
-@intrinsic
-def uload8(typingctx, arr, idx):
-    """The lanes ``arr.flat[idx:idx + 8]`` of a C-contiguous uint64 array."""
-    if not (_is_c_uint64(arr) and isinstance(idx, types.Integer)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i = context.cast(builder, args[1], sig.args[1], types.intp)
-        return builder.load(_u8_pointer(context, builder, sig.args[0], args[0], i), align=8)
-    return uint64x8(arr, idx), codegen
-
-
-@intrinsic
-def ustore8(typingctx, arr, idx, v):
-    """``arr.flat[idx:idx + 8] = v`` for a C-contiguous uint64 array."""
-    if not (_is_c_uint64(arr) and isinstance(idx, types.Integer) and _is_u8(v)):
-        return None
-
-    def codegen(context, builder, sig, args):
-        i = context.cast(builder, args[1], sig.args[1], types.intp)
-        builder.store(args[2], _u8_pointer(context, builder, sig.args[0], args[0], i), align=8)
-        return context.get_dummy_value()
-    return types.void(arr, idx, v), codegen
-
-
-@intrinsic
-def ulane(typingctx, v, j):
-    """Lane j (0 .. 7) of v, a uint64."""
-    if not _is_u8(v) or not isinstance(j, types.Integer):
-        return None
-
-    def codegen(context, builder, sig, args):
-        return builder.extract_element(args[0], context.cast(builder, args[1], sig.args[1],
-                                                             types.int32))
-    return types.uint64(v, j), codegen
 
 
 def _u8_binary(build, doc: str):
