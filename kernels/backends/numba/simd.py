@@ -129,10 +129,6 @@ def _is_u8(v) -> bool:
     return isinstance(v, _UInt64Vector)
 
 
-def _is_c_uint64(arr) -> bool:
-    return isinstance(arr, types.Array) and arr.dtype == types.uint64 and arr.layout == "C"
-
-
 def _is_vector(v) -> bool:
     return isinstance(v, _Float64Vector)
 
