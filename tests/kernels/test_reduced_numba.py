@@ -132,7 +132,7 @@ def test_side_stream_words():
     from depthcheck.kernels.backends.numba import reduced as rd
     from depthcheck.kernels.random.philox import _ZBUF, _refill
     k = [np.uint64(v) for v in (12345, 678, 4, 2, 1)]
-    sb = np.empty(2 * _ZBUF, np.uint64)
+    sb = np.empty(_ZBUF, np.uint64)
     st = np.array([_ZBUF, 0], dtype=np.int64)
     got = np.array([rd._side_word(sb, st, *k) for _ in range(3 * _ZBUF + 5)], dtype=np.uint64)
     buf = np.empty(_ZBUF, np.uint64)

@@ -134,8 +134,8 @@ assert ZB % 128 == 0
 #: first Philox counter of the side stream (the block counters stay below it: size < 2³²)
 SIDE_COUNTER = 2 ** 31
 #: uint64 work words of ``_normals`` (two word halves, the candidates, the side buffer of
-#: _ZBUF words and as many unused, the side stream's position and counter)
-ZWORK = 2 * ZB + 2 * _ZBUF + 2
+#: _ZBUF words, the side stream's position and counter)
+ZWORK = 2 * ZB + _ZBUF + 2
 
 @njit_noalloc
 def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
@@ -156,12 +156,12 @@ def _philox_pairs(w0, w1, start, k0, k1, c1, c2, c3):
 
 @njit_noalloc
 def _side_word(sb, st, k0, k1, c1, c2, c3):
-    """The next word of the side stream (buffer sb: its first half the words, the second
-    half unused; st = [position, counters used])."""
-    h = sb.size // 2
+    """The next word of the side stream (buffer sb of the words; st = [position, counters
+    used])."""
+    h = sb.size
     if st[0] >= h:
         # word 2j, 2j + 1 of a refill: the two words of counter SIDE_COUNTER + st[1] + j
-        _refill(sb[:h], SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
+        _refill(sb, SIDE_COUNTER + st[1], k0, k1, c1, c2, c3)
         st[1] += h // 2
         st[0] = 0
     r = sb[st[0]]
@@ -219,8 +219,8 @@ def _block_normals(out, k0, k1, c1, c2, c3, zw):
     w0 = zw[:h]
     w1 = zw[h:2 * h]
     xs = zw[2 * h:4 * h].view(np.float64)
-    sb = zw[4 * h:4 * h + 2 * _ZBUF]
-    st = zw[4 * h + 2 * _ZBUF:4 * h + 2 * _ZBUF + 2].view(np.int64)
+    sb = zw[4 * h:4 * h + _ZBUF]
+    st = zw[4 * h + _ZBUF:4 * h + _ZBUF + 2].view(np.int64)
     st[0] = _ZBUF
     st[1] = 0
     m = out.size
