@@ -13,7 +13,9 @@ from numba.core.errors import TypingError
 from depthcheck.kernels.backends.numba import wy
 from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
                                                     fma, gather8, ge_bits, popcount,
-                                                    scaled_copy_sumsq4, sumsq4,
+                                                    scaled_copy_sumsq4,
+                                                    scaled_copy_sumsq4_rows,
+                                                    scaled_copy_sumsq4_x4, sumsq4,
                                                     sumsq4_rows, uand, uiota8,
                                                     umul32, uor, ushl, ushr, usplat8,
                                                     uxor, uzip_hi, uzip_lo, vadd, vfma, vlane,
@@ -156,6 +158,54 @@ def test_row_sums_of_squares_are_the_four_partial_sums_of_each_row(d, n, m):
         assert out[i] == _partial_sums(A[i, :n]), i
 
 
+@pytest.mark.parametrize("d,n,m", [(1, 3, 8), (3, 5, 8), (4, 4, 4), (5, 7, 8), (8, 32, 32),
+                                   (9, 50, 56), (11, 37, 40), (13, 2, 8)])
+def test_row_scaled_copies_are_the_four_partial_sums_of_each_row(d, n, m):
+    """``scaled_copy_sumsq4_rows`` (four rows interleaved; A's padding columns ignored): every
+    row's copy and sum of squares are those of ``scaled_copy_sumsq4`` on the row alone, bit for
+    bit, with a different factor per row (1.0 copies exactly)."""
+    rng = np.random.default_rng(10 * d + n)
+    A = rng.standard_normal((d, m)) * np.logspace(-5, 5, m)
+    f = np.exp(rng.standard_normal(d))
+    f[0] = 1.0
+    H = np.full((d, n), np.nan)
+    out = f.copy()
+    scaled_copy_sumsq4_rows(A, H, out)
+    for i in range(d):
+        h = np.empty(n)
+        assert out[i] == scaled_copy_sumsq4(A[i].copy(), h, f[i]), i
+        assert out[i] == _partial_sums(A[i, :n] * f[i]), i
+        np.testing.assert_array_equal(H[i], h)
+    np.testing.assert_array_equal(H[0], A[0, :n])
+
+
+@njit
+def _copies_x4(src, so, dst, do, L, f):
+    return scaled_copy_sumsq4_x4(src, so, dst, do, L, f)
+
+
+@pytest.mark.parametrize("L", [(0, 0, 0, 0), (1, 2, 3, 4), (4, 3, 2, 1), (17, 16, 15, 14),
+                               (9, 12, 5, 8), (33, 0, 7, 40)])
+def test_four_scaled_copies_of_different_lengths(L):
+    """``scaled_copy_sumsq4_x4`` interleaves the whole vectors up to the shortest row: rows of
+    different lengths (ragged by one vector, by several, an empty one) still give each row's
+    own ``scaled_copy_sumsq4``, and nothing outside the rows is written."""
+    rng = np.random.default_rng(sum(L))
+    src = rng.standard_normal(sum(L) + 3) * np.logspace(-4, 4, sum(L) + 3)
+    so = tuple(int(3 + sum(L[:j])) for j in range(4))
+    do = tuple(int(1 + sum(L[:j]) + 2 * j) for j in range(4))
+    f = (0.5, 1.0, 3.0, -2.0)
+    dst = np.full(sum(L) + 8, np.nan)
+    got = _copies_x4(src, so, dst, do, tuple(int(x) for x in L), f)
+    written = np.zeros(dst.size, bool)
+    for j in range(4):
+        h = np.empty(L[j])
+        assert got[j] == scaled_copy_sumsq4(src[so[j]:so[j] + L[j]].copy(), h, f[j]), j
+        np.testing.assert_array_equal(dst[do[j]:do[j] + L[j]], h)
+        written[do[j]:do[j] + L[j]] = True
+    assert np.isnan(dst[~written]).all()
+
+
 # -------------------------------------------------------------- scalar descriptions (reference)
 @njit
 def _unit_rows_scalar(R, tau, D):
@@ -289,7 +339,7 @@ def test_unit_rows_from_packed_normals(d):
 
 
 @pytest.mark.parametrize("wide", [False, True], ids=["4-lane", "8-lane"])
-@pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (5, 16), (6, 8), (9, 12), (8, 21),
+@pytest.mark.parametrize("d,n", [(1, 3), (2, 5), (3, 4), (4, 16), (5, 16), (6, 8), (9, 12), (8, 21),
                                  (7, 24), (10, 28), (12, 35), (17, 17), (32, 32), (33, 50),
                                  (20, 52), (11, 40), (9, 56), (13, 72), (101, 100), (200, 36)])
 def test_pairs_are_the_scalar_description_bit_for_bit(d, n, wide):
@@ -298,6 +348,8 @@ def test_pairs_are_the_scalar_description_bit_for_bit(d, n, wide):
     eight-lane vectors (``wy._pairs_vectors8``: 1, 2, 3, 4, 5, 6, 7, 9, 12 — tiles of 4, 3, 2)
     before the odd four-lane one, on every machine (the default is ``wy.WIDE_TILES``), the
     padded tail of n mod 4 (n = 5, 21, 35, 50), odd and even d (the first reflector alone),
+    the eight-lane tiles' fused passes (one pair's update with the next pair's sums: d >= 5;
+    none at d <= 4),
     four pairs' coefficients at a time (d >= 9) and a zero reflector among them."""
     rng = np.random.default_rng(100 * d + n)
     V, R, tau, D = _reflectors(d, rng, zero_rows=(d // 3,) if d > 3 else ())

@@ -42,15 +42,16 @@ def test_tracked_gap_equals_cholesky_gap(kw, rec, every):
     assert not np.array_equal(a["isometry_gap"][:, 1:], b["isometry_gap"][:, 1:])
 
 
-@pytest.mark.parametrize("d", [72, 128])
+@pytest.mark.parametrize("d", [72, 128, 264])
 def test_wide_tracked_chains_equal_the_blas_chain(d):
     """Both ways of ``wy.pair_apply_wins`` (d = 72: the register-tiled pairs; d = 128: the
-    BLAS compact WY) the tracked chain equals the untracked one (compact WY and a Cholesky at
-    every layer) to rounding."""
+    BLAS compact WY; d = 264: pairs with eight-lane tiles, else WY) the tracked chain equals
+    the untracked one (compact WY and a Cholesky at every layer) to rounding."""
     from depthcheck.kernels.backends.numba.simd import HAS_FMA
-    from depthcheck.kernels.backends.numba.wy import pair_apply_wins
+    from depthcheck.kernels.backends.numba.wy import PAIR_APPLY_MAX_D, pair_apply_wins
     assert pair_apply_wins(72) == HAS_FMA and not pair_apply_wins(128)
-    assert not pair_apply_wins(241)
+    assert pair_apply_wins(PAIR_APPLY_MAX_D) == HAS_FMA
+    assert not pair_apply_wins(PAIR_APPLY_MAX_D + 1)
     L, B = 8, 2
     X = np.eye(d) + 0.05 * np.random.default_rng(d).standard_normal((d, d))
     spec = _spec(X, L, B)

@@ -16,7 +16,8 @@ Two ways in:
   residual, the isometry gap the only Gram statistic: the Fig. 1 chain of Meterez et al. 2024,
   arXiv:2310.02012) carry log det HᵀH from layer to layer instead of factorising the Gram
   (``_trial_tracked``; Cholesky re-anchoring keeps the +inf rule and bounds rounding drift) and,
-  where ``wy.pair_apply_wins(d)`` (FMA instructions, d <= 240 but 128), apply the reflectors
+  where ``wy.pair_apply_wins(d)`` (FMA instructions, d <= ``wy.PAIR_APPLY_MAX_D`` — 480 with
+  AVX-512, else 240 — and not a multiple of 128), apply the reflectors
   two at a time in register tiles without BLAS.
 * ``NumbaChainBackend`` per-layer methods for ``depthcheck.kernels.simulate_chain``'s driver: the same
   random numbers as the numpy reference (the Householder vectors come from the layer's numpy
@@ -51,10 +52,10 @@ from depthcheck.kernels.nn import activations as _act
 from depthcheck.kernels.nn import norms as _norms
 from depthcheck.kernels.backends.numpy import NumpyChainBackend, _T
 from depthcheck.kernels.backends.numba.blas import _cholesky_upper, _gram, blas_single_thread
-from depthcheck.kernels.backends.numba.simd import sumsq4_rows, zeros_aligned
+from depthcheck.kernels.backends.numba.simd import (scaled_copy_sumsq4_rows, sumsq4_rows,
+                                                    zeros_aligned)
 from depthcheck.kernels.backends.numba.fused_grad import run_fused_grad
 from depthcheck.kernels.backends.numba.trial import (_draw, _linear, _begin, _record,
-                                                     _scaled_copy_sq,
                                                      _trial_forward, collect,
                                                      kernel_fingerprint, stat_buffers)
 from depthcheck.kernels.backends.numba.wy import (WIDE_TILES, _haar_apply_batch, padded_vectors,
@@ -155,9 +156,9 @@ def _scale_rows(A, H, a2, h2, g, norm_code, order_code, rn):
         h2[i] = g / (sc if ok else 1.0)
     if nbad:
         return ERR_NORM_ZERO, 0.0
+    scaled_copy_sumsq4_rows(A, H, h2)
     tr = 0.0
     for i in range(d):
-        h2[i] = _scaled_copy_sq(A[i], H[i], h2[i])
         tr += h2[i]
     if not (tr < np.inf):
         return ERR_NONFINITE, tr

@@ -39,7 +39,8 @@ from depthcheck.kernels.backends.numba._jit import njit_noalloc
 
 __all__ = ["float64x4", "float64x8", "HAS_AVX512", "HAS_FMA", "vload", "vload8", "vstore",
            "vsplat", "vsplat8", "vlane", "vadd", "vsub", "vmul", "vfma", "fma", "zeros_aligned",
-           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4",
+           "sumsq4", "sumsq4_rows", "scaled_copy_sumsq4", "scaled_copy_sumsq4_x4",
+           "scaled_copy_sumsq4_rows",
            "uint64x8", "usplat8", "uiota8", "uand", "uor", "uxor",
            "umul32", "ushr", "ushl", "uzip_lo", "uzip_hi", "gather8", "exact_float64x8",
            "flip_sign", "ge_bits", "compress_store8", "popcount"]
@@ -546,17 +547,68 @@ def scaled_copy_sumsq4(a, h, f):
     """h <- a[:h.size]·f for C-contiguous 1-d arrays; returns Σ h² in four partial sums (section
     comment). f = 1.0 copies a exactly. Unchecked (as ``vload``): the caller guarantees that a
     is at least as long as h (a raise here cost ~5 % of a d = 32 chain layer)."""
-    m = h.size
-    m4 = m - m % 4
-    acc = vsplat(0.0)
+    return _copy_sq_finish(a, 0, h, 0, 0, h.size, f, vsplat(0.0))
+
+
+@njit(inline="always")
+def _copy_sq_vec(src, so, dst, do, t, sf, acc):
+    """One vector of a scaled copy: dst[do + t:][:4] <- src[so + t:][:4]·sf; returns acc + v²."""
+    v = vmul(vload(src, so + t), sf)
+    vstore(dst, do + t, v)
+    return vadd(acc, vmul(v, v))
+
+
+@njit(inline="always")
+def _copy_sq_finish(src, so, dst, do, t0, L, f, acc):
+    """The rest of a scaled copy of L elements src[so:] -> dst[do:] whose partial sums acc hold
+    its whole vectors before t0: the vectors from t0 on, the tail, the sum (section comment)."""
+    L4 = L - L % 4
     sf = vsplat(f)
-    for t in range(0, m4, 4):
-        v = vmul(vload(a, t), sf)
-        vstore(h, t, v)
-        acc = vadd(acc, vmul(v, v))
+    for t in range(t0, L4, 4):
+        acc = _copy_sq_vec(src, so, dst, do, t, sf, acc)
     s0 = vlane(acc, 0)
-    for t in range(m4, m):
-        v0 = a[t] * f
-        h[t] = v0
+    for t in range(L4, L):
+        v0 = src[so + t] * f
+        dst[do + t] = v0
         s0 += v0 * v0
     return (s0 + vlane(acc, 1)) + (vlane(acc, 2) + vlane(acc, 3))
+
+
+@njit(inline="always")
+def scaled_copy_sumsq4_x4(src, so, dst, do, L, f):
+    """Four scaled copies at once: dst[do[j]:][:L[j]] <- src[so[j]:][:L[j]]·f[j], j < 4 (so,
+    do, L, f: 4-tuples; src, dst C-contiguous 1-d); returns the four Σ squares, each the value
+    of ``scaled_copy_sumsq4`` on its row. Their whole vectors up to the shortest row's run
+    interleaved (four independent sums: one copy's loop waits on the add latency, 4 cycles a
+    vector), the rest row by row."""
+    m = min(min(L[0] - L[0] % 4, L[1] - L[1] % 4), min(L[2] - L[2] % 4, L[3] - L[3] % 4))
+    s0, s1, s2, s3 = vsplat(f[0]), vsplat(f[1]), vsplat(f[2]), vsplat(f[3])
+    a0 = a1 = a2 = a3 = vsplat(0.0)
+    for t in range(0, m, 4):
+        a0 = _copy_sq_vec(src, so[0], dst, do[0], t, s0, a0)
+        a1 = _copy_sq_vec(src, so[1], dst, do[1], t, s1, a1)
+        a2 = _copy_sq_vec(src, so[2], dst, do[2], t, s2, a2)
+        a3 = _copy_sq_vec(src, so[3], dst, do[3], t, s3, a3)
+    return (_copy_sq_finish(src, so[0], dst, do[0], m, L[0], f[0], a0),
+            _copy_sq_finish(src, so[1], dst, do[1], m, L[1], f[1], a1),
+            _copy_sq_finish(src, so[2], dst, do[2], m, L[2], f[2], a2),
+            _copy_sq_finish(src, so[3], dst, do[3], m, L[3], f[3], a3))
+
+
+@njit_noalloc
+def scaled_copy_sumsq4_rows(A, H, f):
+    """H[i] <- A[i, :n]·f[i] and f[i] <- Σ H[i]² for every row (H C-contiguous d×n, A
+    C-contiguous with n or more columns, f float64 of length d): ``scaled_copy_sumsq4`` of each
+    row, the same values, four rows at a time (``scaled_copy_sumsq4_x4``)."""
+    d, n = H.shape
+    m = A.shape[1]
+    Af = A.reshape(A.size)
+    Hf = H.reshape(H.size)
+    d4 = d - d % 4
+    for i in range(0, d4, 4):
+        r = scaled_copy_sumsq4_x4(Af, (i * m, i * m + m, i * m + 2 * m, i * m + 3 * m), Hf,
+                                  (i * n, i * n + n, i * n + 2 * n, i * n + 3 * n),
+                                  (n, n, n, n), (f[i], f[i + 1], f[i + 2], f[i + 3]))
+        f[i], f[i + 1], f[i + 2], f[i + 3] = r
+    for i in range(d4, d):
+        f[i] = _copy_sq_finish(Af, i * m, Hf, i * n, 0, n, f[i], vsplat(0.0))

@@ -226,7 +226,12 @@ WIDE_TILES = HAS_AVX512
 #: AMD EPYC box). With the pairs' fused multiply-adds, on one core of the AVX-512 Xeon (draw,
 #: unit rows and application, ``validation/bench/RESULTS.md``): 200: 413 vs 518, 240: 826 vs
 #: 865, 264: 1101 vs 1144, 288: 1667 vs 1531, 320: 2560 vs 2143: the crossover moved little.
-PAIR_APPLY_MAX_D = 240
+#: The eight-lane tiles' fused passes (``_fused_tile_source``: one load of Y a pair instead of
+#: two) moved it on the Xeon (2 MiB L2), the application alone, one core, pairs vs WY (block
+#: 16): 240: 509 vs 511–606, 264: 669 vs 844, 288: 907 vs 1134, 320: 1378 vs 1568, 400: 2717 vs
+#: 3003, 448: 3813 vs 4209, 480: 4695 vs 5350, 600: 9841 vs 11318; the limit for eight-lane
+#: tiles is 480 (the pairs still won at 600, on a core with a larger L2 than most).
+PAIR_APPLY_MAX_D = 480 if WIDE_TILES else 240
 
 
 @njit_noalloc
@@ -341,12 +346,117 @@ def _tile_source(w: int, lanes: int = 4) -> str:
         + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload{x}(Yf, o + {o})))", 12))
 
 
+def _fused_tile_source(w: int) -> str:
+    """Source of ``_pairs_tile{w}x8`` with each pair's update and the next pair's sums in one
+    pass over the rows (eight lanes, w vectors): the same operations in the same order as
+    ``_tile_source(w, 8)``, so the same values. Pair k updates rows k − 1 .. d − 1; the next
+    pair (k − 3, k − 2) sums rows k − 3, k − 2 (which pair k leaves alone) and then every row
+    as soon as pair k has written it. One load of each row a pair instead of two, and one loop
+    start: the 4w running sums of two pairs need 32 registers (AVX-512; the four-lane tiles,
+    which also serve AVX2's 16 registers, keep two passes). The pairs alone (``pairs_padded``),
+    one core of the AVX-512 Xeon, d = 32 / 50 / 100 / 200: 1.37 / 5.04 / 36.8 / 298 µs ->
+    1.25 / 4.57 / 31.4 / 245 µs (FMA floor 2d³ flops: 0.91 / 3.47 / 27.8 / 222)."""
+    def each(line, indent):
+        pad = " " * indent
+        return "".join(pad + line.format(j=j, o=8 * j) + "\n" for j in range(w))
+    coefs = (
+        "        ta = vsplat8(tau[a])\n"
+        "        tb = vsplat8(tau[k])\n"
+        "        t01 = vsplat8(cf[k])\n"
+        + each("p{j} = vfma(ta, p{j}, vmul(t01, q{j}))", 8)
+        + each("q{j} = vmul(tb, q{j})", 8)
+        + "        nxa = vsplat8(-ua[a])\n")
+    return (
+        f"def _pairs_tile{w}x8(Yf, n, c, R, tau, cf):\n"
+        "    d = R.shape[0]\n"
+        "    zero = vsplat8(0.0)\n"
+        "    k = d - 2\n"
+        "    if k >= 1:\n"
+        "        a = k - 1\n"
+        "        ua = R[a]\n"
+        "        ub = R[k]\n"
+        "        xa = vsplat8(ua[a])\n"
+        "        oa = a * n + c\n"
+        + each("p{j} = vmul(xa, vload8(Yf, oa + {o}))", 8)
+        + each("q{j} = zero", 8) +
+        "        uk = ua[k:]\n"
+        "        vk = ub[k:]\n"
+        "        for t in range(d - k):\n"
+        "            x0 = vsplat8(uk[t])\n"
+        "            x1 = vsplat8(vk[t])\n"
+        "            o = (k + t) * n + c\n"
+        + each("v = vload8(Yf, o + {o}); p{j} = vfma(x0, v, p{j}); q{j} = vfma(x1, v, q{j})", 12) +
+        "    while k >= 3:\n"
+        "        a = k - 1\n"
+        "        ua = R[a]\n"
+        "        ub = R[k]\n"
+        + coefs +
+        "        a2 = k - 3\n"
+        "        ua2 = R[a2]\n"
+        "        ub2 = R[k - 2]\n"
+        "        xa = vsplat8(ua2[a2])\n"
+        "        o2 = a2 * n + c\n"
+        + each("r{j} = vmul(xa, vload8(Yf, o2 + {o}))", 8) +
+        "        x0 = vsplat8(ua2[k - 2])\n"
+        "        x1 = vsplat8(ub2[k - 2])\n"
+        "        o2 = (k - 2) * n + c\n"
+        + each("v = vload8(Yf, o2 + {o}); r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, zero)", 8) +
+        "        x0 = vsplat8(ua2[a])\n"
+        "        x1 = vsplat8(ub2[a])\n"
+        "        oa = a * n + c\n"
+        + each("v = vfma(nxa, p{j}, vload8(Yf, oa + {o})); vstore(Yf, oa + {o}, v); "
+               "r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, s{j})", 8) +
+        "        uk = ua[k:]\n"
+        "        vk = ub[k:]\n"
+        "        u2 = ua2[k:]\n"
+        "        v2 = ub2[k:]\n"
+        "        for t in range(d - k):\n"
+        "            y0 = vsplat8(-uk[t])\n"
+        "            y1 = vsplat8(-vk[t])\n"
+        "            x0 = vsplat8(u2[t])\n"
+        "            x1 = vsplat8(v2[t])\n"
+        "            o = (k + t) * n + c\n"
+        + each("v = vfma(y0, p{j}, vfma(y1, q{j}, vload8(Yf, o + {o}))); vstore(Yf, o + {o}, v); "
+               "r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, s{j})", 12)
+        + each("p{j} = r{j}", 8)
+        + each("q{j} = s{j}", 8) +
+        "        k -= 2\n"
+        "    if k >= 1:\n"
+        "        a = k - 1\n"
+        "        ua = R[a]\n"
+        "        ub = R[k]\n"
+        + coefs +
+        "        oa = a * n + c\n"
+        + each("vstore(Yf, oa + {o}, vfma(nxa, p{j}, vload8(Yf, oa + {o})))", 8) +
+        "        uk = ua[k:]\n"
+        "        vk = ub[k:]\n"
+        "        for t in range(d - k):\n"
+        "            x0 = vsplat8(-uk[t])\n"
+        "            x1 = vsplat8(-vk[t])\n"
+        "            o = (k + t) * n + c\n"
+        + each("vstore(Yf, o + {o}, vfma(x0, p{j}, vfma(x1, q{j}, vload8(Yf, o + {o}))))", 12) +
+        "        k -= 2\n"
+        "    if k == 0:\n"
+        "        u = R[0]\n"
+        + each("p{j} = zero", 8) +
+        "        for i in range(d):\n"
+        "            x = vsplat8(u[i])\n"
+        "            o = i * n + c\n"
+        + each("p{j} = vfma(x, vload8(Yf, o + {o}), p{j})", 12) +
+        "        t = tau[0]\n"
+        "        for i in range(d):\n"
+        "            x = vsplat8(-(t * u[i]))\n"
+        "            o = i * n + c\n"
+        + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload8(Yf, o + {o})))", 12))
+
+
 def _make_tile(w: int, lanes: int = 4):
-    """``_pairs_tile{w}`` (``_pairs_tile{w}x8``) compiled from ``_tile_source(w, lanes)`` in
-    this module's namespace."""
+    """``_pairs_tile{w}`` (``_pairs_tile{w}x8``) compiled from ``_tile_source(w, 4)``
+    (``_fused_tile_source(w)``) in this module's namespace."""
     ns: dict = {}
     name = f"_pairs_tile{w}" + ("" if lanes == 4 else f"x{lanes}")
-    exec(compile(_tile_source(w, lanes), f"<depthcheck wy.{name}>", "exec"), globals(), ns)
+    source = _fused_tile_source(w) if lanes == 8 else _tile_source(w, lanes)
+    exec(compile(source, f"<depthcheck wy.{name}>", "exec"), globals(), ns)
     return njit(ns[name])
 
 
