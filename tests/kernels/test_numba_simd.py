@@ -321,8 +321,14 @@ def test_unit_rows_are_the_scalar_description(d):
 @pytest.mark.parametrize("d", [1, 4, 13, 32])
 def test_unit_rows_from_packed_normals(d):
     """``_unit_rows_packed`` (the fused kernels' draw: x_k packed in z) = the rows filled from z
-    then ``_unit_rows_scalar``, bit for bit."""
+    then ``_unit_rows_scalar``, bit for bit, a zero x_k (a zero reflector) and x_k[0] = −0.0
+    among them."""
     z = np.random.default_rng(d).standard_normal(d * (d + 1) // 2)
+    k0 = d // 3
+    p0 = k0 * d - k0 * (k0 - 1) // 2
+    z[p0:p0 + d - k0] = 0.0
+    if d > 2:
+        z[p0 + d - k0] = -0.0
     R = np.full((d, d), np.nan)
     tau, D = np.empty(d), np.empty(d)
     wy._unit_rows_packed(z, R, tau, D)
