@@ -40,7 +40,9 @@ def test_jax_chain_gap_matches_the_numpy_isometry_gap_when_jax_is_there():
 
 def test_max_ratio_is_jax_time_over_flops_and_normals(monkeypatch):
     """max_ratio: what an implementation doing only its flops (at R1) and its d(d+1)/2 normals
-    per layer and trial could reach against JAX; recomputed here from the row's sizes."""
+    per layer and trial could reach against JAX; max_ratio_tracked the same with the Haar
+    rotation's flops alone (the tracked chain factorises no Gram between anchors); recomputed
+    here from the row's sizes."""
     monkeypatch.setattr(jax_chain, "_jax_version", lambda: "0.test")
     monkeypatch.setattr(jax_chain, "_measure",
                         lambda which, cores, d, L, B, repeat:
@@ -58,6 +60,10 @@ def test_max_ratio_is_jax_time_over_flops_and_normals(monkeypatch):
         assert r["floor_1core_s"] == pytest.approx(floor)
         assert r["rng_1core_s"] == pytest.approx(rng)
         assert r["max_ratio"] == pytest.approx(2.0 / (floor + rng))
+        haar = B * L * 2 * d**3 / R1                # the rotation alone: the tracked chain
+        assert r["haar_floor_1core_s"] == pytest.approx(haar)
+        assert r["max_ratio_tracked"] == pytest.approx(2.0 / (haar + rng))
         assert r["floor_ratio_1core"] == pytest.approx(0.5 / floor)
         assert r["ratio"] == pytest.approx(4.0)
-    assert all("max_ratio" not in r for r in rows if r["cores"] == 2)
+    assert all("max_ratio" not in r and "max_ratio_tracked" not in r
+               for r in rows if r["cores"] == 2)
