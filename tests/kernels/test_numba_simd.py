@@ -14,8 +14,7 @@ from depthcheck.kernels.backends.numba import wy
 from depthcheck.kernels.backends.numba.simd import (compress_store8, exact_float64x8, flip_sign,
                                                     fma, gather8, ge_bits, popcount,
                                                     scaled_copy_sumsq4,
-                                                    scaled_copy_sumsq4_rows,
-                                                    scaled_copy_sumsq4_x4, sumsq4,
+                                                    scaled_copy_sumsq4_rows, sumsq4,
                                                     sumsq4_rows, uand, uiota8,
                                                     umul32, uor, ushl, ushr, usplat8,
                                                     uxor, uzip_hi, uzip_lo, vadd, vfma, vlane,
@@ -177,33 +176,6 @@ def test_row_scaled_copies_are_the_four_partial_sums_of_each_row(d, n, m):
         assert out[i] == _partial_sums(A[i, :n] * f[i]), i
         np.testing.assert_array_equal(H[i], h)
     np.testing.assert_array_equal(H[0], A[0, :n])
-
-
-@njit
-def _copies_x4(src, so, dst, do, L, f):
-    return scaled_copy_sumsq4_x4(src, so, dst, do, L, f)
-
-
-@pytest.mark.parametrize("L", [(0, 0, 0, 0), (1, 2, 3, 4), (4, 3, 2, 1), (17, 16, 15, 14),
-                               (9, 12, 5, 8), (33, 0, 7, 40)])
-def test_four_scaled_copies_of_different_lengths(L):
-    """``scaled_copy_sumsq4_x4`` interleaves the whole vectors up to the shortest row: rows of
-    different lengths (ragged by one vector, by several, an empty one) still give each row's
-    own ``scaled_copy_sumsq4``, and nothing outside the rows is written."""
-    rng = np.random.default_rng(sum(L))
-    src = rng.standard_normal(sum(L) + 3) * np.logspace(-4, 4, sum(L) + 3)
-    so = tuple(int(3 + sum(L[:j])) for j in range(4))
-    do = tuple(int(1 + sum(L[:j]) + 2 * j) for j in range(4))
-    f = (0.5, 1.0, 3.0, -2.0)
-    dst = np.full(sum(L) + 8, np.nan)
-    got = _copies_x4(src, so, dst, do, tuple(int(x) for x in L), f)
-    written = np.zeros(dst.size, bool)
-    for j in range(4):
-        h = np.empty(L[j])
-        assert got[j] == scaled_copy_sumsq4(src[so[j]:so[j] + L[j]].copy(), h, f[j]), j
-        np.testing.assert_array_equal(dst[do[j]:do[j] + L[j]], h)
-        written[do[j]:do[j] + L[j]] = True
-    assert np.isnan(dst[~written]).all()
 
 
 # -------------------------------------------------------------- scalar descriptions (reference)
