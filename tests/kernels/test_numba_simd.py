@@ -347,6 +347,48 @@ def test_pairs_are_the_scalar_description_bit_for_bit(d, n, wide):
     assert err.max() < 1e-14 * (d + 4), err.max()
 
 
+_TILE_FORMS: dict = {}
+
+
+def _tile_forms(w):
+    """(fused, two-pass) eight-lane tiles of w vectors, compiled once per w."""
+    if w not in _TILE_FORMS:
+        forms = []
+        for name, src in (("fused", wy._fused_tile_source(w)),
+                          ("two-pass", wy._tile_source(w, 8))):
+            ns = {}
+            exec(compile(src, f"<test {name}>", "exec"), vars(wy), ns)
+            forms.append(njit(ns[f"_pairs_tile{w}x8"]))
+        _TILE_FORMS[w] = tuple(forms)
+    return _TILE_FORMS[w]
+
+
+@pytest.mark.parametrize("w", [2, 3, 4])
+@pytest.mark.parametrize("d", [1, 2, 3, 4, 5, 6, 7, 8, 13, 32, 51])
+def test_fused_eight_lane_tiles_equal_their_two_pass_form(d, w):
+    """``wy._fused_tile_source`` (one pass a pair: a pair's update and the next pair's sums)
+    against ``wy._tile_source(w, 8)`` (two passes a pair) on the same tile of a wider Y, bit for
+    bit, a zero reflector among the pairs; columns outside the tile untouched."""
+    rng = np.random.default_rng(10 * d + w)
+    _, R, tau, D = _reflectors(d, rng, zero_rows=(d // 2,) if d > 2 else ())
+    wy._unit_rows(R, tau, D)
+    cf = np.full(wy.pair_work_size(d), np.nan)
+    wy._pair_coefs(R, tau, cf)
+    n = 8 * w + 16
+    Y = rng.standard_normal((d, n)) * np.logspace(-3, 3, n)
+    out = []
+    for tile in _tile_forms(w):
+        Yf = Y.copy().reshape(-1)
+        tile(Yf, n, 8, R, tau, cf)
+        out.append(Yf.reshape(d, n))
+    fused, two_pass = out
+    np.testing.assert_array_equal(fused, two_pass)
+    np.testing.assert_array_equal(fused[:, :8], Y[:, :8])
+    np.testing.assert_array_equal(fused[:, 8 + 8 * w:], Y[:, 8 + 8 * w:])
+    if d > 1:
+        assert not np.array_equal(fused[:, 8:8 + 8 * w], Y[:, 8:8 + 8 * w])
+
+
 def test_pairs_refuse_a_short_work_space():
     d, n = 4, 4
     _, R, tau, D = _reflectors(d, np.random.default_rng(0))

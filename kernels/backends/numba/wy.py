@@ -317,7 +317,10 @@ def _pair_coefs(R, tau, cf):
 
 def _tile_source(w: int, lanes: int = 4) -> str:
     """Source of ``_pairs_tile{w}`` (four lanes) or ``_pairs_tile{w}x8`` (eight): ``_pairs`` on
-    the lanes·w columns c .. c + lanes·w − 1 of Y (flat C-order ``Yf``, row length n), w vectors.
+    the lanes·w columns c .. c + lanes·w − 1 of Y (flat C-order ``Yf``, row length n), w vectors,
+    in two passes a pair (the sums, then the update). The library compiles its eight-lane tiles
+    from ``_fused_tile_source`` (one pass a pair); the tests check that both forms agree bit
+    for bit.
     The tile's 2w accumulators stay in registers across the loop over rows (``simd``); each lane
     does the arithmetic of ``_pairs``'s scalar description, in its order, so the lane count
     changes no value. Written out per width from this one template: a single body with branches
