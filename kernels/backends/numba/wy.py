@@ -315,6 +315,68 @@ def _pair_coefs(R, tau, cf):
         k -= 2
 
 
+def _tile_parts(w: int, lanes: int) -> dict:
+    """The pieces of source both tile templates are made of (body lines at indent 8 unless
+    said): ``head`` (the ``def`` line and the first assignments, indent 4), ``rows`` (pair
+    (a, k) = (k − 1, k) of R), ``views`` (row a's offset, the two vectors from column k),
+    ``sums`` (a pair's running sums over rows a, k .. d − 1), ``coefs`` (the sums become the
+    update's coefficients), ``update`` (rows a, k .. d − 1 updated) and ``single`` (the first
+    reflector alone, at indent 4), for w vectors of ``lanes`` lanes; ``each`` repeats a line
+    per vector."""
+    x = "" if lanes == 4 else str(lanes)
+
+    def each(line, indent):
+        pad = " " * indent
+        return "".join(pad + line.format(j=j, o=lanes * j, x=x) + "\n" for j in range(w))
+    return dict(
+        each=each,
+        head=(f"def _pairs_tile{w}{'x' + x if x else ''}(Yf, n, c, R, tau, cf):\n"
+              "    d = R.shape[0]\n"
+              f"    zero = vsplat{x}(0.0)\n"
+              "    k = d - 2\n"),
+        rows=("        a = k - 1\n"
+              "        ua = R[a]\n"
+              "        ub = R[k]\n"),
+        # loops from 0 over views: no wrap-around test on the index (numba, see reduced._dot)
+        views=("        oa = a * n + c\n"
+               "        uk = ua[k:]\n"
+               "        vk = ub[k:]\n"),
+        sums=(f"        xa = vsplat{x}(ua[a])\n"
+              + each("p{j} = vmul(xa, vload{x}(Yf, oa + {o}))", 8)
+              + each("q{j} = zero", 8) +
+              "        for t in range(d - k):\n"
+              f"            x0 = vsplat{x}(uk[t])\n"
+              f"            x1 = vsplat{x}(vk[t])\n"
+              "            o = (k + t) * n + c\n"
+              + each("v = vload{x}(Yf, o + {o}); p{j} = vfma(x0, v, p{j}); "
+                     "q{j} = vfma(x1, v, q{j})", 12)),
+        coefs=(f"        ta = vsplat{x}(tau[a])\n"
+               f"        tb = vsplat{x}(tau[k])\n"
+               f"        t01 = vsplat{x}(cf[k])\n"
+               + each("p{j} = vfma(ta, p{j}, vmul(t01, q{j}))", 8)
+               + each("q{j} = vmul(tb, q{j})", 8)
+               + f"        nxa = vsplat{x}(-ua[a])\n"),
+        update=(each("vstore(Yf, oa + {o}, vfma(nxa, p{j}, vload{x}(Yf, oa + {o})))", 8) +
+                "        for t in range(d - k):\n"
+                f"            x0 = vsplat{x}(-uk[t])\n"
+                f"            x1 = vsplat{x}(-vk[t])\n"
+                "            o = (k + t) * n + c\n"
+                + each("vstore(Yf, o + {o}, vfma(x0, p{j}, vfma(x1, q{j}, "
+                       "vload{x}(Yf, o + {o}))))", 12)),
+        single=("    if k == 0:\n"
+                "        u = R[0]\n"
+                + each("p{j} = zero", 8) +
+                "        for i in range(d):\n"
+                f"            x = vsplat{x}(u[i])\n"
+                "            o = i * n + c\n"
+                + each("p{j} = vfma(x, vload{x}(Yf, o + {o}), p{j})", 12) +
+                "        t = tau[0]\n"
+                "        for i in range(d):\n"
+                f"            x = vsplat{x}(-(t * u[i]))\n"
+                "            o = i * n + c\n"
+                + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload{x}(Yf, o + {o})))", 12)))
+
+
 def _tile_source(w: int, lanes: int = 4) -> str:
     """Source of ``_pairs_tile{w}`` (four lanes) or ``_pairs_tile{w}x8`` (eight): ``_pairs`` on
     the lanes·w columns c .. c + lanes·w − 1 of Y (flat C-order ``Yf``, row length n), w vectors,
@@ -325,58 +387,9 @@ def _tile_source(w: int, lanes: int = 4) -> str:
     does the arithmetic of ``_pairs``'s scalar description, in its order, so the lane count
     changes no value. Written out per width from this one template: a single body with branches
     on w made ``_pairs`` compile in 8–9 s instead of 4 s."""
-    x = "" if lanes == 4 else str(lanes)
-
-    def each(line, indent):
-        pad = " " * indent
-        return "".join(pad + line.format(j=j, o=lanes * j, x=x) + "\n" for j in range(w))
-    return (
-        f"def _pairs_tile{w}{'x' + x if x else ''}(Yf, n, c, R, tau, cf):\n"
-        "    d = R.shape[0]\n"
-        f"    zero = vsplat{x}(0.0)\n"
-        "    k = d - 2\n"
-        "    while k >= 1:\n"
-        "        a = k - 1\n"
-        "        ua = R[a]\n"
-        "        ub = R[k]\n"
-        f"        xa = vsplat{x}(ua[a])\n"
-        "        oa = a * n + c\n"
-        + each("p{j} = vmul(xa, vload{x}(Yf, oa + {o}))", 8)
-        + each("q{j} = zero", 8) +
-        # loops from 0 over views: no wrap-around test on the index (numba, see reduced._dot)
-        "        uk = ua[k:]\n"
-        "        vk = ub[k:]\n"
-        "        for t in range(d - k):\n"
-        f"            x0 = vsplat{x}(uk[t])\n"
-        f"            x1 = vsplat{x}(vk[t])\n"
-        "            o = (k + t) * n + c\n"
-        + each("v = vload{x}(Yf, o + {o}); p{j} = vfma(x0, v, p{j}); "
-               "q{j} = vfma(x1, v, q{j})", 12) +
-        f"        ta = vsplat{x}(tau[a])\n"
-        f"        tb = vsplat{x}(tau[k])\n"
-        f"        t01 = vsplat{x}(cf[k])\n"
-        + each("p{j} = vfma(ta, p{j}, vmul(t01, q{j}))", 8)
-        + each("q{j} = vmul(tb, q{j})", 8)
-        + f"        nxa = vsplat{x}(-ua[a])\n"
-        + each("vstore(Yf, oa + {o}, vfma(nxa, p{j}, vload{x}(Yf, oa + {o})))", 8) +
-        "        for t in range(d - k):\n"
-        f"            x0 = vsplat{x}(-uk[t])\n"
-        f"            x1 = vsplat{x}(-vk[t])\n"
-        "            o = (k + t) * n + c\n"
-        + each("vstore(Yf, o + {o}, vfma(x0, p{j}, vfma(x1, q{j}, vload{x}(Yf, o + {o}))))", 12) +
-        "        k -= 2\n"
-        "    if k == 0:\n"
-        "        u = R[0]\n"
-        + each("p{j} = zero", 8) +
-        "        for i in range(d):\n"
-        f"            x = vsplat{x}(u[i])\n"
-        "            o = i * n + c\n"
-        + each("p{j} = vfma(x, vload{x}(Yf, o + {o}), p{j})", 12) +
-        "        t = tau[0]\n"
-        "        for i in range(d):\n"
-        f"            x = vsplat{x}(-(t * u[i]))\n"
-        "            o = i * n + c\n"
-        + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload{x}(Yf, o + {o})))", 12))
+    t = _tile_parts(w, lanes)
+    return (t["head"] + "    while k >= 1:\n" + t["rows"] + t["views"] + t["sums"] + t["coefs"]
+            + t["update"] + "        k -= 2\n" + t["single"])
 
 
 def _fused_tile_source(w: int) -> str:
@@ -389,41 +402,10 @@ def _fused_tile_source(w: int) -> str:
     which also serve AVX2's 16 registers, keep two passes). The pairs alone (``pairs_padded``),
     one core of the AVX-512 Xeon, d = 32 / 50 / 100 / 200: 1.37 / 5.04 / 36.8 / 298 µs ->
     1.25 / 4.57 / 31.4 / 245 µs (FMA floor 2d³ flops: 0.91 / 3.47 / 27.8 / 222)."""
-    def each(line, indent):
-        pad = " " * indent
-        return "".join(pad + line.format(j=j, o=8 * j) + "\n" for j in range(w))
-    coefs = (
-        "        ta = vsplat8(tau[a])\n"
-        "        tb = vsplat8(tau[k])\n"
-        "        t01 = vsplat8(cf[k])\n"
-        + each("p{j} = vfma(ta, p{j}, vmul(t01, q{j}))", 8)
-        + each("q{j} = vmul(tb, q{j})", 8)
-        + "        nxa = vsplat8(-ua[a])\n")
-    return (
-        f"def _pairs_tile{w}x8(Yf, n, c, R, tau, cf):\n"
-        "    d = R.shape[0]\n"
-        "    zero = vsplat8(0.0)\n"
-        "    k = d - 2\n"
-        "    if k >= 1:\n"
-        "        a = k - 1\n"
-        "        ua = R[a]\n"
-        "        ub = R[k]\n"
-        "        xa = vsplat8(ua[a])\n"
-        "        oa = a * n + c\n"
-        + each("p{j} = vmul(xa, vload8(Yf, oa + {o}))", 8)
-        + each("q{j} = zero", 8) +
-        "        uk = ua[k:]\n"
-        "        vk = ub[k:]\n"
-        "        for t in range(d - k):\n"
-        "            x0 = vsplat8(uk[t])\n"
-        "            x1 = vsplat8(vk[t])\n"
-        "            o = (k + t) * n + c\n"
-        + each("v = vload8(Yf, o + {o}); p{j} = vfma(x0, v, p{j}); q{j} = vfma(x1, v, q{j})", 12) +
-        "    while k >= 3:\n"
-        "        a = k - 1\n"
-        "        ua = R[a]\n"
-        "        ub = R[k]\n"
-        + coefs +
+    t = _tile_parts(w, 8)
+    each = t["each"]
+    # pair k's update (p, q) fused with the sums (r, s) of pair (a2, k − 2) = (k − 3, k − 2)
+    fused = (
         "        a2 = k - 3\n"
         "        ua2 = R[a2]\n"
         "        ub2 = R[k - 2]\n"
@@ -436,11 +418,8 @@ def _fused_tile_source(w: int) -> str:
         + each("v = vload8(Yf, o2 + {o}); r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, zero)", 8) +
         "        x0 = vsplat8(ua2[a])\n"
         "        x1 = vsplat8(ub2[a])\n"
-        "        oa = a * n + c\n"
         + each("v = vfma(nxa, p{j}, vload8(Yf, oa + {o})); vstore(Yf, oa + {o}, v); "
                "r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, s{j})", 8) +
-        "        uk = ua[k:]\n"
-        "        vk = ub[k:]\n"
         "        u2 = ua2[k:]\n"
         "        v2 = ub2[k:]\n"
         "        for t in range(d - k):\n"
@@ -452,35 +431,14 @@ def _fused_tile_source(w: int) -> str:
         + each("v = vfma(y0, p{j}, vfma(y1, q{j}, vload8(Yf, o + {o}))); vstore(Yf, o + {o}, v); "
                "r{j} = vfma(x0, v, r{j}); s{j} = vfma(x1, v, s{j})", 12)
         + each("p{j} = r{j}", 8)
-        + each("q{j} = s{j}", 8) +
-        "        k -= 2\n"
-        "    if k >= 1:\n"
-        "        a = k - 1\n"
-        "        ua = R[a]\n"
-        "        ub = R[k]\n"
-        + coefs +
-        "        oa = a * n + c\n"
-        + each("vstore(Yf, oa + {o}, vfma(nxa, p{j}, vload8(Yf, oa + {o})))", 8) +
-        "        uk = ua[k:]\n"
-        "        vk = ub[k:]\n"
-        "        for t in range(d - k):\n"
-        "            x0 = vsplat8(-uk[t])\n"
-        "            x1 = vsplat8(-vk[t])\n"
-        "            o = (k + t) * n + c\n"
-        + each("vstore(Yf, o + {o}, vfma(x0, p{j}, vfma(x1, q{j}, vload8(Yf, o + {o}))))", 12) +
-        "        k -= 2\n"
-        "    if k == 0:\n"
-        "        u = R[0]\n"
-        + each("p{j} = zero", 8) +
-        "        for i in range(d):\n"
-        "            x = vsplat8(u[i])\n"
-        "            o = i * n + c\n"
-        + each("p{j} = vfma(x, vload8(Yf, o + {o}), p{j})", 12) +
-        "        t = tau[0]\n"
-        "        for i in range(d):\n"
-        "            x = vsplat8(-(t * u[i]))\n"
-        "            o = i * n + c\n"
-        + each("vstore(Yf, o + {o}, vfma(x, p{j}, vload8(Yf, o + {o})))", 12))
+        + each("q{j} = s{j}", 8))
+    return (t["head"]
+            + "    if k >= 1:\n" + t["rows"] + t["views"] + t["sums"]
+            + "    while k >= 3:\n" + t["rows"] + t["coefs"] + t["views"] + fused
+            + "        k -= 2\n"
+            + "    if k >= 1:\n" + t["rows"] + t["coefs"] + t["views"] + t["update"]
+            + "        k -= 2\n"
+            + t["single"])
 
 
 def _make_tile(w: int, lanes: int = 4):
